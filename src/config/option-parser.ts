@@ -1,0 +1,160 @@
+import { parseArgs } from 'node:util';
+
+/** A bad flag, environment variable or value: the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  readonly code = 'RUNGATE_ERR_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type OptionKind = 'string' | 'boolean' | 'int' | 'number' | 'bytes' | 'list';
+
+/** One flag: its environment variable, its kind, its default and an optional check. */
+export interface OptionSpec<K extends OptionKind> {
+  flag: string;
+  env?: string;
+  kind: K;
+  default?: ValueOf<K>;
+  /** Returns an error message when the value is not acceptable. */
+  check?: (value: ValueOf<K>) => string | undefined;
+  help: string;
+}
+
+type ValueOf<K extends OptionKind> = K extends 'boolean'
+  ? boolean
+  : K extends 'string'
+    ? string
+    : K extends 'list'
+      ? string[]
+      : number;
+
+/** Any one option: a union, so that each spec's `check` sees its own kind's value. */
+export type AnyOptionSpec = { [K in OptionKind]: OptionSpec<K> }[OptionKind];
+
+export type OptionTable = Record<string, AnyOptionSpec>;
+
+/** The parsed values: an option with a default is always set, one without may be undefined. */
+export type ParsedOptions<T extends OptionTable> = {
+  -readonly [P in keyof T]: T[P] extends OptionSpec<infer K>
+    ? T[P] extends { default: ValueOf<K> }
+      ? ValueOf<K>
+      : ValueOf<K> | undefined
+    : never;
+} & { help?: boolean };
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** Parses "16mb", "512KiB" or "1048576" into bytes. */
+export function parseBytes(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
+  if (!match) return undefined;
+  const unit = BYTE_UNITS[(match[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  const bytes = Math.floor(Number(match[1]) * unit);
+  return Number.isFinite(bytes) ? bytes : undefined;
+}
+
+function convert(spec: AnyOptionSpec, raw: string | boolean, origin: string): unknown {
+  const name = `${origin} (${typeof raw === 'boolean' ? raw : JSON.stringify(raw)})`;
+  switch (spec.kind) {
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      const text = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(text)) return false;
+      throw new ConfigError(`${name}: expected true or false`);
+    }
+    case 'string':
+      return String(raw);
+    case 'list':
+      return String(raw)
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0);
+    case 'int': {
+      const text = String(raw).trim();
+      if (!/^-?\d+$/.test(text)) throw new ConfigError(`${name}: expected an integer`);
+      return Number(text);
+    }
+    case 'number': {
+      const text = String(raw).trim();
+      const value = Number(text);
+      if (text === '' || !Number.isFinite(value)) throw new ConfigError(`${name}: expected a number`);
+      return value;
+    }
+    case 'bytes': {
+      const value = parseBytes(String(raw));
+      if (value === undefined) throw new ConfigError(`${name}: expected a size such as 16mb or 1048576`);
+      return value;
+    }
+  }
+}
+
+/**
+ * Flags over environment over defaults. Unknown flags, stray positionals (unless allowed) and
+ * values that fail a check throw ConfigError naming the flag.
+ */
+export function parseOptions<T extends OptionTable>(
+  table: T,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  options: { positionals?: number } = {},
+): { values: ParsedOptions<T>; positionals: string[] } {
+  const parseSpec: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const spec of Object.values(table)) {
+    parseSpec[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: parseSpec, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const allowed = options.positionals ?? 0;
+  if (parsed.positionals.length > allowed) {
+    throw new ConfigError(`unexpected argument '${parsed.positionals[allowed]}'`);
+  }
+  const values: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(table)) {
+    const fromFlag = parsed.values[spec.flag] as string | boolean | undefined;
+    const fromEnv = spec.env === undefined ? undefined : env[spec.env];
+    let value: unknown = spec.default;
+    if (fromFlag !== undefined) value = convert(spec, fromFlag, `--${spec.flag}`);
+    else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, `${spec.env} (--${spec.flag})`);
+    if (value !== undefined && spec.check) {
+      const problem = (spec.check as (v: unknown) => string | undefined)(value);
+      if (problem) throw new ConfigError(`--${spec.flag}: ${problem}`);
+    }
+    values[key] = value;
+  }
+  if (parsed.values.help === true) values.help = true;
+  return { values: values as ParsedOptions<T>, positionals: parsed.positionals };
+}
+
+/** Renders the table as help text. */
+export function describeOptions(table: OptionTable): string {
+  return Object.values(table)
+    .map((spec) => {
+      const env = spec.env ? ` [${spec.env}]` : '';
+      const def = spec.default === undefined ? '' : ` (default ${JSON.stringify(spec.default)})`;
+      return `  --${spec.flag}${env}\n      ${spec.help}${def}`;
+    })
+    .join('\n');
+}
+
+// Reusable checks.
+export const atLeast = (min: number) => (value: number) => (value < min ? `must be at least ${min}` : undefined);
+export const between = (min: number, max: number) => (value: number) =>
+  value < min || value > max ? `must be between ${min} and ${max}` : undefined;
+export const isPort = between(0, 65535);
+export const isRate = between(0, 1);
+export function isHttpUrl(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : 'must be an http(s) URL';
+  } catch {
+    return 'must be an http(s) URL';
+  }
+}

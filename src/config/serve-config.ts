@@ -1,0 +1,171 @@
+import { ConfigError, atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function isStoreUrl(value: string): string | undefined {
+  if (value === 'memory') return undefined;
+  if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return undefined;
+  if (value.startsWith('redis://') || value.startsWith('rediss://')) {
+    try {
+      const url = new URL(value);
+      const db = url.pathname.replace(/^\//, '');
+      if (db !== '' && !/^\d+$/.test(db)) return 'the Redis database must be a number';
+      return undefined;
+    } catch {
+      return 'is not a valid redis:// URL';
+    }
+  }
+  return "must be 'memory', 'sqlite:PATH' or 'redis://HOST:PORT[/DB]'";
+}
+
+/** Every `rungate serve` flag, with its environment variable and default. */
+export const SERVE_OPTIONS = {
+  host: { flag: 'host', env: 'RUNGATE_HOST', kind: 'string', default: '127.0.0.1', help: 'listen address' },
+  port: { flag: 'port', env: 'RUNGATE_PORT', kind: 'int', default: 8080, check: isPort, help: 'listen port; 0 = any free port' },
+  publicUrl: {
+    flag: 'public-url', env: 'RUNGATE_PUBLIC_URL', kind: 'string', check: isHttpUrl,
+    help: 'base URL at which Doclo reaches this gateway (default: the listening URL)',
+  },
+  upstreamUrl: {
+    flag: 'upstream-url', env: 'DOCLO_API_URL', kind: 'string', default: 'https://app.doclo.ai/api/v1', check: isHttpUrl,
+    help: "Doclo's API base",
+  },
+  apiKey: { flag: 'api-key', env: 'DOCLO_API_KEY', kind: 'string', help: 'Doclo API key used for every upstream call' },
+  webhookSecret: {
+    flag: 'webhook-secret', env: 'DOCLO_WEBHOOK_SECRET', kind: 'list',
+    help: 'comma-separated webhook signing secrets; a webhook verifies if any one matches',
+  },
+  store: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH or redis://HOST:PORT[/DB]' },
+  redisPrefix: { flag: 'redis-prefix', env: 'RUNGATE_REDIS_PREFIX', kind: 'string', default: 'rungate:', help: 'key and channel prefix in Redis' },
+  simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when no API key is given)' },
+  jwtSecret: { flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string', help: 'when set, clients need an HS256 JWT' },
+  logLevel: {
+    flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info',
+    check: (v: string) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`), help: 'pino level',
+  },
+  webhookBodyLimit: { flag: 'webhook-body-limit', env: 'RUNGATE_WEBHOOK_BODY_LIMIT', kind: 'bytes', default: 16 * 1024 * 1024, check: atLeast(1024), help: 'largest webhook body accepted (bytes, or 512kb, 16mb…)' },
+  webhookToleranceSeconds: {
+    flag: 'webhook-tolerance-s', env: 'RUNGATE_WEBHOOK_TOLERANCE_S', kind: 'int', default: 0, check: atLeast(0),
+    help: "reject webhooks whose signed timestamp is older than this many seconds; 0 = no limit (Doclo's retry timing is unknown)",
+  },
+  requestBodyLimit: { flag: 'request-body-limit', env: 'RUNGATE_REQUEST_BODY_LIMIT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(1024), help: 'largest REST request body (a start carries the document)' },
+  pollGraceMs: { flag: 'poll-grace-ms', env: 'RUNGATE_POLL_GRACE_MS', kind: 'int', default: 6000, check: atLeast(0), help: 'wait before the first poll of a run whose flow has no history yet' },
+  pollMinGraceMs: { flag: 'poll-min-grace-ms', env: 'RUNGATE_POLL_MIN_GRACE_MS', kind: 'int', default: 2000, check: atLeast(0), help: 'lower bound of the learned first-poll grace' },
+  pollMaxGraceMs: { flag: 'poll-max-grace-ms', env: 'RUNGATE_POLL_MAX_GRACE_MS', kind: 'int', default: 120_000, check: atLeast(0), help: 'upper bound of the learned first-poll grace' },
+  pollIntervalMs: { flag: 'poll-interval-ms', env: 'RUNGATE_POLL_INTERVAL_MS', kind: 'int', default: 2000, check: atLeast(100), help: 'first interval between polls of an unfinished run; grows ×1.5 with jitter' },
+  pollMaxIntervalMs: { flag: 'poll-max-interval-ms', env: 'RUNGATE_POLL_MAX_INTERVAL_MS', kind: 'int', default: 60_000, check: atLeast(100), help: 'largest interval between polls' },
+  pollMaxAgeMs: { flag: 'poll-max-age-ms', env: 'RUNGATE_POLL_MAX_AGE_MS', kind: 'int', default: 24 * 3600_000, check: atLeast(1000), help: 'stop polling a run this long after it started and mark it stale' },
+  pollConcurrency: { flag: 'poll-concurrency', env: 'RUNGATE_POLL_CONCURRENCY', kind: 'int', default: 8, check: between(1, 1000), help: 'polls in flight at once' },
+  upstreamTimeoutMs: { flag: 'upstream-timeout-ms', env: 'RUNGATE_UPSTREAM_TIMEOUT_MS', kind: 'int', default: 15_000, check: atLeast(100), help: 'per-request timeout for Doclo calls' },
+  upstreamConcurrency: { flag: 'upstream-concurrency', env: 'RUNGATE_UPSTREAM_CONCURRENCY', kind: 'int', default: 16, check: between(1, 1000), help: 'Doclo calls in flight at once' },
+  upstreamRetries: { flag: 'upstream-retries', env: 'RUNGATE_UPSTREAM_RETRIES', kind: 'int', default: 4, check: between(0, 20), help: 'retries of a Doclo call on 429, 5xx, network errors and timeouts' },
+  cacheFinalTtlSeconds: { flag: 'cache-final-ttl-s', env: 'RUNGATE_CACHE_FINAL_TTL_S', kind: 'int', default: 3600, check: atLeast(1), help: 'how long a finished run stays in the hot cache' },
+  cacheActiveTtlSeconds: { flag: 'cache-active-ttl-s', env: 'RUNGATE_CACHE_ACTIVE_TTL_S', kind: 'int', default: 30, check: atLeast(1), help: 'how long an unfinished run stays in the hot cache' },
+  cacheMaxRuns: { flag: 'cache-max-runs', env: 'RUNGATE_CACHE_MAX_RUNS', kind: 'int', default: 100_000, check: atLeast(1), help: 'most runs held in the hot cache' },
+  retentionHours: { flag: 'retention-h', env: 'RUNGATE_RETENTION_H', kind: 'int', default: 24 * 30, check: atLeast(1), help: 'finished runs are pruned from the store after this many hours' },
+  wsMaxSubscriptions: { flag: 'ws-max-subscriptions', env: 'RUNGATE_WS_MAX_SUBSCRIPTIONS', kind: 'int', default: 1000, check: atLeast(1), help: 'subscriptions per WebSocket connection' },
+  wsMaxBufferedBytes: { flag: 'ws-max-buffered', env: 'RUNGATE_WS_MAX_BUFFERED', kind: 'bytes', default: 4 * 1024 * 1024, check: atLeast(1024), help: 'a peer with more unsent bytes than this is closed with 1013' },
+  wsPingIntervalMs: { flag: 'ws-ping-interval-ms', env: 'RUNGATE_WS_PING_INTERVAL_MS', kind: 'int', default: 30_000, check: atLeast(100), help: 'ping period; a peer silent for two periods is closed' },
+  wsLookupsPerConnection: { flag: 'ws-lookups-per-connection', env: 'RUNGATE_WS_LOOKUPS_PER_CONNECTION', kind: 'int', default: 20, check: atLeast(0), help: 'upstream lookups of unknown runs one connection may cause per minute' },
+  lookupsPerMinute: { flag: 'lookups-per-minute', env: 'RUNGATE_LOOKUPS_PER_MINUTE', kind: 'int', default: 300, check: atLeast(0), help: 'upstream lookups of unknown runs that clients may cause per minute, in total' },
+  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 8000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM' },
+} satisfies OptionTable;
+
+type StoreConfig =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string; prefix: string };
+
+/** The validated, frozen configuration of `rungate serve`. */
+export interface ServeConfig {
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  upstreamUrl: string;
+  apiKey: string | undefined;
+  webhookSecrets: readonly string[];
+  store: StoreConfig;
+  simulate: boolean;
+  jwtSecret: string | undefined;
+  logLevel: string;
+  webhookBodyLimitBytes: number;
+  webhookToleranceSeconds: number;
+  requestBodyLimitBytes: number;
+  poll: {
+    graceMs: number;
+    minGraceMs: number;
+    maxGraceMs: number;
+    intervalMs: number;
+    maxIntervalMs: number;
+    maxAgeMs: number;
+    concurrency: number;
+  };
+  upstream: { timeoutMs: number; concurrency: number; retries: number };
+  cache: { finalTtlSeconds: number; activeTtlSeconds: number; maxRuns: number };
+  retentionMs: number;
+  ws: {
+    maxSubscriptions: number;
+    maxBufferedBytes: number;
+    pingIntervalMs: number;
+    lookupsPerConnectionPerMinute: number;
+    lookupsPerMinute: number;
+  };
+  shutdownTimeoutMs: number;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Builds the serve config from argv (after the command) and the environment. */
+export function loadServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
+  const { values: v } = parseOptions(SERVE_OPTIONS, argv, env);
+  const store: StoreConfig =
+    v.store === 'memory'
+      ? { kind: 'memory' }
+      : v.store.startsWith('sqlite:')
+        ? { kind: 'sqlite', path: v.store.slice('sqlite:'.length) }
+        : { kind: 'redis', url: v.store, prefix: v.redisPrefix };
+  if (v.pollMinGraceMs > v.pollMaxGraceMs) throw new ConfigError('--poll-min-grace-ms: must not exceed --poll-max-grace-ms');
+  if (v.pollIntervalMs > v.pollMaxIntervalMs) throw new ConfigError('--poll-interval-ms: must not exceed --poll-max-interval-ms');
+  const simulate = v.simulate ?? v.apiKey === undefined;
+  return deepFreeze({
+    host: v.host,
+    port: v.port,
+    publicUrl: v.publicUrl?.replace(/\/+$/, ''),
+    upstreamUrl: v.upstreamUrl.replace(/\/+$/, ''),
+    apiKey: v.apiKey,
+    webhookSecrets: v.webhookSecret ?? [],
+    store,
+    simulate,
+    jwtSecret: v.jwtSecret,
+    logLevel: v.logLevel,
+    webhookBodyLimitBytes: v.webhookBodyLimit,
+    webhookToleranceSeconds: v.webhookToleranceSeconds,
+    requestBodyLimitBytes: v.requestBodyLimit,
+    poll: {
+      graceMs: v.pollGraceMs,
+      minGraceMs: v.pollMinGraceMs,
+      maxGraceMs: v.pollMaxGraceMs,
+      intervalMs: v.pollIntervalMs,
+      maxIntervalMs: v.pollMaxIntervalMs,
+      maxAgeMs: v.pollMaxAgeMs,
+      concurrency: v.pollConcurrency,
+    },
+    upstream: { timeoutMs: v.upstreamTimeoutMs, concurrency: v.upstreamConcurrency, retries: v.upstreamRetries },
+    cache: { finalTtlSeconds: v.cacheFinalTtlSeconds, activeTtlSeconds: v.cacheActiveTtlSeconds, maxRuns: v.cacheMaxRuns },
+    retentionMs: v.retentionHours * 3600_000,
+    ws: {
+      maxSubscriptions: v.wsMaxSubscriptions,
+      maxBufferedBytes: v.wsMaxBufferedBytes,
+      pingIntervalMs: v.wsPingIntervalMs,
+      lookupsPerConnectionPerMinute: v.wsLookupsPerConnection,
+      lookupsPerMinute: v.lookupsPerMinute,
+    },
+    shutdownTimeoutMs: v.shutdownTimeoutMs,
+  });
+}

@@ -1,0 +1,71 @@
+/** The five statuses rungate speaks; Doclo's `pending` and `completed` are normalised into them. */
+export type RunStatus = 'queued' | 'running' | 'success' | 'failed' | 'cancelled';
+
+/** Where a run's latest state came from. */
+export type RunSource = 'webhook' | 'poll' | 'request';
+
+export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['success', 'failed', 'cancelled']);
+
+/** Doclo's run error: `{code, message}` plus `details` (SDK) or `step` (API reference). */
+export interface RunError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+  step?: string;
+}
+
+/**
+ * A run as every rungate answer shows it: Doclo's Execution with the status normalised, plus
+ * `seq` (grows with each accepted change) and `source`. Unknown Doclo fields pass through.
+ */
+export interface Run<TOutput = unknown> {
+  id: string;
+  flowId: string;
+  status: RunStatus;
+  seq: number;
+  source: RunSource;
+  version?: string;
+  createdAt?: string;
+  completedAt?: string;
+  cancelledAt?: string;
+  duration?: number;
+  progress?: { step: string; percentage: number };
+  output?: TOutput;
+  error?: RunError;
+  metrics?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  /** Set when the gateway gave up polling an unfinished run (max age or upstream forgot it). */
+  stale?: boolean;
+  [field: string]: unknown;
+}
+
+/** A Doclo Execution as upstream sends it, status already normalised (see normalizeStatus). */
+export type Execution = Omit<Run, 'seq' | 'source'> & { seq?: never; source?: never };
+
+const STATUS_ALIASES: Record<string, RunStatus> = {
+  queued: 'queued',
+  pending: 'queued',
+  running: 'running',
+  processing: 'running',
+  success: 'success',
+  completed: 'success',
+  succeeded: 'success',
+  failed: 'failed',
+  error: 'failed',
+  cancelled: 'cancelled',
+  canceled: 'cancelled',
+};
+
+/** Maps any Doclo status name onto rungate's five; undefined for a name it does not know. */
+export function normalizeStatus(status: unknown): RunStatus | undefined {
+  return typeof status === 'string' ? STATUS_ALIASES[status.toLowerCase()] : undefined;
+}
+
+/** queued < running < final: a run's state never moves to a lower rank. */
+export function statusRank(status: RunStatus): number {
+  return status === 'queued' ? 0 : status === 'running' ? 1 : 2;
+}
+
+export function isFinal(status: RunStatus): boolean {
+  return FINAL_STATUSES.has(status);
+}
