@@ -5,27 +5,53 @@ export interface StartRunBody {
   input: Record<string, unknown>;
   version?: string;
   metadata?: Record<string, unknown>;
+  /**
+   * De-duplicates retried starts upstream. When absent, `startRun` generates one and writes it
+   * into this body before the first attempt, so the caller can read back (and persist) the key
+   * that every attempt used.
+   */
   idempotencyKey?: string;
   webhookUrl?: string;
   webhookSecret?: string;
   [field: string]: unknown;
 }
 
+/**
+ * Who gets the last requests of a rate window: `high` (starts, cancels: the default) may use the
+ * whole budget, `low` (polls) leaves a small reserve for `high` calls.
+ */
+export type CallPriority = 'high' | 'low';
+
+/** Per-call options of every Upstream method. */
 export interface CallOptions {
+  /** Aborting stops the request, any wait for the rate budget or a slot, and further retries. */
   signal?: AbortSignal;
+  /** Defaults to `high`; the poller passes `low`. */
+  priority?: CallPriority;
+}
+
+/** The rate budget as the last answer's `X-RateLimit-*` headers reported it (absent: never seen). */
+export interface RateBudgetSnapshot {
+  limit?: number;
+  remaining?: number;
+  /** When the current window ends (epoch ms; the header carries Unix seconds). */
+  resetAtMs?: number;
 }
 
 /**
  * Doclo's runs API as rungate needs it. Every answer is an Execution with the status already
  * normalised. Failures throw UpstreamError (see upstream-error.ts), classified by HTTP status.
  * Calls are retried inside (429, 5xx, network errors, timeouts) before an error surfaces; a start
- * is only retried with an idempotency key.
+ * is only retried with an idempotency key (one is generated when the body has none).
+ * All calls share one rate budget and one concurrency cap. An aborted `signal` rejects with the
+ * signal's reason. After `close()` every pending and later call rejects with an UpstreamError
+ * whose code is `RUNGATE_ERR_UPSTREAM_CLOSED`.
  */
 export interface Upstream {
   startRun(flowId: string, body: StartRunBody, options?: CallOptions): Promise<Execution>;
   getRun(id: string, options?: CallOptions): Promise<Execution>;
   cancelRun(id: string, options?: CallOptions): Promise<Execution>;
   /** The rate budget as the last answer reported it. */
-  rateBudget(): { limit?: number; remaining?: number; resetAtMs?: number };
+  rateBudget(): RateBudgetSnapshot;
   close(): void;
 }

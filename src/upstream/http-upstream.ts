@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import type { Execution } from '../runs/run.js';
+import { abortReason, abortableSleep } from './abortable-sleep.js';
+import { fullJitterDelay } from './backoff.js';
+import { ConcurrencyLimiter } from './concurrency-limiter.js';
+import { parseExecution } from './execution-parser.js';
+import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
+import { RateBudget } from './rate-budget.js';
+import { UPSTREAM_ERROR_CODES, UpstreamError, errorFromResponse } from './upstream-error.js';
+import type { CallOptions, RateBudgetSnapshot, StartRunBody, Upstream } from './upstream.js';
+
+/** The three Doclo calls, as metrics and logs name them. */
+export type UpstreamRoute = 'start' | 'get' | 'cancel';
+
+/** One HTTP attempt as metrics see it: the answer's status, or how it failed without one. */
+export interface UpstreamRequestInfo {
+  route: UpstreamRoute;
+  status: number | 'network' | 'timeout';
+  durationMs: number;
+}
+
+/** Settings of createUpstream; validated once, at construction. */
+export interface UpstreamOptions {
+  /** Doclo's API base, e.g. `https://app.doclo.ai/api/v1`. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <key>` when set. */
+  apiKey?: string;
+  /** Per-attempt timeout (default 15000). */
+  timeoutMs?: number;
+  /** Attempts in flight at once across all calls (default 16). */
+  concurrency?: number;
+  /** Attempts after the first (default 4). */
+  retries?: number;
+  /** Backoff base (default 250). */
+  baseDelayMs?: number;
+  /** Backoff ceiling (default 30000). */
+  maxDelayMs?: number;
+  /**
+   * The longest single wait (a retry delay, a Retry-After, a spent rate window) worth sleeping
+   * through; a longer one surfaces the error instead (default 65000: a 60 s window plus the
+   * rounding of Unix-second resets).
+   */
+  maxWaitMs?: number;
+  /** Share of each rate window that `low` priority calls leave to `high` ones (default 0.1). */
+  lowPriorityReserveRatio?: number;
+  logger?: Logger;
+  fetch?: typeof fetch;
+  now?: () => number;
+  /** Source of jitter in [0, 1) (default Math.random). */
+  random?: () => number;
+  /** Makes idempotency keys for starts that came without one (default crypto.randomUUID). */
+  newIdempotencyKey?: () => string;
+  /** Called after every HTTP attempt, for metrics. */
+  onRequest?: (info: UpstreamRequestInfo) => void;
+}
+
+interface Attempt {
+  ok: boolean;
+  status: number;
+  text: string;
+  headers: Headers;
+}
+
+interface CallPlan {
+  route: UpstreamRoute;
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+  retryable: boolean;
+  /** Fills a start answer's flowId if upstream leaves it out. */
+  flowId?: string;
+}
+
+function positiveInt(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) throw new RangeError(`upstream option ${name} must be an integer ≥ ${min}, got ${value}`);
+  return value;
+}
+
+/**
+ * An Upstream over Doclo's REST API (see upstream.ts for the contract). Each attempt waits for the
+ * shared rate budget, then for a concurrency slot, then sends with its own timeout; 429, 5xx,
+ * network errors and timeouts are retried with full-jitter backoff, stretched to any Retry-After
+ * or X-RateLimit-Reset upstream gave.
+ */
+export function createUpstream(options: UpstreamOptions): Upstream {
+  let baseUrl: string;
+  try {
+    baseUrl = new URL(options.baseUrl).toString().replace(/\/+$/, '');
+  } catch {
+    throw new TypeError(`upstream baseUrl is not a URL: ${options.baseUrl}`);
+  }
+  const timeoutMs = positiveInt('timeoutMs', options.timeoutMs ?? 15_000, 1);
+  const retries = positiveInt('retries', options.retries ?? 4, 0);
+  const backoff = {
+    baseDelayMs: positiveInt('baseDelayMs', options.baseDelayMs ?? 250, 0),
+    maxDelayMs: positiveInt('maxDelayMs', options.maxDelayMs ?? 30_000, 0),
+  };
+  const maxWaitMs = positiveInt('maxWaitMs', options.maxWaitMs ?? 65_000, 0);
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const newKey = options.newIdempotencyKey ?? randomUUID;
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'upstream' });
+  const limiter = new ConcurrencyLimiter(positiveInt('concurrency', options.concurrency ?? 16, 1));
+  const budget = new RateBudget({
+    now, maxWaitMs, ...(options.lowPriorityReserveRatio === undefined ? {} : { lowPriorityReserveRatio: options.lowPriorityReserveRatio }),
+  });
+  const lifecycle = new AbortController();
+  const closedError = new UpstreamError({
+    status: 0, code: UPSTREAM_ERROR_CODES.closed, message: 'Upstream client is closed', kind: 'network',
+  });
+
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (options.apiKey !== undefined && options.apiKey !== '') headers.Authorization = `Bearer ${options.apiKey}`;
+
+  function report(route: UpstreamRoute, status: UpstreamRequestInfo['status'], startedMs: number): void {
+    options.onRequest?.({ route, status, durationMs: Math.max(0, now() - startedMs) });
+  }
+
+  /** One HTTP exchange. Throws only for failures without an answer (and for aborts). */
+  async function send(plan: CallPlan, attempt: number, signal: AbortSignal): Promise<Attempt> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const startedMs = now();
+    try {
+      const response = await fetchImpl(`${baseUrl}${plan.path}`, {
+        method: plan.method,
+        headers: plan.body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
+        ...(plan.body === undefined ? {} : { body: plan.body }),
+        signal: AbortSignal.any([signal, timeout]),
+      });
+      const text = await response.text();
+      budget.observe(parseRateLimitHeaders(response.headers));
+      report(plan.route, response.status, startedMs);
+      log.debug({ method: plan.method, route: plan.route, status: response.status, attempt, durationMs: now() - startedMs }, 'upstream answer');
+      return { ok: response.ok, status: response.status, text, headers: response.headers };
+    } catch (err) {
+      // The caller's abort and close() are not upstream failures: pass their reason on untouched.
+      if (signal.aborted) throw abortReason(signal);
+      const timedOut = timeout.aborted;
+      report(plan.route, timedOut ? 'timeout' : 'network', startedMs);
+      log.debug({ method: plan.method, route: plan.route, status: timedOut ? 'timeout' : 'network', attempt }, 'upstream attempt failed');
+      throw timedOut
+        ? new UpstreamError({ status: 0, code: UPSTREAM_ERROR_CODES.timeout, message: `Upstream did not answer within ${timeoutMs} ms`, kind: 'timeout', cause: err })
+        : new UpstreamError({
+            status: 0, code: UPSTREAM_ERROR_CODES.network,
+            message: `Upstream unreachable: ${err instanceof Error ? err.message : String(err)}`, kind: 'network', cause: err,
+          });
+    }
+  }
+
+  /** The error of a non-2xx answer, with the wait upstream asked for (and the shared budget told). */
+  function failure(answer: Attempt): UpstreamError {
+    const at = now();
+    let retryAfterMs: number | undefined;
+    if (answer.status === 429 || answer.status === 503) retryAfterMs = parseRetryAfter(answer.headers.get('retry-after'), at);
+    if (answer.status === 429) {
+      // Every call shares the account's window, so a 429's pause applies to all of them.
+      if (retryAfterMs !== undefined) budget.blockUntil(at + retryAfterMs);
+      else {
+        const reset = parseRateLimitHeaders(answer.headers)?.resetAtMs;
+        if (reset !== undefined && reset > at) retryAfterMs = reset - at;
+      }
+    }
+    return errorFromResponse(answer.status, answer.text, retryAfterMs);
+  }
+
+  async function call(plan: CallPlan, callOptions: CallOptions | undefined): Promise<Execution> {
+    if (lifecycle.signal.aborted) throw closedError;
+    const signal = callOptions?.signal ? AbortSignal.any([callOptions.signal, lifecycle.signal]) : lifecycle.signal;
+    const priority = callOptions?.priority ?? 'high';
+    for (let attempt = 0; ; attempt++) {
+      await budget.acquire(priority, signal);
+      const release = await limiter.acquire(signal);
+      let error: UpstreamError;
+      try {
+        const answer = await send(plan, attempt, signal);
+        if (answer.ok) return parseExecution(answer.text, answer.status, plan.flowId);
+        error = failure(answer);
+      } catch (err) {
+        if (!(err instanceof UpstreamError) || err === closedError || err.kind === 'bad_response') throw err;
+        error = err;
+      } finally {
+        release();
+      }
+      if (!error.retryable || !plan.retryable || attempt >= retries) throw error;
+      const delayMs = Math.max(error.retryAfterMs ?? 0, fullJitterDelay(attempt, backoff, random));
+      if (delayMs > maxWaitMs) {
+        log.debug({ route: plan.route, status: error.status, attempt, delayMs }, 'upstream retry wait too long; giving up');
+        throw error;
+      }
+      log.debug({ method: plan.method, route: plan.route, status: error.status, kind: error.kind, attempt, delayMs }, 'upstream retry');
+      await abortableSleep(delayMs, signal);
+    }
+  }
+
+  return {
+    startRun(flowId, body: StartRunBody, callOptions) {
+      // A generated key makes every start safe to retry; it is left in the caller's body so the
+      // caller can persist the key it was sent under.
+      if (typeof body.idempotencyKey !== 'string' || body.idempotencyKey === '') body.idempotencyKey = newKey();
+      return call(
+        { route: 'start', method: 'POST', path: `/flows/${encodeURIComponent(flowId)}/run`, body: JSON.stringify(body), retryable: true, flowId },
+        callOptions,
+      );
+    },
+    getRun(id, callOptions) {
+      return call({ route: 'get', method: 'GET', path: `/runs/${encodeURIComponent(id)}`, retryable: true }, callOptions);
+    },
+    cancelRun(id, callOptions) {
+      // Retrying a cancel is safe: a repeat on a run already cancelled answers 409 ALREADY_CANCELLED.
+      return call({ route: 'cancel', method: 'POST', path: `/runs/${encodeURIComponent(id)}/cancel`, retryable: true }, callOptions);
+    },
+    rateBudget(): RateBudgetSnapshot {
+      return budget.snapshot();
+    },
+    close() {
+      if (lifecycle.signal.aborted) return;
+      lifecycle.abort(closedError);
+      limiter.close(closedError);
+    },
+  };
+}

@@ -1,0 +1,12 @@
+export type { CallOptions, CallPriority, RateBudgetSnapshot, StartRunBody, Upstream } from './upstream.js';
+export {
+  UPSTREAM_ERROR_CODES, UpstreamError, classifyStatus, errorFromResponse, isRetryableKind,
+  type ErrorEnvelope, type UpstreamErrorInit, type UpstreamErrorKind,
+} from './upstream-error.js';
+export { createUpstream, type UpstreamOptions, type UpstreamRequestInfo, type UpstreamRoute } from './http-upstream.js';
+export { RateBudget, type RateBudgetOptions } from './rate-budget.js';
+export { ConcurrencyLimiter, type ReleaseSlot } from './concurrency-limiter.js';
+export { parseExecution } from './execution-parser.js';
+export { parseRateLimitHeaders, parseRetryAfter, type HeaderSource, type RateLimitInfo } from './rate-limit-headers.js';
+export { fullJitterDelay, type BackoffPolicy } from './backoff.js';
+export { abortReason, abortableSleep } from './abortable-sleep.js';
