@@ -1,0 +1,185 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { SimApiError } from './api-error.js';
+import { readBody, sendJson } from './http-io.js';
+import type { RateLimiter, RateLimitState } from './rate-limiter.js';
+import type { Rng } from './rng.js';
+import type { RunEngine } from './run-engine.js';
+import { toExecution } from './run-view.js';
+import type { SimCounters, SimStats } from './sim-stats.js';
+import type { StatusVocabulary } from './sim-run.js';
+import { parseStartRequest } from './start-request.js';
+
+/** Everything the request handler reads or changes. */
+export interface RouteDeps {
+  engine: RunEngine;
+  counters: SimCounters;
+  limiter: RateLimiter;
+  /** Draws the `errorRate` 503s. */
+  faultRng: Rng;
+  errorRate: number;
+  apiKey: string | undefined;
+  vocabulary: StatusVocabulary;
+  bodyLimitBytes: number;
+  stats: () => SimStats;
+  logger: Logger;
+}
+
+type Route =
+  | { kind: 'run'; flowId: string }
+  | { kind: 'get'; id: string }
+  | { kind: 'cancel'; id: string }
+  | { kind: 'wrong-method'; allow: string }
+  | { kind: 'unknown' };
+
+const RUN_PATH = /^\/api\/v1\/flows\/([^/]+)\/run$/;
+const GET_PATH = /^\/api\/v1\/runs\/([^/]+)$/;
+const CANCEL_PATH = /^\/api\/v1\/runs\/([^/]+)\/cancel$/;
+
+function decode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+function matchRoute(method: string, path: string): Route {
+  const clean = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const match = (re: RegExp, allow: string, make: (value: string) => Route): Route | undefined => {
+    const m = re.exec(clean);
+    if (!m?.[1]) return undefined;
+    const value = decode(m[1]);
+    if (value === undefined) return { kind: 'unknown' };
+    return method === allow ? make(value) : { kind: 'wrong-method', allow };
+  };
+  return (
+    match(RUN_PATH, 'POST', (flowId) => ({ kind: 'run', flowId })) ??
+    match(CANCEL_PATH, 'POST', (id) => ({ kind: 'cancel', id })) ??
+    match(GET_PATH, 'GET', (id) => ({ kind: 'get', id })) ?? { kind: 'unknown' }
+  );
+}
+
+function rateHeaders(state: RateLimitState): Record<string, string> {
+  return {
+    'x-ratelimit-limit': String(state.limit),
+    'x-ratelimit-remaining': String(state.remaining),
+    'x-ratelimit-reset': String(state.resetSeconds),
+  };
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * The simulator's HTTP handler. Order of checks for API requests, chosen so that each fault is
+ * observable on its own: (1) count the request in stats by route, (2) rate limit (429; a
+ * refused request does not use budget), (3) injected 503 (it does use budget, as a real
+ * overloaded server's would), (4) API key (401), (5) the route. `/_sim/stats` skips all of them.
+ */
+export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const expectedKey = deps.apiKey === undefined ? undefined : digest(deps.apiKey);
+
+  const checkAuth = (req: IncomingMessage): void => {
+    if (expectedKey === undefined) return;
+    const header = req.headers.authorization;
+    if (header === undefined || header.trim() === '') {
+      throw new SimApiError(401, 'UNAUTHORIZED', 'Missing authorization header');
+    }
+    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+    // Compare digests so the comparison is constant-time whatever the key's length.
+    if (!match?.[1] || !timingSafeEqual(digest(match[1]), expectedKey)) {
+      throw new SimApiError(401, 'UNAUTHORIZED', 'Invalid API key');
+    }
+  };
+
+  const serveRoute = async (route: Route, req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): Promise<void> => {
+    const send = (status: number, body: unknown): void => sendJson(res, status, body, headers);
+    switch (route.kind) {
+      case 'run': {
+        const read = await readBody(req, deps.bodyLimitBytes);
+        if (!read.ok) {
+          throw new SimApiError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${deps.bodyLimitBytes} bytes`, {
+            limitBytes: deps.bodyLimitBytes,
+          });
+        }
+        const request = parseStartRequest(route.flowId, read.body);
+        const { run, created } = deps.engine.start(route.flowId, request);
+        if (created) deps.logger.debug({ runId: run.id, flowId: run.flowId, bytes: run.document.bytes }, 'run created');
+        if (request.waitMs === undefined) {
+          send(200, toExecution(run, deps.vocabulary, Date.now()));
+          return;
+        }
+        const outcome = await deps.engine.waitForEnd(run, request.waitMs);
+        if (outcome === 'ended') send(200, toExecution(run, deps.vocabulary, Date.now()));
+        else if (outcome === 'closed') throw new SimApiError(503, 'SERVICE_UNAVAILABLE', 'Simulator is shutting down');
+        else {
+          throw new SimApiError(504, 'EXECUTION_TIMEOUT', `Execution did not complete within ${request.waitMs}ms`, {
+            executionId: run.id,
+            timeoutMs: request.waitMs,
+          });
+        }
+        return;
+      }
+      case 'get': {
+        const run = deps.engine.get(route.id);
+        if (!run) throw new SimApiError(404, 'EXECUTION_NOT_FOUND', `Execution not found: ${route.id}`);
+        send(200, toExecution(run, deps.vocabulary, Date.now()));
+        return;
+      }
+      case 'cancel': {
+        const run = deps.engine.cancel(route.id);
+        deps.logger.debug({ runId: run.id }, 'run cancelled');
+        send(200, toExecution(run, deps.vocabulary, Date.now()));
+        return;
+      }
+      case 'wrong-method':
+        throw new SimApiError(405, 'METHOD_NOT_ALLOWED', `Method ${req.method ?? ''} not allowed here`, undefined, { allow: route.allow });
+      case 'unknown':
+        throw new SimApiError(404, 'NOT_FOUND', `No route for ${req.method ?? ''} ${new URL(req.url ?? '/', 'http://sim').pathname}`);
+    }
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const path = new URL(req.url ?? '/', 'http://sim').pathname;
+    if (path === '/_sim/stats') {
+      if (method !== 'GET') {
+        const error = new SimApiError(405, 'METHOD_NOT_ALLOWED', `Method ${method} not allowed here`);
+        sendJson(res, 405, error.toBody(), { ...rateHeaders(deps.limiter.peek()), allow: 'GET' });
+      } else {
+        sendJson(res, 200, deps.stats(), rateHeaders(deps.limiter.peek()));
+      }
+      return;
+    }
+    const route = matchRoute(method, path);
+    if (route.kind === 'run' || route.kind === 'get' || route.kind === 'cancel') deps.counters.requests[route.kind]++;
+    const decision = deps.limiter.take();
+    const headers = rateHeaders(decision);
+    try {
+      if (!decision.allowed) {
+        deps.counters.requests.rateLimited++;
+        throw new SimApiError(429, 'RATE_LIMITED', 'Rate limit exceeded', { retryAfter: decision.retryAfterSeconds }, {
+          'retry-after': String(decision.retryAfterSeconds),
+        });
+      }
+      if (deps.faultRng.chance(deps.errorRate)) {
+        deps.counters.requests.failed++;
+        throw new SimApiError(503, 'SERVICE_UNAVAILABLE', 'Service temporarily unavailable (injected fault)');
+      }
+      checkAuth(req);
+      await serveRoute(route, req, res, headers);
+    } catch (error) {
+      if (error instanceof SimApiError) {
+        sendJson(res, error.status, error.toBody(), { ...headers, ...error.headers });
+        return;
+      }
+      deps.logger.error({ err: error, method, path }, 'simulator request failed');
+      sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal simulator error' } }, headers);
+    }
+  };
+
+  return (req, res) => {
+    void handle(req, res);
+  };
+}
