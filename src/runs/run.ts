@@ -14,16 +14,11 @@ export interface RunError {
   step?: string;
 }
 
-/**
- * A run as every rungate answer shows it: Doclo's Execution with the status normalised, plus
- * `seq` (grows with each accepted change) and `source`. Unknown Doclo fields pass through.
- */
-export interface Run<TOutput = unknown> {
+/** The fields of a Doclo Execution that rungate reads; the status already normalised. */
+export interface ExecutionFields<TOutput = unknown> {
   id: string;
   flowId: string;
   status: RunStatus;
-  seq: number;
-  source: RunSource;
   version?: string;
   createdAt?: string;
   completedAt?: string;
@@ -34,13 +29,24 @@ export interface Run<TOutput = unknown> {
   error?: RunError;
   metrics?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
+}
+
+/** A Doclo Execution as upstream sends it, status normalised; unknown fields pass through. */
+export interface Execution<TOutput = unknown> extends ExecutionFields<TOutput> {
+  [field: string]: unknown;
+}
+
+/**
+ * A run as every rungate answer shows it: Doclo's Execution with the status normalised, plus
+ * `seq` (grows with each accepted change) and `source`. Unknown Doclo fields pass through.
+ */
+export interface Run<TOutput = unknown> extends ExecutionFields<TOutput> {
+  seq: number;
+  source: RunSource;
   /** Set when the gateway gave up polling an unfinished run (max age or upstream forgot it). */
   stale?: boolean;
   [field: string]: unknown;
 }
-
-/** A Doclo Execution as upstream sends it, status already normalised (see normalizeStatus). */
-export type Execution = Omit<Run, 'seq' | 'source'> & { seq?: never; source?: never };
 
 const STATUS_ALIASES: Record<string, RunStatus> = {
   queued: 'queued',

@@ -1,0 +1,37 @@
+import { describeOptions } from '../config/option-parser.js';
+import { SERVE_OPTIONS, loadServeConfig } from '../config/serve-config.js';
+import { startGateway } from '../gateway.js';
+import { createLogger } from '../logger.js';
+
+/** `rungate serve`: runs the gateway until SIGTERM or SIGINT, then shuts down and exits 0. */
+export async function serveCommand(argv: string[]): Promise<number | void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`Usage: rungate serve [flags]\n\n${describeOptions(SERVE_OPTIONS)}\n`);
+    return 0;
+  }
+  const config = loadServeConfig(argv, process.env);
+  const logger = createLogger(config.logLevel);
+  const gateway = await startGateway(config, logger);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    // A second signal, or a shutdown that hangs, must still end the process.
+    const deadline = setTimeout(() => process.exit(1), 10_000);
+    deadline.unref();
+    gateway.close().then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,237 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { MemoryRunBus } from './bus/memory-run-bus.js';
+import type { RunBus } from './bus/run-bus.js';
+import { RunCache } from './cache/run-cache.js';
+import type { ServeConfig } from './config/serve-config.js';
+import { createApp } from './http/create-app.js';
+import { announce } from './logger.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
+import { GraceEstimator } from './polling/grace-estimator.js';
+import { HeapPollSchedule } from './polling/heap-poll-schedule.js';
+import type { PollSchedule } from './polling/poll-schedule.js';
+import { Poller } from './polling/poller.js';
+import { WsHub } from './push/ws-hub.js';
+import { FinalStateWaiters } from './runs/final-state-waiters.js';
+import { RunLookup } from './runs/run-lookup.js';
+import { RunWriter } from './runs/run-writer.js';
+import { createSimulator, type Simulator } from './simulator/index.js';
+import { createRunStore } from './store/create-run-store.js';
+import type { RunStore } from './store/run-store.js';
+import { createUpstream } from './upstream/index.js';
+import type { Upstream } from './upstream/upstream.js';
+import { TokenBucket } from './util/token-bucket.js';
+import { createWebhookHandler } from './webhooks/webhook-route.js';
+
+/** A running gateway. */
+export interface Gateway {
+  /** `http://host:port` as it listens (the real port, also for --port 0). */
+  url: string;
+  /** The base at which Doclo reaches it; webhooks go to `${publicUrl}/webhooks/doclo`. */
+  publicUrl: string;
+  /** The embedded simulator, with --simulate. */
+  simulator: Simulator | undefined;
+  metrics: GatewayMetrics;
+  /** Stops accepting, finishes in-flight requests, closes WebSockets with 1001, flushes the store. */
+  close(): Promise<void>;
+}
+
+const WS_MAX_PAYLOAD_BYTES = 64 * 1024;
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * The composition root: the only place that picks drivers and wires the parts together. Parts
+ * are closed in the reverse order of their construction.
+ */
+export async function startGateway(config: ServeConfig, logger: Logger): Promise<Gateway> {
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        logger.error({ err: error }, 'error while closing');
+      }
+    }
+  };
+  try {
+    return await assemble(config, logger, closers, closeAll);
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function assemble(
+  config: ServeConfig,
+  logger: Logger,
+  closers: Array<() => Promise<void> | void>,
+  closeAll: () => Promise<void>,
+): Promise<Gateway> {
+  const metrics = new GatewayMetrics();
+
+  let simulator: Simulator | undefined;
+  let upstreamUrl = config.upstreamUrl;
+  let webhookSecrets = [...config.webhookSecrets];
+  if (config.simulate) {
+    simulator = await createSimulator({
+      host: '127.0.0.1',
+      port: 0,
+      ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+      ...(webhookSecrets[0] ? { webhookSecret: webhookSecrets[0] } : {}),
+      logger: logger.child({ component: 'simulator' }),
+    });
+    closers.push(() => simulator?.close());
+    upstreamUrl = `${simulator.url}/api/v1`;
+    if (webhookSecrets.length === 0) webhookSecrets = [simulator.webhookSecret];
+    announce(logger, { url: simulator.url, upstreamUrl }, 'embedded Doclo simulator started; it is the upstream');
+  } else if (webhookSecrets.length === 0) {
+    logger.warn('no --webhook-secret: every webhook will be refused with 401 and runs are learnt by polling only');
+  }
+
+  const store: RunStore = await createRunStore(config.store, logger);
+  closers.push(() => store.close());
+  const bus: RunBus = new MemoryRunBus(logger);
+  closers.push(() => bus.close());
+  const cache = new RunCache(config.cache);
+  closers.push(() => cache.close());
+
+  const upstream: Upstream = createUpstream({
+    baseUrl: upstreamUrl,
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    timeoutMs: config.upstream.timeoutMs,
+    concurrency: config.upstream.concurrency,
+    retries: config.upstream.retries,
+    logger: logger.child({ component: 'upstream' }),
+    onRequest: (info) => {
+      metrics.upstreamRequests.inc({ route: info.route, status: String(info.status) });
+      const remaining = upstream.rateBudget().remaining;
+      if (remaining !== undefined) metrics.rateBudgetRemaining.set(remaining);
+    },
+  });
+  closers.push(() => upstream.close());
+
+  const writer = new RunWriter(store, cache, bus, logger);
+  bus.subscribe((record) => {
+    metrics.runChanges.inc({ source: record.run.source });
+    if (record.run.status === 'success' || record.run.status === 'failed' || record.run.status === 'cancelled') {
+      metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
+    }
+  });
+  const lookup = new RunLookup({
+    store,
+    cache,
+    writer,
+    upstream,
+    metrics,
+    logger,
+    budget: new TokenBucket(config.ws.lookupsPerMinute, 60_000),
+  });
+  const waiters = new FinalStateWaiters(bus);
+  closers.push(() => waiters.close());
+
+  const schedule: PollSchedule = new HeapPollSchedule();
+  closers.push(() => schedule.close());
+  const poller = new Poller(
+    {
+      store,
+      writer,
+      upstream,
+      schedule,
+      grace: new GraceEstimator({ defaultMs: config.poll.graceMs, minMs: config.poll.minGraceMs, maxMs: config.poll.maxGraceMs }),
+      bus,
+      metrics,
+      logger: logger.child({ component: 'poller' }),
+    },
+    config.poll,
+  );
+  closers.push(() => poller.close());
+
+  let publicUrl = config.publicUrl ?? '';
+  const app = createApp({
+    upstream,
+    writer,
+    lookup,
+    waiters,
+    store,
+    metrics,
+    logger,
+    requestBodyLimitBytes: config.requestBodyLimitBytes,
+    webhookUrl: () => `${publicUrl}/webhooks/doclo`,
+    webhookHandler: createWebhookHandler({
+      bodyLimitBytes: config.webhookBodyLimitBytes,
+      toleranceSeconds: config.webhookToleranceSeconds,
+      secrets: () => webhookSecrets,
+      writer,
+      metrics,
+      logger,
+    }),
+  });
+
+  const server: Server = createServer(app);
+  // Long-polls may hold a request for 60 s; keep-alive sockets are closed promptly at shutdown.
+  server.requestTimeout = 120_000;
+  server.headersTimeout = 30_000;
+  const hub = new WsHub(
+    { bus, lookup, metrics, logger: logger.child({ component: 'ws' }) },
+    {
+      path: '/ws',
+      maxPayloadBytes: WS_MAX_PAYLOAD_BYTES,
+      maxSubscriptions: config.ws.maxSubscriptions,
+      maxBufferedBytes: config.ws.maxBufferedBytes,
+      pingIntervalMs: config.ws.pingIntervalMs,
+      lookupsPerConnectionPerMinute: config.ws.lookupsPerConnectionPerMinute,
+    },
+  );
+  hub.attach(server);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  closers.push(() => closeServer(server, config.shutdownTimeoutMs, waiters));
+  closers.push(() => hub.close());
+
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  if (!publicUrl) publicUrl = url;
+
+  const resumed = await poller.start();
+  if (resumed > 0) logger.info({ runs: resumed }, 'resumed polling of unfinished runs');
+
+  const pruneTimer = setInterval(() => {
+    store.pruneFinished(Date.now() - config.retentionMs).then(
+      (removed) => removed > 0 && logger.info({ removed }, 'pruned finished runs past retention'),
+      (error: unknown) => logger.warn({ err: error }, 'pruning failed'),
+    );
+  }, PRUNE_INTERVAL_MS);
+  pruneTimer.unref();
+  closers.push(() => clearInterval(pruneTimer));
+
+  announce(logger, { url, publicUrl, store: store.kind, simulate: simulator !== undefined }, 'listening');
+  if (simulator) {
+    logger.info(
+      `try it: curl -s -X POST ${url}/api/v1/flows/invoice-extractor/run -H 'content-type: application/json' ` +
+        `-d '{"input":{"document":{"base64":"JVBERi0xLjQK","mimeType":"application/pdf"}}}' — then subscribe at ${url.replace('http', 'ws')}/ws ` +
+        `with {"op":"subscribe","flowId":"*"}`,
+    );
+  }
+
+  return { url, publicUrl, simulator, metrics, close: closeAll };
+}
+
+/** Stops listening, lets in-flight requests finish (long-polls are released), then cuts the rest. */
+async function closeServer(server: Server, timeoutMs: number, waiters: FinalStateWaiters): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  waiters.close();
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  timer.unref();
+  await closed;
+  clearTimeout(timer);
+}

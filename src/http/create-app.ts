@@ -1,0 +1,60 @@
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RunStore } from '../store/run-store.js';
+import { errors, sendError } from './api-error.js';
+import { apiErrorHandler, createRunsRouter, type RunsRouteDeps } from './runs-routes.js';
+import type { RequestHandler } from 'express';
+
+export interface AppDeps extends RunsRouteDeps {
+  store: RunStore;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  requestBodyLimitBytes: number;
+  webhookHandler: RequestHandler;
+}
+
+/**
+ * The express app: Doclo-compatible routes, the webhook receiver, health and metrics. It never
+ * listens itself, so tests drive it with supertest and the gateway attaches it to its server.
+ */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      // Requests are routine: debug for successes, warn for client errors, error for failures.
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
+      quietReqLogger: true,
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await deps.store.ping();
+      res.status(200).json({ status: 'ready', store: deps.store.kind });
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'store is not reachable');
+      res.status(503).json({ status: 'unavailable', store: deps.store.kind });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    const { contentType, body } = await deps.metrics.render();
+    res.set('Content-Type', contentType).send(body);
+  });
+
+  // The receiver reads its own raw body: the signature covers the exact bytes.
+  app.post('/webhooks/doclo', deps.webhookHandler);
+
+  app.use('/api/v1', express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }), createRunsRouter(deps));
+
+  app.use((req, res) => sendError(res, errors.routeNotFound(req.method, req.path)));
+  app.use(apiErrorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,194 @@
+import { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { isFinal, normalizeStatus, type Run } from '../runs/run.js';
+import type { FinalStateWaiters } from '../runs/final-state-waiters.js';
+import { LookupBudgetError, type RunLookup } from '../runs/run-lookup.js';
+import type { RunWriter } from '../runs/run-writer.js';
+import { InvalidCursorError, type RunRecord, type RunStore } from '../store/run-store.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
+import type { StartRunBody, Upstream } from '../upstream/upstream.js';
+import { errors, toApiError, sendError, ApiError } from './api-error.js';
+import { MAX_WAIT_SECONDS, parsePreferWait } from './prefer-wait.js';
+
+export interface RunsRouteDeps {
+  upstream: Upstream;
+  writer: RunWriter;
+  lookup: RunLookup;
+  waiters: FinalStateWaiters;
+  store: RunStore;
+  logger: Logger;
+  /** Where Doclo should send this gateway's webhooks. */
+  webhookUrl: () => string;
+}
+
+const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
+const MAX_SYNC_TIMEOUT_MS = 60_000;
+const MAX_LIST_LIMIT = 500;
+const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function checkId(id: string, what: string): void {
+  if (!ID_PATTERN.test(id)) throw errors.invalidInput(`${what} is not a valid id`, { field: what });
+}
+
+/** Reads a start request's body, keeping only the fields the gateway passes through. */
+function parseStartBody(body: unknown): { start: StartRunBody; wait: boolean; timeoutMs: number } {
+  if (!isObject(body)) throw errors.invalidInput('Request body must be a JSON object');
+  const { input, metadata, version, idempotencyKey, wait, timeout } = body;
+  if (!isObject(input)) throw new ApiError(422, 'MISSING_REQUIRED_FIELD', 'input is required', { field: 'input', reason: 'must be an object' });
+  if (metadata !== undefined && !isObject(metadata)) throw errors.validation('metadata must be an object', { field: 'metadata' });
+  if (version !== undefined && typeof version !== 'string') throw errors.validation('version must be a string', { field: 'version' });
+  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 256)) {
+    throw errors.validation('idempotencyKey must be a string of 1 to 256 characters', { field: 'idempotencyKey' });
+  }
+  if (wait !== undefined && typeof wait !== 'boolean') throw errors.validation('wait must be a boolean', { field: 'wait' });
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_SYNC_TIMEOUT_MS)) {
+    throw errors.validation(`timeout must be a number of milliseconds between 1 and ${MAX_SYNC_TIMEOUT_MS}`, { field: 'timeout' });
+  }
+  const start: StartRunBody = { input };
+  if (metadata !== undefined) start.metadata = metadata;
+  if (version !== undefined) start.version = version;
+  if (idempotencyKey !== undefined) start.idempotencyKey = idempotencyKey;
+  return { start, wait: wait === true, timeoutMs: typeof timeout === 'number' ? timeout : DEFAULT_SYNC_TIMEOUT_MS };
+}
+
+/** Doclo's REST routes, answered from the gateway's own state wherever it can. */
+export function createRunsRouter(deps: RunsRouteDeps): Router {
+  const router = Router();
+
+  /** Holds until the run is final or `timeoutMs` passes (or the client leaves), then rereads. */
+  async function holdUntilFinal(req: Request, id: string, timeoutMs: number): Promise<RunRecord | undefined> {
+    const stop = new AbortController();
+    const onClose = () => stop.abort();
+    req.on('close', onClose);
+    try {
+      // Listen first, then look: a change between the two cannot slip through.
+      const waiting = deps.waiters.waitForFinal(id, timeoutMs, stop.signal);
+      const current = await deps.lookup.findLocal(id);
+      if (!current || isFinal(current.run.status)) {
+        stop.abort();
+        await waiting;
+        return current;
+      }
+      return (await waiting) ?? (await deps.lookup.findLocal(id));
+    } finally {
+      req.off('close', onClose);
+    }
+  }
+
+  function sendRun(res: Response, run: Run): void {
+    res.status(200).json(run);
+  }
+
+  router.post('/flows/:flowId/run', async (req, res) => {
+    const flowId = req.params.flowId;
+    checkId(flowId, 'flowId');
+    const { start, wait, timeoutMs } = parseStartBody(req.body);
+    const execution = await deps.upstream.startRun(flowId, { ...start, webhookUrl: deps.webhookUrl() });
+    const result = await deps.writer.apply(execution, 'request', { startedHere: true });
+    if (!result.record) throw errors.unavailable('Doclo answered the start with something that is not a run');
+    if (!wait || isFinal(result.record.run.status)) return sendRun(res, result.record.run);
+    const held = await holdUntilFinal(req, execution.id, timeoutMs);
+    return sendRun(res, (held ?? result.record).run);
+  });
+
+  router.get('/runs', async (req, res) => {
+    const query = req.query;
+    const limitText = query.limit;
+    let limit = 50;
+    if (limitText !== undefined) {
+      if (typeof limitText !== 'string' || !/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_LIST_LIMIT) {
+        throw errors.invalidInput(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`, { field: 'limit' });
+      }
+      limit = Number(limitText);
+    }
+    const status = query.status === undefined ? undefined : normalizeStatus(query.status);
+    if (query.status !== undefined && status === undefined) {
+      throw errors.invalidInput('status must be one of queued, running, success, failed, cancelled', { field: 'status' });
+    }
+    for (const field of ['flowId', 'cursor'] as const) {
+      if (query[field] !== undefined && typeof query[field] !== 'string') throw errors.invalidInput(`${field} must be given once`, { field });
+    }
+    let page;
+    try {
+      page = await deps.store.list({
+        limit,
+        ...(status ? { status } : {}),
+        ...(typeof query.flowId === 'string' ? { flowId: query.flowId } : {}),
+        ...(typeof query.cursor === 'string' ? { cursor: query.cursor } : {}),
+      });
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw errors.invalidInput(error.message, { field: 'cursor' });
+      throw error;
+    }
+    res.status(200).json(page.nextCursor ? { data: page.records.map((r) => r.run), nextCursor: page.nextCursor } : { data: page.records.map((r) => r.run) });
+  });
+
+  router.get('/runs/:id', async (req, res) => {
+    const id = req.params.id;
+    checkId(id, 'id');
+    let record: RunRecord | undefined;
+    try {
+      record = await deps.lookup.find(id);
+    } catch (error) {
+      if (error instanceof LookupBudgetError) throw errors.lookupLimit();
+      throw error;
+    }
+    if (!record) throw errors.runNotFound(id);
+    const waitSeconds = parsePreferWait(req.headers.prefer);
+    if (waitSeconds !== undefined) {
+      res.set('Preference-Applied', `wait=${Math.min(waitSeconds, MAX_WAIT_SECONDS)}`);
+      if (!isFinal(record.run.status) && waitSeconds > 0) record = (await holdUntilFinal(req, id, waitSeconds * 1000)) ?? record;
+    }
+    sendRun(res, record.run);
+  });
+
+  router.post('/runs/:id/cancel', async (req, res) => {
+    const id = req.params.id;
+    checkId(id, 'id');
+    try {
+      const execution = await deps.upstream.cancelRun(id);
+      const result = await deps.writer.apply(execution, 'request');
+      if (!result.record) throw errors.unavailable('Doclo answered the cancel with something that is not a run');
+      return sendRun(res, result.record.run);
+    } catch (error) {
+      if (error instanceof UpstreamError && error.kind === 'conflict') {
+        // ALREADY_CANCELLED or NOT_CANCELLABLE: the run is final upstream; learn how it ended
+        // before passing the 409 on, so every reader and subscriber sees the real final state.
+        try {
+          await deps.writer.apply(await deps.upstream.getRun(id), 'request');
+        } catch (lookupError) {
+          deps.logger.warn({ runId: id, err: lookupError }, 'could not learn the final state after a refused cancel');
+        }
+      }
+      throw error;
+    }
+  });
+
+  return router;
+}
+
+/** Express 5 passes async rejections to this handler; it answers in Doclo's envelope. */
+export function apiErrorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, _next: (err?: unknown) => void): void => {
+    const apiError = toApiError(bodyParserError(error) ?? error);
+    if (apiError.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendError(res, apiError);
+  };
+}
+
+/** body-parser's errors (bad JSON, too large) as ApiErrors. */
+function bodyParserError(error: unknown): ApiError | undefined {
+  if (!isObject(error) || typeof error.type !== 'string') return undefined;
+  if (error.type === 'entity.parse.failed') return errors.invalidInput('Request body is not valid JSON');
+  if (error.type === 'entity.too.large') return errors.payloadTooLarge(Number(error.limit) || 0);
+  if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') return errors.invalidInput('Unsupported body encoding');
+  return undefined;
+}

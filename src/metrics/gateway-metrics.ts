@@ -1,0 +1,98 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric of one gateway, on a registry of its own (no global default registry,
+ * so two gateways in one process — tests — do not collide).
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly webhooks = new Counter({
+    name: 'rungate_webhooks_total',
+    help: 'Webhooks received, by result (accepted, duplicate, unauthorized, malformed, too_large, stale_timestamp, error)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly polls = new Counter({
+    name: 'rungate_polls_total',
+    help: 'Fallback polls of upstream, by result (unfinished, final, not_found, error)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamRequests = new Counter({
+    name: 'rungate_upstream_requests_total',
+    help: 'Requests to Doclo, by route and HTTP status (or network/timeout)',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly runsFinal = new Counter({
+    name: 'rungate_runs_final_total',
+    help: 'Runs that reached a final state, by where the final state came from (webhook, poll, request)',
+    labelNames: ['source', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly runsRecoveredByPoll = new Counter({
+    name: 'rungate_runs_recovered_by_poll_total',
+    help: 'Runs whose final state came from a poll because no webhook arrived (the webhook miss count)',
+    registers: [this.registry],
+  });
+  readonly runsStale = new Counter({
+    name: 'rungate_runs_stale_total',
+    help: 'Runs the gateway gave up polling (max age reached, or upstream no longer knows them)',
+    registers: [this.registry],
+  });
+  readonly runChanges = new Counter({
+    name: 'rungate_run_changes_total',
+    help: 'Accepted run state changes, by source',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly pollsScheduled = new Gauge({
+    name: 'rungate_polls_scheduled',
+    help: 'Unfinished runs waiting for their next poll',
+    registers: [this.registry],
+  });
+  readonly rateBudgetRemaining = new Gauge({
+    name: 'rungate_upstream_rate_budget_remaining',
+    help: "Upstream requests left in the current window, as Doclo's X-RateLimit-Remaining last said",
+    registers: [this.registry],
+  });
+  readonly wsConnections = new Gauge({ name: 'rungate_ws_connections', help: 'Open WebSocket connections', registers: [this.registry] });
+  readonly wsSubscriptions = new Gauge({ name: 'rungate_ws_subscriptions', help: 'Active WebSocket subscriptions (runs and flows)', registers: [this.registry] });
+  readonly wsMessagesSent = new Counter({ name: 'rungate_ws_messages_sent_total', help: 'Run messages written to WebSocket peers', registers: [this.registry] });
+  readonly wsMessagesDropped = new Counter({
+    name: 'rungate_ws_messages_dropped_total',
+    help: 'Run messages not written because the peer was closing or too slow',
+    registers: [this.registry],
+  });
+  readonly wsSlowConsumerCloses = new Counter({
+    name: 'rungate_ws_slow_consumer_closes_total',
+    help: 'Peers closed with 1013 because their unsent bytes passed the bound',
+    registers: [this.registry],
+  });
+  readonly cacheLookups = new Counter({
+    name: 'rungate_cache_lookups_total',
+    help: 'Hot cache lookups by result (hit, miss)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly clientLookupsRefused = new Counter({
+    name: 'rungate_client_lookups_refused_total',
+    help: 'Upstream lookups asked for by clients and refused by the lookup budget',
+    registers: [this.registry],
+  });
+  readonly pushLatency = new Histogram({
+    name: 'rungate_push_latency_seconds',
+    help: 'From a webhook arriving to its change being written to subscribers',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,226 @@
+import type { Logger } from 'pino';
+import type { RunBus } from '../bus/run-bus.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { isFinal } from '../runs/run.js';
+import type { RunWriter } from '../runs/run-writer.js';
+import type { RunRecord, RunStore } from '../store/run-store.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { GraceEstimator } from './grace-estimator.js';
+import type { PollSchedule } from './poll-schedule.js';
+import { nextPollDelayMs, startupJitterMs } from './poll-timing.js';
+
+export interface PollerOptions {
+  intervalMs: number;
+  maxIntervalMs: number;
+  maxAgeMs: number;
+  concurrency: number;
+  /** How long a taken poll is leased before another taker may have it (cluster crash safety). */
+  leaseMs?: number;
+  /** Longest sleep between looks at the schedule (other instances may add runs). */
+  maxSleepMs?: number;
+}
+
+interface PollerDeps {
+  store: RunStore;
+  writer: RunWriter;
+  upstream: Upstream;
+  schedule: PollSchedule;
+  grace: GraceEstimator;
+  bus: RunBus;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+/**
+ * The fallback for lost webhooks. Every unfinished run the gateway hears of (through the bus, so
+ * starts, lookups, subscriptions and webhooks alike) is scheduled for a first poll after a grace
+ * learned per flow; while unfinished it is polled again with growing, jittered intervals; at a
+ * final state it leaves the schedule; past the maximum age it is marked stale. At most
+ * `concurrency` polls are in flight, and the upstream client's rate budget paces them.
+ */
+export class Poller {
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly leaseMs: number;
+  private readonly maxSleepMs: number;
+  private readonly unsubscribe: () => void;
+  private readonly inFlight = new Set<string>();
+  private readonly pending = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedAtMs = Infinity;
+  private ticking = false;
+  private closed = false;
+
+  constructor(
+    private readonly deps: PollerDeps,
+    private readonly options: PollerOptions,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.maxSleepMs = options.maxSleepMs ?? 1000;
+    this.unsubscribe = deps.bus.subscribe((record) => this.onChange(record));
+  }
+
+  /** Schedules every unfinished run in the store for a prompt, jittered poll (after a restart). */
+  async start(): Promise<number> {
+    const unfinished = await this.deps.store.listUnfinished();
+    let scheduled = 0;
+    for (const record of unfinished) {
+      if (record.run.stale) continue;
+      // Their webhooks may have come while the gateway was down: look soon, but spread out.
+      const spreadMs = Math.min(5000, 50 * unfinished.length);
+      await this.deps.schedule.add(record.run.id, this.now() + startupJitterMs(spreadMs, this.random));
+      scheduled++;
+    }
+    this.arm(0);
+    return scheduled;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe();
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private onChange(record: RunRecord): void {
+    const { run } = record;
+    if (isFinal(run.status)) {
+      this.deps.grace.observe(run.flowId, timeToFinalMs(record));
+      this.track(this.deps.schedule.remove(run.id));
+      return;
+    }
+    if (run.stale) return;
+    const dueAtMs = Math.max(record.trackedAtMs + this.deps.grace.graceFor(run.flowId), this.now() + 100);
+    this.track(
+      this.deps.schedule.add(run.id, dueAtMs).then(() => this.arm(dueAtMs - this.now())),
+    );
+  }
+
+  /** Makes sure a tick happens within `delayMs` (never later than maxSleepMs from now). */
+  private arm(delayMs: number): void {
+    if (this.closed) return;
+    const delay = Math.max(0, Math.min(delayMs, this.maxSleepMs));
+    const at = this.now() + delay;
+    if (this.timer && at >= this.armedAtMs) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedAtMs = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedAtMs = Infinity;
+      this.track(this.tick());
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || this.closed) return;
+    this.ticking = true;
+    try {
+      while (!this.closed) {
+        const free = this.options.concurrency - this.inFlight.size;
+        if (free <= 0) break;
+        const ids = await this.deps.schedule.takeDue(this.now(), free, this.leaseMs);
+        if (ids.length === 0) break;
+        for (const id of ids) {
+          if (this.inFlight.has(id)) continue;
+          this.inFlight.add(id);
+          this.track(
+            this.pollOne(id).finally(() => {
+              this.inFlight.delete(id);
+              this.arm(0);
+            }),
+          );
+        }
+      }
+      const next = await this.deps.schedule.nextDueAtMs();
+      this.deps.metrics.pollsScheduled.set(await this.deps.schedule.size());
+      this.arm(next === undefined ? this.maxSleepMs : next - this.now());
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'poll schedule failed');
+      this.arm(this.maxSleepMs);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async pollOne(id: string): Promise<void> {
+    const { store, schedule, upstream, writer, metrics, logger } = this.deps;
+    try {
+      const record = await store.get(id);
+      if (!record || isFinal(record.run.status) || record.run.stale) {
+        await schedule.remove(id);
+        return;
+      }
+      const trackedForMs = this.now() - record.trackedAtMs;
+      if (trackedForMs > this.options.maxAgeMs) {
+        await this.giveUp(id, 'max_age');
+        return;
+      }
+      let execution;
+      try {
+        execution = await upstream.getRun(id, { priority: 'low' });
+      } catch (error) {
+        if (error instanceof UpstreamError && error.kind === 'not_found') {
+          metrics.polls.inc({ result: 'not_found' });
+          await this.giveUp(id, 'upstream_not_found');
+          return;
+        }
+        metrics.polls.inc({ result: 'error' });
+        const retryAfterMs = error instanceof UpstreamError ? (error.retryAfterMs ?? 0) : 0;
+        logger.warn({ runId: id, err: error }, 'poll failed; will retry');
+        await schedule.set(id, this.now() + Math.max(retryAfterMs, nextPollDelayMs(trackedForMs, this.options, this.random)));
+        return;
+      }
+      const result = await writer.apply(execution, 'poll');
+      const status = result.record?.run.status;
+      if (status !== undefined && isFinal(status)) {
+        metrics.polls.inc({ result: 'final' });
+        if (result.kind === 'changed') {
+          metrics.runsRecoveredByPoll.inc();
+          logger.info({ runId: id, status }, 'final state recovered by polling (no webhook)');
+        }
+        await schedule.remove(id);
+        return;
+      }
+      metrics.polls.inc({ result: 'unfinished' });
+      await schedule.set(id, this.now() + nextPollDelayMs(this.now() - record.trackedAtMs, this.options, this.random));
+    } catch (error) {
+      // Store trouble: leave the lease to expire so the run comes due again.
+      logger.error({ runId: id, err: error }, 'poll failed');
+    }
+  }
+
+  private async giveUp(id: string, reason: string): Promise<void> {
+    await this.deps.schedule.remove(id);
+    const result = await this.deps.writer.apply({ id }, 'poll', { stale: true });
+    if (result.kind === 'changed') {
+      this.deps.metrics.runsStale.inc();
+      this.deps.logger.warn({ runId: id, reason }, 'stopped polling a run; marked stale');
+    }
+  }
+
+  private track(promise: Promise<unknown>): void {
+    const settled = promise.then(
+      () => undefined,
+      (error: unknown) => this.deps.logger.error({ err: error }, 'poller task failed'),
+    );
+    this.pending.add(settled);
+    void settled.finally(() => this.pending.delete(settled));
+  }
+}
+
+/** How long a run took to reach its final state, as seen from the gateway where possible. */
+function timeToFinalMs(record: RunRecord): number {
+  const { run } = record;
+  // Started here and ended by webhook: the gateway's own clock covers run time and delivery lag.
+  if (record.startedHere && run.source === 'webhook') return record.updatedAtMs - record.trackedAtMs;
+  if (typeof run.duration === 'number') return run.duration;
+  const created = Date.parse(run.createdAt ?? '');
+  const completed = Date.parse(run.completedAt ?? run.cancelledAt ?? '');
+  return Number.isFinite(created) && Number.isFinite(completed) ? completed - created : NaN;
+}

@@ -1,0 +1,120 @@
+import { WebSocket } from 'ws';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { Run } from '../runs/run.js';
+import type { TokenBucket } from '../util/token-bucket.js';
+
+export type ErrorCode = 'bad_request' | 'not_found' | 'unauthorized' | 'forbidden' | 'limit_exceeded' | 'unavailable';
+
+/** How many runs a connection remembers having sent (oldest forgotten first). */
+const MAX_REMEMBERED_RUNS = 100_000;
+
+/**
+ * One WebSocket peer: what it subscribed to, the last `seq` it was sent for each run (so a run's
+ * seq only grows on this connection and its final state goes out once), and the bound on its
+ * unsent bytes — a peer that cannot keep up is closed with 1013, never buffered without limit.
+ */
+export class WsConnection {
+  /** Runs subscribed and confirmed (`subscribed` sent). */
+  readonly runs = new Set<string>();
+  /** Runs whose subscription is being set up: changes wait here until `subscribed` is out. */
+  readonly pendingRuns = new Map<string, Run | undefined>();
+  readonly flows = new Set<string>();
+  alive = true;
+  private readonly sentSeq = new Map<string, number>();
+  private closing = false;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly lookupBudget: TokenBucket,
+    private readonly maxBufferedBytes: number,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  get subscriptionCount(): number {
+    return this.runs.size + this.pendingRuns.size + this.flows.size;
+  }
+
+  get open(): boolean {
+    return !this.closing && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Offers a change (with its frame, serialised once for every peer). Sent when a confirmed
+   * subscription covers it and it is newer than what this peer has; parked while the run's
+   * subscription is still pending; otherwise ignored.
+   */
+  offer(run: Run, frame: Buffer): void {
+    if (this.runs.has(run.id) || this.flows.has(run.flowId) || this.flows.has('*')) {
+      this.sendRunFrame(run, frame);
+      return;
+    }
+    if (this.pendingRuns.has(run.id)) {
+      const parked = this.pendingRuns.get(run.id);
+      if (!parked || parked.seq < run.seq) this.pendingRuns.set(run.id, run);
+    }
+  }
+
+  /** Sends a run unless this peer already has this seq or a newer one. */
+  sendRun(run: Run, since?: number): void {
+    if (since !== undefined && run.seq <= since) {
+      this.remember(run.id, Math.max(since, this.sentSeq.get(run.id) ?? 0));
+      return;
+    }
+    this.sendRunFrame(run, Buffer.from(JSON.stringify({ type: 'run', run })));
+  }
+
+  sendControl(message: Record<string, unknown>): void {
+    this.write(Buffer.from(JSON.stringify(message)));
+  }
+
+  sendError(code: ErrorCode, message: string, runId?: string): void {
+    this.sendControl(runId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, runId });
+  }
+
+  /** Closes the peer; if the close handshake cannot get through its backlog, cuts it. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+      return;
+    }
+    setTimeout(() => {
+      if (this.socket.readyState !== WebSocket.CLOSED) this.socket.terminate();
+    }, 2000).unref();
+  }
+
+  private sendRunFrame(run: Run, frame: Buffer): void {
+    const sent = this.sentSeq.get(run.id) ?? 0;
+    if (run.seq <= sent) return;
+    if (this.write(frame)) {
+      this.remember(run.id, run.seq);
+      this.metrics.wsMessagesSent.inc();
+    } else {
+      this.metrics.wsMessagesDropped.inc();
+    }
+  }
+
+  private remember(id: string, seq: number): void {
+    this.sentSeq.delete(id);
+    this.sentSeq.set(id, seq);
+    if (this.sentSeq.size > MAX_REMEMBERED_RUNS) {
+      const oldest = this.sentSeq.keys().next().value;
+      if (oldest !== undefined) this.sentSeq.delete(oldest);
+    }
+  }
+
+  /** Writes a text frame (a Buffer, so one serialisation serves every peer). */
+  private write(frame: Buffer): boolean {
+    if (!this.open) return false;
+    if (this.socket.bufferedAmount + frame.length > this.maxBufferedBytes) {
+      this.metrics.wsSlowConsumerCloses.inc();
+      this.close(1013, 'slow consumer: too many unsent messages');
+      return false;
+    }
+    this.socket.send(frame, { binary: false });
+    return true;
+  }
+}

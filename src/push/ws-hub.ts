@@ -1,0 +1,245 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RunBus } from '../bus/run-bus.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { Run } from '../runs/run.js';
+import { LookupBudgetError, type RunLookup } from '../runs/run-lookup.js';
+import type { RunRecord } from '../store/run-store.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { ProtocolError, parseClientMessage, type ClientMessage, type SubscriptionTarget } from './client-message.js';
+import { WsConnection } from './ws-connection.js';
+
+export interface WsHubOptions {
+  path: string;
+  maxPayloadBytes: number;
+  maxSubscriptions: number;
+  maxBufferedBytes: number;
+  pingIntervalMs: number;
+  lookupsPerConnectionPerMinute: number;
+}
+
+/**
+ * The WebSocket endpoint (contract section 3). Subscriptions are indexed by run and by flow, so
+ * a change reaches exactly the peers that asked for it; the change is serialised once and the
+ * same bytes go to each of them.
+ */
+export class WsHub {
+  private readonly server: WebSocketServer;
+  private readonly connections = new Set<WsConnection>();
+  private readonly byRun = new Map<string, Set<WsConnection>>();
+  private readonly byFlow = new Map<string, Set<WsConnection>>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly unsubscribeBus: () => void;
+  private subscriptions = 0;
+
+  constructor(
+    private readonly deps: { bus: RunBus; lookup: RunLookup; metrics: GatewayMetrics; logger: Logger },
+    private readonly options: WsHubOptions,
+  ) {
+    this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
+    this.unsubscribeBus = deps.bus.subscribe((record) => this.onChange(record));
+    this.heartbeat = setInterval(() => this.checkAlive(), options.pingIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** Routes HTTP upgrades on `path` to the hub; others are refused. */
+  attach(httpServer: Server): void {
+    httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path !== this.options.path) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Closes every peer with 1001 (going away) and stops listening to the bus. */
+  close(): Promise<void> {
+    this.unsubscribeBus();
+    clearInterval(this.heartbeat);
+    for (const connection of this.connections) connection.close(1001, 'server shutting down');
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(ws: WebSocket): void {
+    const connection = new WsConnection(
+      ws,
+      new TokenBucket(this.options.lookupsPerConnectionPerMinute, 60_000),
+      this.options.maxBufferedBytes,
+      this.deps.metrics,
+    );
+    this.connections.add(connection);
+    this.deps.metrics.wsConnections.set(this.connections.size);
+    ws.on('pong', () => (connection.alive = true));
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(connection, data, isBinary));
+    ws.on('error', (error) => this.deps.logger.debug({ err: error }, 'websocket error'));
+    ws.on('close', () => this.drop(connection));
+  }
+
+  private onMessage(connection: WsConnection, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      connection.sendError('bad_request', 'frames must be text');
+      return;
+    }
+    let message: ClientMessage;
+    try {
+      message = parseClientMessage(rawToString(data), this.options.maxSubscriptions);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      connection.sendError('bad_request', error.message, error.runId);
+      return;
+    }
+    switch (message.op) {
+      case 'subscribe':
+        if (message.target.kind === 'flow') this.subscribeFlow(connection, message.target.flowId);
+        else for (const id of message.target.runIds) void this.subscribeRun(connection, id, message.since);
+        return;
+      case 'unsubscribe':
+        this.unsubscribe(connection, message.target);
+        return;
+      case 'auth':
+        // Without --jwt-secret there is nothing to check; the frame is accepted and ignored.
+        return;
+    }
+  }
+
+  private subscribeFlow(connection: WsConnection, flowId: string): void {
+    if (!connection.flows.has(flowId)) {
+      if (connection.subscriptionCount >= this.options.maxSubscriptions) {
+        connection.sendError('limit_exceeded', `at most ${this.options.maxSubscriptions} subscriptions per connection`);
+        return;
+      }
+      connection.flows.add(flowId);
+      addTo(this.byFlow, flowId, connection);
+      this.countSubscriptions(1);
+    }
+    connection.sendControl({ type: 'subscribed', flowId });
+  }
+
+  private async subscribeRun(connection: WsConnection, runId: string, since: number | undefined): Promise<void> {
+    const already = connection.runs.has(runId);
+    if (!already && !connection.pendingRuns.has(runId)) {
+      if (connection.subscriptionCount >= this.options.maxSubscriptions) {
+        connection.sendError('limit_exceeded', `at most ${this.options.maxSubscriptions} subscriptions per connection`, runId);
+        return;
+      }
+      // Park changes that arrive while the run is looked up, so none falls between the lookup
+      // and the confirmation.
+      connection.pendingRuns.set(runId, undefined);
+      addTo(this.byRun, runId, connection);
+      this.countSubscriptions(1);
+    }
+    let record: RunRecord | undefined;
+    try {
+      record = await this.deps.lookup.find(runId, { budget: connection.lookupBudget });
+    } catch (error) {
+      if (!already) this.forgetRun(connection, runId);
+      if (error instanceof LookupBudgetError) connection.sendError('limit_exceeded', error.message, runId);
+      else {
+        this.deps.logger.warn({ err: error, runId }, 'run lookup for a subscriber failed');
+        connection.sendError('unavailable', 'Doclo could not be asked about this run just now; try again', runId);
+      }
+      return;
+    }
+    if (!connection.open) return;
+    if (!record) {
+      if (!already) this.forgetRun(connection, runId);
+      connection.sendError('not_found', `run ${runId} does not exist`, runId);
+      return;
+    }
+    const parked = connection.pendingRuns.get(runId);
+    if (connection.pendingRuns.delete(runId)) connection.runs.add(runId);
+    if (!connection.runs.has(runId)) return; // unsubscribed while the lookup ran
+    connection.sendControl({ type: 'subscribed', runId });
+    const latest: Run = parked && parked.seq > record.run.seq ? parked : record.run;
+    connection.sendRun(latest, since);
+  }
+
+  private unsubscribe(connection: WsConnection, target: SubscriptionTarget): void {
+    if (target.kind === 'flow') {
+      if (connection.flows.delete(target.flowId)) {
+        removeFrom(this.byFlow, target.flowId, connection);
+        this.countSubscriptions(-1);
+      }
+      return;
+    }
+    for (const runId of target.runIds) this.forgetRun(connection, runId);
+  }
+
+  private forgetRun(connection: WsConnection, runId: string): void {
+    const had = connection.runs.delete(runId) || connection.pendingRuns.delete(runId);
+    if (!had) return;
+    removeFrom(this.byRun, runId, connection);
+    this.countSubscriptions(-1);
+  }
+
+  private drop(connection: WsConnection): void {
+    if (!this.connections.delete(connection)) return;
+    for (const runId of [...connection.runs, ...connection.pendingRuns.keys()]) removeFrom(this.byRun, runId, connection);
+    for (const flowId of connection.flows) removeFrom(this.byFlow, flowId, connection);
+    this.countSubscriptions(-connection.subscriptionCount);
+    connection.runs.clear();
+    connection.pendingRuns.clear();
+    connection.flows.clear();
+    this.deps.metrics.wsConnections.set(this.connections.size);
+  }
+
+  private onChange(record: RunRecord): void {
+    const { run } = record;
+    const byRun = this.byRun.get(run.id);
+    const byFlow = this.byFlow.get(run.flowId);
+    const byAll = this.byFlow.get('*');
+    if (!byRun && !byFlow && !byAll) return;
+    // Serialised once; a peer in several of these sets gets it once (seq check in offer).
+    const frame = Buffer.from(JSON.stringify({ type: 'run', run }));
+    if (byRun) for (const connection of byRun) connection.offer(run, frame);
+    if (byFlow) for (const connection of byFlow) connection.offer(run, frame);
+    if (byAll) for (const connection of byAll) connection.offer(run, frame);
+  }
+
+  private checkAlive(): void {
+    for (const connection of this.connections) {
+      if (!connection.alive) {
+        connection.socket.terminate();
+        continue;
+      }
+      connection.alive = false;
+      try {
+        connection.socket.ping();
+      } catch {
+        connection.socket.terminate();
+      }
+    }
+  }
+
+  private countSubscriptions(delta: number): void {
+    this.subscriptions += delta;
+    this.deps.metrics.wsSubscriptions.set(this.subscriptions);
+  }
+}
+
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+function addTo(index: Map<string, Set<WsConnection>>, key: string, connection: WsConnection): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(connection);
+}
+
+function removeFrom(index: Map<string, Set<WsConnection>>, key: string, connection: WsConnection): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(connection);
+  if (set.size === 0) index.delete(key);
+}

@@ -1,0 +1,112 @@
+import type { RunRecord } from '../store/run-store.js';
+import { isFinal, normalizeStatus, statusRank, type RunSource } from './run.js';
+
+/** News about a run from any source: Doclo's fields, status in any vocabulary. */
+export type RunNews = { id: string; status?: unknown; flowId?: unknown; progress?: unknown; [field: string]: unknown };
+
+/** Gateway-side facts that may come with news (never part of Doclo's run). */
+export interface RunAnnotations {
+  owner?: string;
+  webhookSecret?: string;
+  startedHere?: boolean;
+  /** The gateway gave up on the run (poll max age, or upstream no longer knows it). */
+  stale?: boolean;
+}
+
+/** Fields the gateway owns; news never overwrites them. */
+const GATEWAY_FIELDS = new Set(['id', 'flowId', 'status', 'seq', 'source', 'stale']);
+
+export type MergeOutcome =
+  | { kind: 'changed'; record: RunRecord }
+  /** Only gateway-side annotations changed: written, but no new seq and nothing published. */
+  | { kind: 'annotated'; record: RunRecord }
+  | { kind: 'unchanged' }
+  | { kind: 'invalid'; reason: string };
+
+function sameProgress(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!a || !b || typeof a !== 'object' || typeof b !== 'object') return false;
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  return left.step === right.step && left.percentage === right.percentage;
+}
+
+function copyDocloFields(target: Record<string, unknown>, news: RunNews): void {
+  for (const [key, value] of Object.entries(news)) {
+    if (value !== undefined && !GATEWAY_FIELDS.has(key)) target[key] = value;
+  }
+}
+
+function annotate(record: RunRecord, notes: RunAnnotations): boolean {
+  let touched = false;
+  if (notes.owner !== undefined && record.owner === undefined) {
+    record.owner = notes.owner;
+    touched = true;
+  }
+  if (notes.webhookSecret !== undefined && record.webhookSecret === undefined) {
+    record.webhookSecret = notes.webhookSecret;
+    touched = true;
+  }
+  if (notes.startedHere && !record.startedHere) {
+    record.startedHere = true;
+    touched = true;
+  }
+  return touched;
+}
+
+/**
+ * The state machine of one run, as a pure function: what the record becomes when `news` arrives
+ * from `source`. A run never moves back (queued < running < final) and a final state never
+ * changes; within queued or running only a new `progress` counts as a change. Every accepted
+ * change bumps `seq` by one. Duplicates and stale news are `unchanged`.
+ */
+export function mergeRun(
+  current: RunRecord | undefined,
+  news: RunNews,
+  source: RunSource,
+  notes: RunAnnotations,
+  nowMs: number,
+): MergeOutcome {
+  const markStale = notes.stale === true;
+  const status = news.status === undefined ? current?.run.status : normalizeStatus(news.status);
+  if (status === undefined) return { kind: 'invalid', reason: `unknown status ${JSON.stringify(news.status)}` };
+
+  if (!current) {
+    if (typeof news.flowId !== 'string' || news.flowId === '') return { kind: 'invalid', reason: 'a new run needs a flowId' };
+    const run: Record<string, unknown> = {};
+    copyDocloFields(run, news);
+    const record: RunRecord = {
+      run: { ...run, id: news.id, flowId: news.flowId, status, seq: 1, source, ...(markStale ? { stale: true } : {}) },
+      rev: 1,
+      trackedAtMs: nowMs,
+      updatedAtMs: nowMs,
+    };
+    annotate(record, notes);
+    return { kind: 'changed', record };
+  }
+
+  const previous = current.run;
+  const next: RunRecord = { ...current, rev: current.rev + 1, updatedAtMs: nowMs };
+  const annotated = annotate(next, notes);
+  const finalBefore = isFinal(previous.status);
+  const rankDelta = statusRank(status) - statusRank(previous.status);
+
+  let advances: boolean;
+  if (finalBefore || rankDelta < 0) advances = false;
+  else if (rankDelta > 0) advances = true;
+  else advances = news.progress !== undefined && !sameProgress(news.progress, previous.progress);
+  const staleFlip = markStale && !previous.stale && !finalBefore;
+
+  if (!advances && !staleFlip) return annotated ? { kind: 'annotated', record: next } : { kind: 'unchanged' };
+
+  const run: Record<string, unknown> = { ...previous };
+  if (advances) {
+    copyDocloFields(run, news);
+    // A newer state from upstream means the run is alive again.
+    delete run.stale;
+    if (isFinal(status) && news.progress === undefined) delete run.progress;
+  }
+  if (staleFlip) run.stale = true;
+  next.run = { ...run, id: previous.id, flowId: previous.flowId, status, seq: previous.seq + 1, source };
+  return { kind: 'changed', record: next };
+}

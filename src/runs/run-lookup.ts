@@ -1,0 +1,85 @@
+import type { Logger } from 'pino';
+import type { RunCache } from '../cache/run-cache.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RunRecord, RunStore } from '../store/run-store.js';
+import { UpstreamError } from '../upstream/upstream-error.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { TokenBucket } from '../util/token-bucket.js';
+import type { RunWriter } from './run-writer.js';
+
+/** A client asked about an unknown run, but the lookup budget is spent. */
+export class LookupBudgetError extends Error {
+  readonly code = 'RUNGATE_ERR_LOOKUP_BUDGET';
+  constructor() {
+    super('too many lookups of unknown runs; try again later');
+    this.name = 'LookupBudgetError';
+  }
+}
+
+export interface FindOptions {
+  /** Ask upstream when the gateway does not know the run (default true). */
+  upstream?: boolean;
+  /** An extra per-caller budget, checked with the global one before asking upstream. */
+  budget?: TokenBucket;
+}
+
+/**
+ * Finds a run: hot cache, then store, then (once, however many ask at the same moment) upstream.
+ * A run found upstream goes through the write path, which also gets it polled if unfinished.
+ * Resolves undefined when upstream does not know the run either.
+ */
+export class RunLookup {
+  private readonly inFlight = new Map<string, Promise<RunRecord | undefined>>();
+
+  constructor(
+    private readonly deps: {
+      store: RunStore;
+      cache: RunCache;
+      writer: RunWriter;
+      upstream: Upstream;
+      metrics: GatewayMetrics;
+      logger: Logger;
+      /** Budget for upstream lookups caused by clients, shared by all of them. */
+      budget: TokenBucket;
+    },
+  ) {}
+
+  /** The gateway's own copy only: cache, then store. */
+  async findLocal(id: string): Promise<RunRecord | undefined> {
+    const cached = this.deps.cache.get(id);
+    this.deps.metrics.cacheLookups.inc({ result: cached ? 'hit' : 'miss' });
+    if (cached) return cached;
+    const stored = await this.deps.store.get(id);
+    if (stored) this.deps.cache.set(stored);
+    return stored;
+  }
+
+  async find(id: string, options: FindOptions = {}): Promise<RunRecord | undefined> {
+    const local = await this.findLocal(id);
+    if (local || options.upstream === false) return local;
+    const shared = this.inFlight.get(id);
+    if (shared) return shared;
+    if ((options.budget && !options.budget.tryTake()) || !this.deps.budget.tryTake()) {
+      this.deps.metrics.clientLookupsRefused.inc();
+      throw new LookupBudgetError();
+    }
+    const lookup = this.lookUpstream(id).finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, lookup);
+    return lookup;
+  }
+
+  private async lookUpstream(id: string): Promise<RunRecord | undefined> {
+    try {
+      const execution = await this.deps.upstream.getRun(id);
+      const result = await this.deps.writer.apply(execution, 'request');
+      if (result.kind === 'invalid') {
+        this.deps.logger.warn({ runId: id, reason: result.reason }, 'upstream answered a lookup with an unusable run');
+        return result.record;
+      }
+      return result.record;
+    } catch (error) {
+      if (error instanceof UpstreamError && error.kind === 'not_found') return undefined;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import type { Run, RunStatus } from '../runs/run.js';
+
+/** A run as the gateway stores it: the public run plus what only the gateway needs. */
+export interface RunRecord {
+  run: Run;
+  /** Bumped by every write, also those that change no visible state; the compare-and-set token. */
+  rev: number;
+  /** The `sub` that started the run through the gateway (auth); undefined when it came otherwise. */
+  owner?: string;
+  /** The per-run webhook secret the gateway sent with the start, if any. */
+  webhookSecret?: string;
+  /** When the gateway first heard of the run (its own clock). */
+  trackedAtMs: number;
+  /** True when the gateway saw the run from its start, so trackedAtMs is its start time. */
+  startedHere?: boolean;
+  /** When the gateway last accepted a write. */
+  updatedAtMs: number;
+}
+
+export interface RunListQuery {
+  flowId?: string;
+  status?: RunStatus;
+  owner?: string;
+  limit: number;
+  /** Opaque, from a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface RunListPage {
+  records: RunRecord[];
+  nextCursor?: string;
+}
+
+/**
+ * Where run records live. Contract for every driver:
+ * - `compareAndSet` is atomic: it writes `next` only if the stored record's `rev` equals
+ *   `expectedRev` (0 = the run must not exist yet) and reports whether it wrote. Two writers
+ *   racing on one run: exactly one wins, the other re-reads and retries.
+ * - A write is durable (as far as the driver is) when its promise resolves.
+ * - `list` is newest first (by when the gateway first stored the run); cursors are opaque and
+ *   stay valid while runs are added.
+ * - After `close`, no method may be called.
+ */
+export interface RunStore {
+  readonly kind: 'memory' | 'sqlite' | 'redis';
+  get(id: string): Promise<RunRecord | undefined>;
+  compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean>;
+  list(query: RunListQuery): Promise<RunListPage>;
+  /** Every run whose status is not final (queued or running), stale ones included. */
+  listUnfinished(): Promise<RunRecord[]>;
+  /** Deletes finished runs last written before `beforeMs`; returns how many went. */
+  pruneFinished(beforeMs: number): Promise<number>;
+  /** Resolves when the store answers; rejects otherwise (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Whether a record passes a list query's filters. */
+export function matchesQuery(record: RunRecord, query: RunListQuery): boolean {
+  return (
+    (query.flowId === undefined || record.run.flowId === query.flowId) &&
+    (query.status === undefined || record.run.status === query.status) &&
+    (query.owner === undefined || record.owner === query.owner)
+  );
+}
+
+/** A list cursor that no page of this store handed out. */
+export class InvalidCursorError extends Error {
+  readonly code = 'RUNGATE_ERR_INVALID_CURSOR';
+  constructor() {
+    super('cursor is not one this gateway handed out');
+    this.name = 'InvalidCursorError';
+  }
+}

@@ -1,0 +1,157 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { isFinal } from '../runs/run.js';
+import { InvalidCursorError, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
+
+/** Schema migrations, applied in order; the index + 1 is the schema version they lead to. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE runs (
+     ordinal       INTEGER PRIMARY KEY AUTOINCREMENT,
+     id            TEXT    NOT NULL UNIQUE,
+     flow_id       TEXT    NOT NULL,
+     status        TEXT    NOT NULL,
+     owner         TEXT,
+     rev           INTEGER NOT NULL,
+     final         INTEGER NOT NULL,
+     updated_at_ms INTEGER NOT NULL,
+     record        TEXT    NOT NULL
+   );
+   CREATE INDEX runs_unfinished ON runs (final) WHERE final = 0;
+   CREATE INDEX runs_by_flow ON runs (flow_id, ordinal);
+   CREATE INDEX runs_by_owner ON runs (owner, ordinal);
+   CREATE INDEX runs_by_age ON runs (final, updated_at_ms);`,
+];
+
+interface Row {
+  ordinal: number;
+  record: string;
+}
+
+/**
+ * The embedded default: one SQLite file in WAL mode. A write is in the file (the OS has it) when
+ * its promise resolves, so killing the process loses nothing that was answered; synchronous=NORMAL
+ * trades only power-loss durability of the last commits for write speed.
+ */
+export class SqliteRunStore implements RunStore {
+  readonly kind = 'sqlite' as const;
+  private readonly listStatements = new Map<string, Database.Statement>();
+  private readonly statements;
+
+  private constructor(private readonly db: Database.Database) {
+    this.statements = {
+      get: db.prepare<[string], { record: string }>('SELECT record FROM runs WHERE id = ?'),
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO runs (id, flow_id, status, owner, rev, final, updated_at_ms, record)
+         VALUES (@id, @flowId, @status, @owner, @rev, @final, @updatedAtMs, @record)`,
+      ),
+      update: db.prepare(
+        `UPDATE runs SET status = @status, owner = @owner, rev = @rev, final = @final, updated_at_ms = @updatedAtMs, record = @record
+         WHERE id = @id AND rev = @expectedRev`,
+      ),
+      unfinished: db.prepare<[], { record: string }>('SELECT record FROM runs WHERE final = 0'),
+      prune: db.prepare<[number]>('DELETE FROM runs WHERE final = 1 AND updated_at_ms < ?'),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  /** Opens (creating folder and file if missing) and migrates the database at `path`. */
+  static open(path: string): SqliteRunStore {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    return new SqliteRunStore(db);
+  }
+
+  get(id: string): Promise<RunRecord | undefined> {
+    const row = this.statements.get.get(id);
+    return Promise.resolve(row ? (JSON.parse(row.record) as RunRecord) : undefined);
+  }
+
+  compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
+    const params = {
+      id: next.run.id,
+      flowId: next.run.flowId,
+      status: next.run.status,
+      owner: next.owner ?? null,
+      rev: next.rev,
+      final: isFinal(next.run.status) ? 1 : 0,
+      updatedAtMs: next.updatedAtMs,
+      record: JSON.stringify(next),
+    };
+    const result = expectedRev === 0 ? this.statements.insert.run(params) : this.statements.update.run({ ...params, expectedRev });
+    return Promise.resolve(result.changes === 1);
+  }
+
+  list(query: RunListQuery): Promise<RunListPage> {
+    let before = Number.MAX_SAFE_INTEGER;
+    if (query.cursor !== undefined) {
+      const text = Buffer.from(query.cursor, 'base64url').toString();
+      if (!/^[1-9]\d{0,15}$/.test(text)) return Promise.reject(new InvalidCursorError());
+      before = Number(text);
+    }
+    const where = ['ordinal < @before'];
+    if (query.flowId !== undefined) where.push('flow_id = @flowId');
+    if (query.status !== undefined) where.push('status = @status');
+    if (query.owner !== undefined) where.push('owner = @owner');
+    const key = where.join(' AND ');
+    let statement = this.listStatements.get(key);
+    if (!statement) {
+      statement = this.db.prepare(`SELECT ordinal, record FROM runs WHERE ${key} ORDER BY ordinal DESC LIMIT @limit`);
+      this.listStatements.set(key, statement);
+    }
+    const rows = statement.all({
+      before,
+      limit: query.limit + 1,
+      flowId: query.flowId,
+      status: query.status,
+      owner: query.owner,
+    }) as Row[];
+    const page = rows.slice(0, query.limit);
+    const records = page.map((row) => JSON.parse(row.record) as RunRecord);
+    const last = page[page.length - 1];
+    return Promise.resolve(
+      rows.length > query.limit && last ? { records, nextCursor: Buffer.from(String(last.ordinal)).toString('base64url') } : { records },
+    );
+  }
+
+  listUnfinished(): Promise<RunRecord[]> {
+    return Promise.resolve(this.statements.unfinished.all().map((row) => JSON.parse(row.record) as RunRecord));
+  }
+
+  pruneFinished(beforeMs: number): Promise<number> {
+    return Promise.resolve(this.statements.prune.run(beforeMs).changes);
+  }
+
+  ping(): Promise<void> {
+    this.statements.ping.get();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.db.open) {
+      // Fold the WAL back into the main file so a copied database file is complete.
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+  const current = row?.version ?? 0;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this rungate knows (${MIGRATIONS.length})`);
+  }
+  const apply = db.transaction(() => {
+    for (let version = current; version < MIGRATIONS.length; version++) db.exec(MIGRATIONS[version]!);
+    db.prepare('DELETE FROM schema_version').run();
+    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
+  });
+  if (current < MIGRATIONS.length) apply();
+}

@@ -1,0 +1,62 @@
+import type { RunNews } from '../runs/merge-run.js';
+import { normalizeStatus } from '../runs/run.js';
+
+/** A verified webhook whose body is not a Doclo event. */
+export class WebhookPayloadError extends Error {
+  readonly code = 'RUNGATE_ERR_WEBHOOK_PAYLOAD';
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookPayloadError';
+  }
+}
+
+export interface WebhookEvent {
+  event: string;
+  timestamp: string | undefined;
+  data: RunNews & { flowId: string };
+}
+
+const EVENT_PATTERN = /^(execution|run)\.[a-z_]+$/;
+const MAX_DEPTH = 64;
+
+function depthOf(value: unknown, depth = 0): number {
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return depth;
+  let deepest = depth;
+  for (const inner of Object.values(value)) {
+    deepest = Math.max(deepest, depthOf(inner, depth + 1));
+    if (deepest > MAX_DEPTH) break;
+  }
+  return deepest;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Parses a webhook body: `{event, timestamp, data}` with `event` from either family
+ * (`execution.completed|failed`, `run.*`) and the state taken from `data.status`, not from the
+ * event name. Throws WebhookPayloadError for anything else.
+ */
+export function parseWebhookPayload(rawBody: Buffer): WebhookEvent {
+  let body: unknown;
+  try {
+    body = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    throw new WebhookPayloadError('body is not valid JSON');
+  }
+  if (!isObject(body)) throw new WebhookPayloadError('body must be a JSON object');
+  if (depthOf(body) > MAX_DEPTH) throw new WebhookPayloadError(`body nests deeper than ${MAX_DEPTH} levels`);
+  const { event, timestamp, data } = body;
+  if (typeof event !== 'string' || !EVENT_PATTERN.test(event)) throw new WebhookPayloadError('event must be execution.* or run.*');
+  if (timestamp !== undefined && (typeof timestamp !== 'string' || Number.isNaN(Date.parse(timestamp)))) {
+    throw new WebhookPayloadError('timestamp must be an ISO 8601 string');
+  }
+  if (!isObject(data)) throw new WebhookPayloadError('data must be an object');
+  if (typeof data.id !== 'string' || data.id.length === 0 || data.id.length > 256) throw new WebhookPayloadError('data.id must be a run id');
+  if (typeof data.flowId !== 'string' || data.flowId.length === 0 || data.flowId.length > 256) {
+    throw new WebhookPayloadError('data.flowId must be a flow id');
+  }
+  if (normalizeStatus(data.status) === undefined) throw new WebhookPayloadError('data.status is not a Doclo status');
+  return { event, timestamp, data: data as WebhookEvent['data'] };
+}
