@@ -30,12 +30,8 @@ export class MemoryRunStore implements RunStore {
   }
 
   list(query: RunListQuery): Promise<RunListPage> {
-    let before: number;
-    try {
-      before = query.cursor === undefined ? Infinity : decodeCursor(query.cursor);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const before = query.cursor === undefined ? Infinity : decodeCursor(query.cursor);
+    if (before === undefined) return Promise.reject(new InvalidCursorError());
     let index = this.indexBelow(before);
     const records: RunRecord[] = [];
     let lastOrdinal = 0;
@@ -100,8 +96,7 @@ function encodeCursor(ordinal: number): string {
   return Buffer.from(String(ordinal)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): number {
+function decodeCursor(cursor: string): number | undefined {
   const text = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[1-9]\d{0,15}$/.test(text)) throw new InvalidCursorError();
-  return Number(text);
+  return /^[1-9]\d{0,15}$/.test(text) ? Number(text) : undefined;
 }
