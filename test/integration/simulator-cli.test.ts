@@ -34,7 +34,7 @@ async function startCli(args: string[]): Promise<Started> {
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line; got ${raw.join('\n')}`)), 15_000);
     child.once('exit', (code) => reject(new Error(`exited ${String(code)} before listening`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       raw.push(line);
       const parsed = JSON.parse(line) as Record<string, unknown>;
       lines.push(parsed);
@@ -125,8 +125,8 @@ describe('rungate simulate (CLI)', () => {
     children.push(child);
     let stderr = '';
     let stdout = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     expect(await exitOf(child)).toBe(2);
     expect(stderr).toContain(flag);
     expect(stdout).not.toContain('listening');
