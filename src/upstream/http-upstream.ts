@@ -108,7 +108,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   });
   const lifecycle = new AbortController();
   const closedError = new UpstreamError({
-    status: 0, code: UPSTREAM_ERROR_CODES.closed, message: 'Upstream client is closed', kind: 'network',
+    status: 0, code: UPSTREAM_ERROR_CODES.closed, message: 'Upstream client is closed', kind: 'network', retryable: false,
   });
 
   const headers: Record<string, string> = { Accept: 'application/json' };

@@ -45,6 +45,8 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
     const seconds = Number(text);
     return seconds <= MAX_RETRY_AFTER_SECONDS ? Math.round(seconds * 1000) : undefined;
   }
+  // An HTTP-date always names its day and month; a bare number like "-5" would parse as a year.
+  if (!/[a-z]/i.test(text)) return undefined;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return Math.min(Math.max(0, at - nowMs), MAX_RETRY_AFTER_SECONDS * 1000);

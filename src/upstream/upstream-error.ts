@@ -62,6 +62,8 @@ export interface UpstreamErrorInit {
   code: string;
   message: string;
   kind?: UpstreamErrorKind;
+  /** Defaults to what the kind implies (429, 5xx, network, timeout). */
+  retryable?: boolean;
   details?: unknown;
   retryAfterMs?: number;
   cause?: unknown;
@@ -91,18 +93,9 @@ export class UpstreamError extends Error {
     this.status = init.status;
     this.code = init.code;
     this.kind = init.kind ?? classifyStatus(init.status);
-    this.retryable = isRetryableKind(this.kind);
+    this.retryable = init.retryable ?? isRetryableKind(this.kind);
     if (init.details !== undefined) this.details = init.details;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
-  }
-
-  /** The same error with a retry hint attached (errors are immutable once thrown). */
-  withRetryAfter(retryAfterMs: number | undefined): UpstreamError {
-    if (retryAfterMs === undefined) return this;
-    return new UpstreamError({
-      status: this.status, code: this.code, message: this.message, kind: this.kind,
-      details: this.details, retryAfterMs, cause: this.cause,
-    });
   }
 
   /** `{"error":{code,message,details?}}` exactly as Doclo sent it. */
