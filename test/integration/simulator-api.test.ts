@@ -114,6 +114,14 @@ describe('simulator API', () => {
     expect(sim.stats().runs.total).toBe(1);
   });
 
+  it('answers 413 in the envelope for a body over the limit, on a connection that stays usable', async () => {
+    const sim = await start({ bodyLimitBytes: 1000 });
+    const big = await call(`${sim.url}/api/v1/flows/f/run`, { body: runBody({}, 'x'.repeat(5000)) });
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await call(`${sim.url}/api/v1/flows/f/run`, { body: runBody() })).status).toBe(200);
+  });
+
   it('answers 404 EXECUTION_NOT_FOUND, 404 for unknown routes and 405 for wrong methods, all in the envelope', async () => {
     const sim = await start();
     const missing = await call(`${sim.url}/api/v1/runs/exec_nope`);
