@@ -67,7 +67,6 @@ interface CallPlan {
   method: 'GET' | 'POST';
   path: string;
   body?: string;
-  retryable: boolean;
   /** Fills a start answer's flowId if upstream leaves it out. */
   flowId?: string;
 }
@@ -183,7 +182,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       } finally {
         release();
       }
-      if (!error.retryable || !plan.retryable || attempt >= retries) throw error;
+      if (!error.retryable || attempt >= retries) throw error;
       const delayMs = Math.max(error.retryAfterMs ?? 0, fullJitterDelay(attempt, backoff, random));
       if (delayMs > maxWaitMs) {
         log.debug({ route: plan.route, status: error.status, attempt, delayMs }, 'upstream retry wait too long; giving up');
@@ -200,16 +199,16 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       // caller can persist the key it was sent under.
       if (typeof body.idempotencyKey !== 'string' || body.idempotencyKey === '') body.idempotencyKey = newKey();
       return call(
-        { route: 'start', method: 'POST', path: `/flows/${encodeURIComponent(flowId)}/run`, body: JSON.stringify(body), retryable: true, flowId },
+        { route: 'start', method: 'POST', path: `/flows/${encodeURIComponent(flowId)}/run`, body: JSON.stringify(body), flowId },
         callOptions,
       );
     },
     getRun(id, callOptions) {
-      return call({ route: 'get', method: 'GET', path: `/runs/${encodeURIComponent(id)}`, retryable: true }, callOptions);
+      return call({ route: 'get', method: 'GET', path: `/runs/${encodeURIComponent(id)}` }, callOptions);
     },
     cancelRun(id, callOptions) {
       // Retrying a cancel is safe: a repeat on a run already cancelled answers 409 ALREADY_CANCELLED.
-      return call({ route: 'cancel', method: 'POST', path: `/runs/${encodeURIComponent(id)}/cancel`, retryable: true }, callOptions);
+      return call({ route: 'cancel', method: 'POST', path: `/runs/${encodeURIComponent(id)}/cancel` }, callOptions);
     },
     rateBudget(): RateBudgetSnapshot {
       return budget.snapshot();
