@@ -1,0 +1,156 @@
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+import { loadServeConfig } from '../../src/config/serve-config.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import type { Run } from '../../src/runs/run.js';
+
+/** A simulator and a gateway in front of it, both on port 0. */
+export interface Stack {
+  sim: Simulator;
+  gateway: Gateway;
+  url: string;
+  wsUrl: string;
+  close(): Promise<void>;
+}
+
+/** Starts a simulator (options as given) and a memory-store gateway using it as upstream. */
+export async function startStack(options: { sim?: SimulatorOptions; args?: string[] } = {}): Promise<Stack> {
+  const sim = await createSimulator({ seed: 42, ...options.sim });
+  let gateway: Gateway;
+  try {
+    const config = loadServeConfig(
+      ['--port', '0', '--store', 'memory', '--upstream-url', `${sim.url}/api/v1`, '--webhook-secret', sim.webhookSecret, '--log-level', 'silent', ...(options.args ?? [])],
+      {},
+    );
+    gateway = await startGateway({ ...config, simulate: false }, pino({ level: 'silent' }));
+  } catch (error) {
+    await sim.close();
+    throw error;
+  }
+  return {
+    sim,
+    gateway,
+    url: gateway.url,
+    wsUrl: `${gateway.url.replace('http', 'ws')}/ws`,
+    async close() {
+      await gateway.close();
+      await sim.close();
+    },
+  };
+}
+
+/** A message the gateway sent on /ws, with when it arrived. */
+export interface Received {
+  type: string;
+  run?: Run;
+  runId?: string;
+  flowId?: string;
+  code?: string;
+  message?: string;
+  at: number;
+}
+
+/** A test WebSocket client that records every message. */
+export class WsProbe {
+  readonly messages: Received[] = [];
+  closeCode: number | undefined;
+  private readonly closed: Promise<void>;
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data: Buffer) => {
+      this.messages.push({ ...(JSON.parse(data.toString()) as Omit<Received, 'at'>), at: performance.now() });
+    });
+    this.closed = new Promise((resolve) =>
+      socket.on('close', (code) => {
+        this.closeCode = code;
+        resolve();
+      }),
+    );
+  }
+
+  static async connect(url: string, options: { headers?: Record<string, string> } = {}): Promise<WsProbe> {
+    const socket = new WebSocket(url, options);
+    const probe = new WsProbe(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    return probe;
+  }
+
+  send(message: unknown): void {
+    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  runs(runId?: string): Run[] {
+    return this.messages.filter((m) => m.type === 'run' && (runId === undefined || m.run?.id === runId)).map((m) => m.run!);
+  }
+
+  /** Resolves with the first message (from index `from` on) that matches. */
+  async waitFor(match: (message: Received) => boolean, timeoutMs = 10_000, from = 0): Promise<Received> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.slice(from).find(match);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.slice(-5))}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close();
+    await this.closed;
+  }
+
+  waitClosed(): Promise<void> {
+    return this.closed;
+  }
+}
+
+/** A start request body with a small PDF-looking document. */
+export function startBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { input: { document: { base64: Buffer.from('%PDF-1.4 test').toString('base64'), mimeType: 'application/pdf' } }, ...extra };
+}
+
+/** POSTs JSON and returns status and parsed body. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+}
+
+/** GETs JSON and returns status and parsed body. */
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(url, { headers });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+}
+
+/** Polls `check` every 10 ms until it is true or `timeoutMs` passes. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The p-th percentile (0..100) of a list of numbers. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}
+
+/** The value of one metric sample in Prometheus text, summed over label sets that match. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const match = /^([a-z_:]+)(\{[^}]*\})?\s+([-+\d.eE]+|NaN)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const labelText = match[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) total += Number(match[3]);
+  }
+  return total;
+}
