@@ -1,0 +1,121 @@
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import { MemoryRunBus } from '../bus/memory-run-bus.js';
+import type { RunBus } from '../bus/run-bus.js';
+import type { ServeConfig } from '../config/serve-config.js';
+import { HeapPollSchedule } from '../polling/heap-poll-schedule.js';
+import type { PollSchedule } from '../polling/poll-schedule.js';
+import { MemoryRunStore } from './memory-run-store.js';
+import type { RunStore } from './run-store.js';
+
+/** The three drivers that depend on where state lives, and one way to close them all. */
+export interface Drivers {
+  store: RunStore;
+  bus: RunBus;
+  schedule: PollSchedule;
+  /** Closes schedule, bus and store (in that order) and any connection they share. */
+  close(): Promise<void>;
+}
+
+/** How long startup waits for Redis before giving up with a clear error. */
+const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Picks the drivers that `--store` names: one instance keeps bus and schedule in memory (with a
+ * memory or SQLite store); Redis puts all three in Redis so several instances share them. The
+ * Redis store and schedule share one command connection (which also publishes); the bus
+ * subscribes on a second one, since a subscribed connection can do nothing else.
+ */
+export async function createDrivers(config: ServeConfig['store'], logger: Logger): Promise<Drivers> {
+  switch (config.kind) {
+    case 'memory':
+      return local(new MemoryRunStore(), logger);
+    case 'sqlite': {
+      const { SqliteRunStore } = await import('./sqlite-run-store.js');
+      return local(SqliteRunStore.open(config.path), logger);
+    }
+    case 'redis':
+      return redisDrivers(config.url, config.prefix, logger);
+  }
+}
+
+function local(store: RunStore, logger: Logger): Drivers {
+  const bus = new MemoryRunBus(logger);
+  const schedule = new HeapPollSchedule();
+  return {
+    store,
+    bus,
+    schedule,
+    async close() {
+      await schedule.close();
+      await bus.close();
+      await store.close();
+    },
+  };
+}
+
+/** The database number of a redis:// URL (0 when the path names none). */
+export function redisDbOf(url: string): number {
+  const db = new URL(url).pathname.replace(/^\//, '');
+  return db === '' ? 0 : Number(db);
+}
+
+async function redisDrivers(url: string, prefix: string, logger: Logger): Promise<Drivers> {
+  const [{ Redis }, { RedisRunStore }, { RedisRunBus, runChannel }, { RedisPollSchedule }] = await Promise.all([
+    import('ioredis'),
+    import('./redis-run-store.js'),
+    import('../bus/redis-run-bus.js'),
+    import('../polling/redis-poll-schedule.js'),
+  ]);
+  const log = logger.child({ component: 'redis' });
+  const db = redisDbOf(url);
+  // ioredis reads host, port, password and db from the URL itself.
+  const commands = new Redis(url, { lazyConnect: true, connectionName: 'rungate' });
+  const subscriber = commands.duplicate({ connectionName: 'rungate-sub' });
+  for (const [name, connection] of [['commands', commands], ['subscriber', subscriber]] as const) {
+    // Without a listener ioredis prints every reconnect failure itself; it keeps reconnecting.
+    connection.on('error', (error: Error) => log.warn({ err: error, connection: name }, 'Redis connection error'));
+  }
+  const quitAll = async () => {
+    for (const connection of [subscriber, commands]) {
+      if (connection.status !== 'end') await connection.quit().catch(() => connection.disconnect());
+    }
+  };
+  try {
+    await connectWithin(commands, url);
+    await connectWithin(subscriber, url);
+    const store = new RedisRunStore({ redis: commands, prefix });
+    const schedule = new RedisPollSchedule({ redis: commands, prefix });
+    const bus = await RedisRunBus.create({ publisher: commands, subscriber, channel: runChannel(prefix, db), logger: log });
+    log.info({ db, prefix }, 'cluster mode: runs, fan-out and poll schedule in Redis');
+    return {
+      store,
+      bus,
+      schedule,
+      async close() {
+        await schedule.close();
+        await bus.close();
+        await store.close();
+        await quitAll();
+      },
+    };
+  } catch (error) {
+    await quitAll();
+    throw error;
+  }
+}
+
+/** Connects, or rejects after a while with a message that names the URL (sans password). */
+async function connectWithin(connection: Redis, url: string): Promise<void> {
+  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis at ${safeUrl} did not answer within ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    await Promise.race([connection.connect(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
