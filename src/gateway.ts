@@ -1,24 +1,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { MemoryRunBus } from './bus/memory-run-bus.js';
-import type { RunBus } from './bus/run-bus.js';
 import { RunCache } from './cache/run-cache.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { createApp } from './http/create-app.js';
 import { announce } from './logger.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { GraceEstimator } from './polling/grace-estimator.js';
-import { HeapPollSchedule } from './polling/heap-poll-schedule.js';
-import type { PollSchedule } from './polling/poll-schedule.js';
 import { Poller } from './polling/poller.js';
 import { WsHub } from './push/ws-hub.js';
 import { FinalStateWaiters } from './runs/final-state-waiters.js';
 import { RunLookup } from './runs/run-lookup.js';
 import { RunWriter } from './runs/run-writer.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
-import { createRunStore } from './store/create-run-store.js';
-import type { RunStore } from './store/run-store.js';
+import { createDrivers } from './store/create-drivers.js';
 import { createUpstream } from './upstream/index.js';
 import type { Upstream } from './upstream/upstream.js';
 import { TokenBucket } from './util/token-bucket.js';
@@ -90,12 +85,15 @@ async function assemble(
     logger.warn('no --webhook-secret: every webhook will be refused with 401 and runs are learnt by polling only');
   }
 
-  const store: RunStore = await createRunStore(config.store, logger);
-  closers.push(() => store.close());
-  const bus: RunBus = new MemoryRunBus(logger);
-  closers.push(() => bus.close());
+  // Store, bus and schedule are picked together (one instance, or shared in Redis) and closed
+  // last, after every part that uses them.
+  const drivers = await createDrivers(config.store, logger);
+  closers.push(() => drivers.close());
+  const { store, bus, schedule } = drivers;
   const cache = new RunCache(config.cache);
   closers.push(() => cache.close());
+  // Changes written by other instances reach this one only through the bus; set() ignores older ones.
+  bus.subscribe((record) => cache.set(record));
 
   const upstream: Upstream = createUpstream({
     baseUrl: upstreamUrl,
@@ -131,8 +129,6 @@ async function assemble(
   const waiters = new FinalStateWaiters(bus);
   closers.push(() => waiters.close());
 
-  const schedule: PollSchedule = new HeapPollSchedule();
-  closers.push(() => schedule.close());
   const poller = new Poller(
     {
       store,
@@ -174,7 +170,7 @@ async function assemble(
   server.requestTimeout = 120_000;
   server.headersTimeout = 30_000;
   const hub = new WsHub(
-    { bus, lookup, metrics, logger: logger.child({ component: 'ws' }) },
+    { bus, store, lookup, metrics, logger: logger.child({ component: 'ws' }) },
     {
       path: '/ws',
       maxPayloadBytes: WS_MAX_PAYLOAD_BYTES,

@@ -55,6 +55,10 @@ export const SERVE_OPTIONS = {
   pollIntervalMs: { flag: 'poll-interval-ms', env: 'RUNGATE_POLL_INTERVAL_MS', kind: 'int', default: 2000, check: atLeast(100), help: 'first interval between polls of an unfinished run; grows ×1.5 with jitter' },
   pollMaxIntervalMs: { flag: 'poll-max-interval-ms', env: 'RUNGATE_POLL_MAX_INTERVAL_MS', kind: 'int', default: 60_000, check: atLeast(100), help: 'largest interval between polls' },
   pollMaxAgeMs: { flag: 'poll-max-age-ms', env: 'RUNGATE_POLL_MAX_AGE_MS', kind: 'int', default: 24 * 3600_000, check: atLeast(1000), help: 'stop polling a run this long after it started and mark it stale' },
+  pollLeaseMs: {
+    flag: 'poll-lease-ms', env: 'RUNGATE_POLL_LEASE_MS', kind: 'int', default: 30_000, check: atLeast(100),
+    help: 'how long a taken poll is held before another instance may take it (the runs of a crashed instance move on after this)',
+  },
   pollConcurrency: { flag: 'poll-concurrency', env: 'RUNGATE_POLL_CONCURRENCY', kind: 'int', default: 8, check: between(1, 1000), help: 'polls in flight at once' },
   upstreamTimeoutMs: { flag: 'upstream-timeout-ms', env: 'RUNGATE_UPSTREAM_TIMEOUT_MS', kind: 'int', default: 15_000, check: atLeast(100), help: 'per-request timeout for Doclo calls' },
   upstreamConcurrency: { flag: 'upstream-concurrency', env: 'RUNGATE_UPSTREAM_CONCURRENCY', kind: 'int', default: 16, check: between(1, 1000), help: 'Doclo calls in flight at once' },
@@ -99,6 +103,7 @@ export interface ServeConfig {
     maxIntervalMs: number;
     maxAgeMs: number;
     concurrency: number;
+    leaseMs: number;
   };
   upstream: { timeoutMs: number; concurrency: number; retries: number };
   cache: { finalTtlSeconds: number; activeTtlSeconds: number; maxRuns: number };
@@ -155,6 +160,7 @@ export function loadServeConfig(argv: readonly string[], env: Readonly<Record<st
       maxIntervalMs: v.pollMaxIntervalMs,
       maxAgeMs: v.pollMaxAgeMs,
       concurrency: v.pollConcurrency,
+      leaseMs: v.pollLeaseMs,
     },
     upstream: { timeoutMs: v.upstreamTimeoutMs, concurrency: v.upstreamConcurrency, retries: v.upstreamRetries },
     cache: { finalTtlSeconds: v.cacheFinalTtlSeconds, activeTtlSeconds: v.cacheActiveTtlSeconds, maxRuns: v.cacheMaxRuns },

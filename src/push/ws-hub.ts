@@ -6,10 +6,15 @@ import type { RunBus } from '../bus/run-bus.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Run } from '../runs/run.js';
 import { LookupBudgetError, type RunLookup } from '../runs/run-lookup.js';
-import type { RunRecord } from '../store/run-store.js';
+import type { RunRecord, RunStore } from '../store/run-store.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { ProtocolError, parseClientMessage, type ClientMessage, type SubscriptionTarget } from './client-message.js';
 import { WsConnection } from './ws-connection.js';
+
+/** How many of a subscribed flow's newest runs a resync rereads. */
+const RESYNC_FLOW_RUNS = 100;
+/** Clock skew allowed between instances when deciding which runs may have changed unseen. */
+const RESYNC_SKEW_MS = 5000;
 
 export interface WsHubOptions {
   path: string;
@@ -32,14 +37,20 @@ export class WsHub {
   private readonly byFlow = new Map<string, Set<WsConnection>>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribeBus: () => void;
+  private readonly unsubscribeResync: () => void;
   private subscriptions = 0;
+  /** When the last change arrived from the bus: what a bus outage hid was written after it. */
+  private lastChangeAtMs = Date.now();
 
   constructor(
-    private readonly deps: { bus: RunBus; lookup: RunLookup; metrics: GatewayMetrics; logger: Logger },
+    private readonly deps: { bus: RunBus; store: RunStore; lookup: RunLookup; metrics: GatewayMetrics; logger: Logger },
     private readonly options: WsHubOptions,
   ) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
     this.unsubscribeBus = deps.bus.subscribe((record) => this.onChange(record));
+    this.unsubscribeResync = deps.bus.onResync(() => {
+      this.resync().catch((error: unknown) => deps.logger.error({ err: error }, 'resync after a bus outage failed'));
+    });
     this.heartbeat = setInterval(() => this.checkAlive(), options.pingIntervalMs);
     this.heartbeat.unref();
   }
@@ -63,6 +74,7 @@ export class WsHub {
   /** Closes every peer with 1001 (going away) and stops listening to the bus. */
   close(): Promise<void> {
     this.unsubscribeBus();
+    this.unsubscribeResync();
     clearInterval(this.heartbeat);
     for (const connection of this.connections) connection.close(1001, 'server shutting down');
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -192,6 +204,7 @@ export class WsHub {
   }
 
   private onChange(record: RunRecord): void {
+    this.lastChangeAtMs = Math.max(this.lastChangeAtMs, Date.now());
     const { run } = record;
     const byRun = this.byRun.get(run.id);
     const byFlow = this.byFlow.get(run.flowId);
@@ -202,6 +215,27 @@ export class WsHub {
     if (byRun) for (const connection of byRun) connection.offer(run, frame);
     if (byFlow) for (const connection of byFlow) connection.offer(run, frame);
     if (byAll) for (const connection of byAll) connection.offer(run, frame);
+  }
+
+  /**
+   * After a bus outage: rereads from the store every run a peer subscribed to by id, and the
+   * newest runs of each subscribed flow written since the last change the bus delivered, and
+   * offers them like bus changes; each connection's seq check sends only what its peer lacks.
+   * Limit: a flow subscription sees at most its flow's RESYNC_FLOW_RUNS newest runs this way.
+   */
+  async resync(): Promise<void> {
+    const sinceMs = this.lastChangeAtMs - RESYNC_SKEW_MS;
+    const records = new Map<string, RunRecord>();
+    for (const runId of [...this.byRun.keys()]) {
+      const record = await this.deps.store.get(runId);
+      if (record) records.set(runId, record);
+    }
+    for (const flowId of [...this.byFlow.keys()]) {
+      const page = await this.deps.store.list(flowId === '*' ? { limit: RESYNC_FLOW_RUNS } : { flowId, limit: RESYNC_FLOW_RUNS });
+      for (const record of page.records) if (record.updatedAtMs >= sinceMs) records.set(record.run.id, record);
+    }
+    for (const record of records.values()) this.onChange(record);
+    this.deps.logger.info({ runs: records.size }, 'resynchronised subscribers from the store');
   }
 
   private checkAlive(): void {
