@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { mergeRun } from '../../../src/runs/merge-run.js';
+import type { RunRecord } from '../../../src/store/run-store.js';
+
+function changed(outcome: ReturnType<typeof mergeRun>): RunRecord {
+  if (outcome.kind !== 'changed' && outcome.kind !== 'annotated') throw new Error(`expected a write, got ${outcome.kind}`);
+  return outcome.record;
+}
+
+describe('mergeRun', () => {
+  const created = changed(mergeRun(undefined, { id: 'exec_1', flowId: 'f', status: 'pending', createdAt: 't0' }, 'request', { owner: 'alice', startedHere: true }, 1000));
+
+  it('creates a run at seq 1 with the status normalised and the annotations kept', () => {
+    expect(created.run).toEqual({ id: 'exec_1', flowId: 'f', status: 'queued', seq: 1, source: 'request', createdAt: 't0' });
+    expect(created).toMatchObject({ rev: 1, owner: 'alice', startedHere: true, trackedAtMs: 1000, updatedAtMs: 1000 });
+  });
+
+  it('moves forward with seq + 1 and the new source', () => {
+    const running = changed(mergeRun(created, { id: 'exec_1', status: 'running', progress: { step: 'parse', percentage: 10 } }, 'poll', {}, 2000));
+    expect(running.run).toMatchObject({ status: 'running', seq: 2, source: 'poll', progress: { step: 'parse', percentage: 10 } });
+    expect(running.rev).toBe(2);
+    const done = changed(mergeRun(running, { id: 'exec_1', status: 'completed', output: { a: 1 } }, 'webhook', {}, 3000));
+    expect(done.run).toMatchObject({ status: 'success', seq: 3, source: 'webhook', output: { a: 1 } });
+    expect(done.run.progress).toBeUndefined();
+  });
+
+  it('never moves back, and a final state never changes', () => {
+    const running = changed(mergeRun(created, { id: 'exec_1', status: 'running' }, 'poll', {}, 2000));
+    expect(mergeRun(running, { id: 'exec_1', status: 'queued' }, 'poll', {}, 3000)).toEqual({ kind: 'unchanged' });
+    const failed = changed(mergeRun(running, { id: 'exec_1', status: 'failed', error: { code: 'X', message: 'm' } }, 'webhook', {}, 3000));
+    for (const status of ['success', 'cancelled', 'running', 'failed', 'queued']) {
+      expect(mergeRun(failed, { id: 'exec_1', status, output: { late: true } }, 'poll', {}, 4000)).toEqual({ kind: 'unchanged' });
+    }
+  });
+
+  it('counts a new progress as a change within running, not a repeat of the same', () => {
+    const a = changed(mergeRun(created, { id: 'exec_1', status: 'running', progress: { step: 's', percentage: 10 } }, 'poll', {}, 2000));
+    expect(mergeRun(a, { id: 'exec_1', status: 'running', progress: { step: 's', percentage: 10 } }, 'poll', {}, 2100)).toEqual({ kind: 'unchanged' });
+    expect(mergeRun(a, { id: 'exec_1', status: 'running' }, 'poll', {}, 2100)).toEqual({ kind: 'unchanged' });
+    const b = changed(mergeRun(a, { id: 'exec_1', status: 'running', progress: { step: 's', percentage: 60 } }, 'poll', {}, 2200));
+    expect(b.run.seq).toBe(3);
+  });
+
+  it('keeps gateway fields from being overwritten by news', () => {
+    const next = changed(mergeRun(created, { id: 'exec_1', status: 'running', seq: 99, source: 'evil', flowId: 'other', stale: true }, 'poll', {}, 2000));
+    expect(next.run).toMatchObject({ seq: 2, source: 'poll', flowId: 'f' });
+    expect(next.run.stale).toBeUndefined();
+  });
+
+  it('writes annotations that arrive late without a new seq', () => {
+    const fromHook = changed(mergeRun(undefined, { id: 'exec_2', flowId: 'f', status: 'success' }, 'webhook', {}, 1000));
+    const outcome = mergeRun(fromHook, { id: 'exec_2', flowId: 'f', status: 'queued' }, 'request', { owner: 'bob', startedHere: true }, 1100);
+    expect(outcome.kind).toBe('annotated');
+    const record = changed(outcome);
+    expect(record.run).toEqual(fromHook.run);
+    expect(record.owner).toBe('bob');
+    expect(record.rev).toBe(2);
+    // An owner is never replaced.
+    expect(mergeRun(record, { id: 'exec_2' }, 'request', { owner: 'mallory' }, 1200)).toEqual({ kind: 'unchanged' });
+  });
+
+  it('marks an unfinished run stale once, and news revives it', () => {
+    const stale = changed(mergeRun(created, { id: 'exec_1' }, 'poll', { stale: true }, 2000));
+    expect(stale.run).toMatchObject({ status: 'queued', stale: true, seq: 2 });
+    expect(mergeRun(stale, { id: 'exec_1' }, 'poll', { stale: true }, 2100)).toEqual({ kind: 'unchanged' });
+    const revived = changed(mergeRun(stale, { id: 'exec_1', status: 'success' }, 'webhook', {}, 3000));
+    expect(revived.run.stale).toBeUndefined();
+    expect(revived.run.seq).toBe(3);
+  });
+
+  it('refuses unknown statuses and new runs without a flow', () => {
+    expect(mergeRun(created, { id: 'exec_1', status: 'exploded' }, 'poll', {}, 1).kind).toBe('invalid');
+    expect(mergeRun(undefined, { id: 'exec_9', status: 'queued' }, 'poll', {}, 1).kind).toBe('invalid');
+    expect(mergeRun(undefined, { id: 'exec_9' , flowId: 'f' }, 'poll', {}, 1).kind).toBe('invalid');
+  });
+});
