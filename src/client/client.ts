@@ -71,14 +71,16 @@ function checkId(id: unknown, what: string): string {
   return id;
 }
 
-function baseUrlOf(url: string): URL {
+/** The gateway's origin and path prefix (no trailing slash): REST and socket URLs hang off it. */
+function endpointsOf(url: string): { baseUrl: string; wsUrl: string } {
   const location = (globalThis as { location?: { href?: string } }).location;
   const parsed = new URL(url, location?.href);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ValidationError('INVALID_INPUT', 'url must be an http(s) URL');
-  parsed.pathname = parsed.pathname.replace(/\/+$/, '');
-  parsed.search = '';
-  parsed.hash = '';
-  return parsed;
+  const prefix = parsed.pathname.replace(/\/+$/, '');
+  return {
+    baseUrl: `${parsed.origin}${prefix}`,
+    wsUrl: `${parsed.protocol === 'https:' ? 'wss:' : 'ws:'}//${parsed.host}${prefix}/ws`,
+  };
 }
 
 /**
@@ -86,9 +88,7 @@ function baseUrlOf(url: string): URL {
  * WebSocket and fetch). Nothing connects until the first wait or subscription.
  */
 export function createClient(options: ClientOptions): RungateClient {
-  const base = baseUrlOf(options.url);
-  const baseUrl = base.href.replace(/\/+$/, '');
-  const wsUrl = `${base.protocol === 'https:' ? 'wss:' : 'ws:'}//${base.host}${base.pathname}/ws`;
+  const { baseUrl, wsUrl } = endpointsOf(options.url);
   const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const http = new HttpClient({ baseUrl, token: options.token, fetch: fetchImpl, requestTimeoutMs: options.requestTimeoutMs ?? 60_000 });
   const longPollSeconds = Math.max(1, Math.min(60, Math.floor(options.longPollSeconds ?? 30)));

@@ -39,6 +39,10 @@ export interface PushConnectionOptions {
 const STABLE_AFTER_MS = 5_000;
 /** A fallback answer that came back sooner than this (not held) is followed by a pause, not a hot loop. */
 const MIN_POLL_SPACING_MS = 1_000;
+/** Latest states remembered after their listeners left (most recently used kept). */
+const MEMORY_RUNS = 10_000;
+/** Run ids remembered as received on the current socket (the gateway remembers 100k per peer). */
+const MAX_SEEN_ON_SOCKET = 100_000;
 
 /** One run followed by this client: its listeners and what was already delivered to them. */
 class Channel {
@@ -94,6 +98,14 @@ function callSafely(action: () => void): void {
  */
 export class PushConnection {
   private readonly channels = new Map<string, Channel>();
+  /**
+   * The latest state handed to the app per run, kept after its listeners leave: the gateway sends
+   * a run's state once per connection, so a later wait on the same socket starts from here.
+   */
+  private readonly memory = new Map<string, Run>();
+  /** Runs the current socket carried; one missing from `memory` is read once over REST. */
+  private readonly seenOnSocket = new Set<string>();
+  private seenOverflow = false;
   private socket: WebSocketLike | undefined;
   private state: 'idle' | 'connecting' | 'open' | 'waiting' | 'closed' = 'idle';
   /** The socket is unusable; followed runs are long-polled. */
@@ -124,6 +136,12 @@ export class PushConnection {
     if (!channel) {
       channel = new Channel(runId);
       this.channels.set(runId, channel);
+      const remembered = this.memory.get(runId);
+      if (remembered) {
+        channel.latest = remembered;
+        channel.lastSeq = remembered.seq;
+        channel.lastRank = statusRank(remembered.status);
+      }
     }
     channel.listeners.add(listener);
     const known = channel.latest;
@@ -132,9 +150,11 @@ export class PushConnection {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
     }
-    if (fresh) {
-      if (this.state === 'open') this.sendSubscribe(channel);
-      else if (this.state === 'idle') this.connect();
+    if (fresh && !channel.final) {
+      if (this.state === 'open') {
+        this.sendSubscribe(channel);
+        if (!channel.latest && (this.seenOverflow || this.seenOnSocket.has(runId))) this.readOnce(channel);
+      } else if (this.state === 'idle') this.connect();
       if (this.down) this.startFallback(channel);
     }
     return () => this.detach(channel, listener);
@@ -238,6 +258,8 @@ export class PushConnection {
     this.connectTimer = undefined;
     this.state = 'open';
     this.openedAt = Date.now();
+    this.seenOnSocket.clear();
+    this.seenOverflow = false;
     // Browsers cannot set headers on the upgrade, so the token travels as the first frame.
     if (this.options.token !== undefined) this.send({ op: 'auth', token: this.options.token });
     for (const channel of this.channels.values()) {
@@ -283,6 +305,8 @@ export class PushConnection {
     }
     if (!isObject(message)) return;
     if (message.type === 'run' && isRun(message.run)) {
+      if (this.seenOnSocket.size < MAX_SEEN_ON_SOCKET) this.seenOnSocket.add(message.run.id);
+      else this.seenOverflow = true;
       const channel = this.channels.get(message.run.id);
       if (channel) this.deliver(channel, message.run);
       return;
@@ -334,6 +358,12 @@ export class PushConnection {
     channel.lastSeq = Math.max(channel.lastSeq, run.seq);
     channel.lastRank = Math.max(channel.lastRank, rank);
     channel.latest = run;
+    this.memory.delete(run.id);
+    this.memory.set(run.id, run);
+    if (this.memory.size > MEMORY_RUNS) {
+      const oldest = this.memory.keys().next().value;
+      if (oldest !== undefined) this.memory.delete(oldest);
+    }
     if (channel.final) {
       channel.fallback?.abort();
       channel.fallback = undefined;
@@ -365,6 +395,19 @@ export class PushConnection {
     } catch {
       // Already closed or never opened: nothing left to release.
     }
+  }
+
+  /** One plain read, for a run this socket already carried but whose state was forgotten. */
+  private readOnce(channel: Channel): void {
+    this.options.http.request<unknown>('GET', `/api/v1/runs/${encodeURIComponent(channel.runId)}`).then(
+      (run) => {
+        if (isRun(run) && this.channels.get(channel.runId) === channel) this.deliver(channel, run);
+      },
+      (error: unknown) => {
+        if (isPermanent(error) && this.channels.get(channel.runId) === channel) this.fail(channel, error);
+        // Otherwise the subscription still brings every later change.
+      },
+    );
   }
 
   // --- the long-poll fallback ---------------------------------------------------------------
