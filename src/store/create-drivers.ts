@@ -69,9 +69,12 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
   ]);
   const log = logger.child({ component: 'redis' });
   const db = redisDbOf(url);
+  // Connections are named after the prefix, so CLIENT LIST tells deployments (and tests) sharing
+  // a server apart; Redis refuses names with spaces or non-ASCII characters.
+  const clientName = prefix.replace(/[^!-~]/g, '_');
   // ioredis reads host, port, password and db from the URL itself.
-  const commands = new Redis(url, { lazyConnect: true, connectionName: 'rungate' });
-  const subscriber = commands.duplicate({ connectionName: 'rungate-sub' });
+  const commands = new Redis(url, { lazyConnect: true, connectionName: `${clientName}commands` });
+  const subscriber = commands.duplicate({ connectionName: `${clientName}subscriber` });
   for (const [name, connection] of [['commands', commands], ['subscriber', subscriber]] as const) {
     // Without a listener ioredis prints every reconnect failure itself; it keeps reconnecting.
     connection.on('error', (error: Error) => log.warn({ err: error, connection: name }, 'Redis connection error'));
