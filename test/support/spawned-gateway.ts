@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { inject } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Run } from '../../src/runs/run.js';
 
@@ -17,8 +18,15 @@ export interface CliBuild {
   remove(): void;
 }
 
-/** Compiles the project into a fresh folder (tsc emits even when unrelated files fail to type-check). */
+/**
+ * The CLI to spawn: the run-wide build a vitest globalSetup provides as `rungateBuildDir` when
+ * there is one, else a fresh private build (tsc emits even when unrelated files fail to
+ * type-check).
+ */
 export function buildCli(label: string): CliBuild {
+  // Looked up by name, so this works with and without that globalSetup.
+  const shared = (inject as (key: string) => unknown)('rungateBuildDir');
+  if (typeof shared === 'string' && existsSync(join(shared, 'cli.js'))) return { cli: join(shared, 'cli.js'), remove: () => undefined };
   mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
   const outDir = mkdtempSync(join(ROOT, 'node_modules', '.cache', `rungate-${label}-`));
   spawnSync(
