@@ -16,6 +16,8 @@ type Command = (argv: string[]) => Promise<number | void>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.js')).serveCommand,
   simulate: async () => (await import('./commands/simulate.js')).simulateCommand,
+  watch: async () => (await import('./commands/watch.js')).watchCommand,
+  run: async () => (await import('./commands/run.js')).runCommand,
 };
 
 async function main(argv: string[]): Promise<number | void> {
