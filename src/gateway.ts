@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Authenticator } from './auth/authenticator.js';
 import { RunCache } from './cache/run-cache.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { createApp } from './http/create-app.js';
@@ -94,6 +96,7 @@ async function assemble(
   closers.push(() => cache.close());
   // Changes written by other instances reach this one only through the bus; set() ignores older ones.
   bus.subscribe((record) => cache.set(record));
+  metrics.observeState({ unfinishedRuns: () => store.listUnfinished(), cacheEntries: () => cache.size() });
 
   const upstream: Upstream = createUpstream({
     baseUrl: upstreamUrl,
@@ -144,6 +147,8 @@ async function assemble(
   );
   closers.push(() => poller.close());
 
+  const authenticator = new Authenticator({ jwtSecret: config.jwtSecret, clientKeys: config.clientKeys });
+  if (authenticator.enabled) logger.info({ jwt: config.jwtSecret !== undefined, clientKeys: config.clientKeys.size }, 'client authentication is on');
   let publicUrl = config.publicUrl ?? '';
   const app = createApp({
     upstream,
@@ -154,11 +159,17 @@ async function assemble(
     metrics,
     logger,
     requestBodyLimitBytes: config.requestBodyLimitBytes,
+    authenticator,
+    allowedOrigins: config.allowedOrigins,
+    trustProxy: config.trustProxy,
+    rateLimit: config.rateLimit,
     webhookUrl: () => `${publicUrl}/webhooks/doclo`,
+    ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
     webhookHandler: createWebhookHandler({
       bodyLimitBytes: config.webhookBodyLimitBytes,
       toleranceSeconds: config.webhookToleranceSeconds,
       secrets: () => webhookSecrets,
+      ...(config.perRunWebhookSecret ? { runSecret: async (runId: string) => (await store.get(runId))?.webhookSecret } : {}),
       writer,
       metrics,
       logger,
@@ -170,7 +181,7 @@ async function assemble(
   server.requestTimeout = 120_000;
   server.headersTimeout = 30_000;
   const hub = new WsHub(
-    { bus, store, lookup, metrics, logger: logger.child({ component: 'ws' }) },
+    { bus, store, lookup, metrics, logger: logger.child({ component: 'ws' }), authenticator },
     {
       path: '/ws',
       maxPayloadBytes: WS_MAX_PAYLOAD_BYTES,
@@ -178,6 +189,9 @@ async function assemble(
       maxBufferedBytes: config.ws.maxBufferedBytes,
       pingIntervalMs: config.ws.pingIntervalMs,
       lookupsPerConnectionPerMinute: config.ws.lookupsPerConnectionPerMinute,
+      allowedOrigins: config.allowedOrigins,
+      maxConnectionsPerClient: config.ws.maxConnectionsPerClient,
+      authTimeoutMs: config.ws.authTimeoutMs,
     },
   );
   hub.attach(server);

@@ -102,9 +102,10 @@ export function parseOptions<T extends OptionTable>(
   env: Readonly<Record<string, string | undefined>>,
   options: { positionals?: number } = {},
 ): { values: ParsedOptions<T>; positionals: string[] } {
-  const parseSpec: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  const parseSpec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
   for (const spec of Object.values(table)) {
-    parseSpec[spec.flag] = { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
+    // A list flag may be given several times; its values join the comma-separated ones.
+    parseSpec[spec.flag] = spec.kind === 'list' ? { type: 'string', multiple: true } : { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -118,7 +119,8 @@ export function parseOptions<T extends OptionTable>(
   }
   const values: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(table)) {
-    const fromFlag = parsed.values[spec.flag] as string | boolean | undefined;
+    const given = parsed.values[spec.flag] as string | boolean | string[] | undefined;
+    const fromFlag = Array.isArray(given) ? given.join(',') : given;
     const fromEnv = spec.env === undefined ? undefined : env[spec.env];
     let value: unknown = spec.default;
     if (fromFlag !== undefined) value = convert(spec, fromFlag, `--${spec.flag}`);

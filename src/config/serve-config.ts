@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError, atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -38,7 +39,30 @@ export const SERVE_OPTIONS = {
   store: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH or redis://HOST:PORT[/DB]' },
   redisPrefix: { flag: 'redis-prefix', env: 'RUNGATE_REDIS_PREFIX', kind: 'string', default: 'rungate:', help: 'key and channel prefix in Redis' },
   simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when no API key is given)' },
-  jwtSecret: { flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string', help: 'when set, clients need an HS256 JWT' },
+  jwtSecret: {
+    flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string',
+    check: (v: string) => (v.length < 32 ? 'must be at least 32 characters (HS256 wants a 256-bit secret)' : undefined),
+    help: 'when set, clients need an HS256 JWT (or a client key)',
+  },
+  clientKey: {
+    flag: 'client-key', env: 'RUNGATE_CLIENT_KEYS', kind: 'list',
+    check: (v: string[]) => (v.every((pair) => /^[^=\s]{1,128}=\S{16,}$/.test(pair)) ? undefined : 'each must be OWNER=KEY with a key of at least 16 characters'),
+    help: 'static client keys for server-to-server callers, OWNER=KEY (repeatable or comma-separated); the key is sent as a Bearer token',
+  },
+  clientKeysFile: { flag: 'client-keys-file', env: 'RUNGATE_CLIENT_KEYS_FILE', kind: 'string', help: 'a file of OWNER=KEY lines (# comments allowed)' },
+  allowedOrigins: {
+    flag: 'allowed-origins', env: 'RUNGATE_ALLOWED_ORIGINS', kind: 'list',
+    help: 'browser origins allowed to use the REST API (CORS) and /ws; unset = same-origin pages and non-browser clients only',
+  },
+  trustProxy: { flag: 'trust-proxy', env: 'RUNGATE_TRUST_PROXY', kind: 'boolean', default: false, help: 'take client IPs from X-Forwarded-For (behind a load balancer)' },
+  perRunWebhookSecret: {
+    flag: 'per-run-webhook-secret', env: 'RUNGATE_PER_RUN_WEBHOOK_SECRET', kind: 'boolean', default: false,
+    help: "send a fresh webhookSecret with each start and also accept that run's webhooks signed with it",
+  },
+  rateLimitPerIp: { flag: 'rate-limit-per-ip', env: 'RUNGATE_RATE_LIMIT_PER_IP', kind: 'int', default: 3000, check: atLeast(0), help: 'REST requests per minute from one IP; 0 = no limit' },
+  rateLimitPerOwner: { flag: 'rate-limit-per-owner', env: 'RUNGATE_RATE_LIMIT_PER_OWNER', kind: 'int', default: 1200, check: atLeast(0), help: 'REST requests per minute per authenticated owner; 0 = no limit' },
+  wsMaxConnectionsPerClient: { flag: 'ws-max-connections-per-client', env: 'RUNGATE_WS_MAX_CONNECTIONS_PER_CLIENT', kind: 'int', default: 200, check: atLeast(1), help: 'open WebSocket connections per owner (or per IP before authentication)' },
+  wsAuthTimeoutMs: { flag: 'ws-auth-timeout-ms', env: 'RUNGATE_WS_AUTH_TIMEOUT_MS', kind: 'int', default: 5000, check: atLeast(100), help: 'with auth on, a connection without a valid token by then is closed' },
   logLevel: {
     flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info',
     check: (v: string) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`), help: 'pino level',
@@ -91,6 +115,12 @@ export interface ServeConfig {
   store: StoreConfig;
   simulate: boolean;
   jwtSecret: string | undefined;
+  /** Static client keys: key → owner. */
+  clientKeys: ReadonlyMap<string, string>;
+  allowedOrigins: readonly string[];
+  trustProxy: boolean;
+  perRunWebhookSecret: boolean;
+  rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
   logLevel: string;
   webhookBodyLimitBytes: number;
   webhookToleranceSeconds: number;
@@ -114,8 +144,47 @@ export interface ServeConfig {
     pingIntervalMs: number;
     lookupsPerConnectionPerMinute: number;
     lookupsPerMinute: number;
+    maxConnectionsPerClient: number;
+    authTimeoutMs: number;
   };
   shutdownTimeoutMs: number;
+}
+
+function checkOrigin(origin: string): string {
+  try {
+    const url = new URL(origin);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin.replace(/\/+$/, '')) return url.origin;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(`--allowed-origins: '${origin}' is not an origin like https://app.example.com`);
+}
+
+/** Client keys from the flag and the file, as key → owner; a key given twice is an error. */
+function readClientKeys(pairs: string[], file: string | undefined): Map<string, string> {
+  const all = [...pairs];
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`--client-keys-file: cannot read ${file}: ${(error as Error).message}`);
+    }
+    text.split('\n').forEach((line, index) => {
+      const trimmed = line.trim();
+      if (trimmed === '' || trimmed.startsWith('#')) return;
+      if (!/^[^=\s]{1,128}=\S{16,}$/.test(trimmed)) throw new ConfigError(`--client-keys-file: line ${index + 1} is not OWNER=KEY (key of 16+ characters)`);
+      all.push(trimmed);
+    });
+  }
+  const keys = new Map<string, string>();
+  for (const pair of all) {
+    const at = pair.indexOf('=');
+    const key = pair.slice(at + 1);
+    if (keys.has(key)) throw new ConfigError('--client-key: the same key is given twice');
+    keys.set(key, pair.slice(0, at));
+  }
+  return keys;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -148,6 +217,11 @@ export function loadServeConfig(argv: readonly string[], env: Readonly<Record<st
     store,
     simulate,
     jwtSecret: v.jwtSecret,
+    clientKeys: readClientKeys(v.clientKey ?? [], v.clientKeysFile),
+    allowedOrigins: (v.allowedOrigins ?? []).map(checkOrigin),
+    trustProxy: v.trustProxy,
+    perRunWebhookSecret: v.perRunWebhookSecret,
+    rateLimit: { perIpPerMinute: v.rateLimitPerIp, perOwnerPerMinute: v.rateLimitPerOwner },
     logLevel: v.logLevel,
     webhookBodyLimitBytes: v.webhookBodyLimit,
     webhookToleranceSeconds: v.webhookToleranceSeconds,
@@ -171,6 +245,8 @@ export function loadServeConfig(argv: readonly string[], env: Readonly<Record<st
       pingIntervalMs: v.wsPingIntervalMs,
       lookupsPerConnectionPerMinute: v.wsLookupsPerConnection,
       lookupsPerMinute: v.lookupsPerMinute,
+      maxConnectionsPerClient: v.wsMaxConnectionsPerClient,
+      authTimeoutMs: v.wsAuthTimeoutMs,
     },
     shutdownTimeoutMs: v.shutdownTimeoutMs,
   });

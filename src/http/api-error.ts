@@ -24,6 +24,8 @@ export const errors = {
   payloadTooLarge: (limitBytes: number) => new ApiError(413, 'PAYLOAD_TOO_LARGE', `Body is larger than ${limitBytes} bytes`),
   lookupLimit: () =>
     new ApiError(429, 'RATE_LIMITED', 'Too many lookups of runs the gateway does not know; try again later', undefined, { 'Retry-After': '1' }),
+  forbidden: () => new ApiError(403, 'FORBIDDEN', 'This token may not access this run'),
+  clientRateLimited: () => new ApiError(429, 'RATE_LIMITED', 'Too many requests; slow down', undefined, { 'Retry-After': '60' }),
   unavailable: (message: string) => new ApiError(503, 'UPSTREAM_UNAVAILABLE', message, undefined, { 'Retry-After': '1' }),
   internal: () => new ApiError(500, 'INTERNAL_ERROR', 'Internal error'),
 };

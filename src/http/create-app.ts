@@ -1,10 +1,17 @@
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from 'pino';
+import { createDashboardRouter } from '../dashboard/dashboard-router.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunStore } from '../store/run-store.js';
 import { errors, sendError } from './api-error.js';
+import { requireAuth } from './auth-middleware.js';
+import { cors } from './cors.js';
+import { perIpLimit, perOwnerLimit } from './rate-limits.js';
 import { apiErrorHandler, createRunsRouter, type RunsRouteDeps } from './runs-routes.js';
+import { createStatsHandler } from './stats-route.js';
 import type { RequestHandler } from 'express';
 
 export interface AppDeps extends RunsRouteDeps {
@@ -13,6 +20,10 @@ export interface AppDeps extends RunsRouteDeps {
   logger: Logger;
   requestBodyLimitBytes: number;
   webhookHandler: RequestHandler;
+  authenticator: Authenticator;
+  allowedOrigins: readonly string[];
+  trustProxy: boolean;
+  rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
 }
 
 /**
@@ -23,6 +34,9 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', deps.trustProxy);
+  // The dashboard sets its own Content-Security-Policy; the JSON routes need none.
+  app.use(helmet({ contentSecurityPolicy: false }));
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -49,10 +63,22 @@ export function createApp(deps: AppDeps): Express {
     res.set('Content-Type', contentType).send(body);
   });
 
+  // The dashboard and its counters: no more than /metrics shows, so no token either.
+  app.use(createDashboardRouter());
+  app.get('/api/v1/stats', createStatsHandler(deps.metrics));
+
   // The receiver reads its own raw body: the signature covers the exact bytes.
   app.post('/webhooks/doclo', deps.webhookHandler);
 
-  app.use('/api/v1', express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }), createRunsRouter(deps));
+  app.use(
+    '/api/v1',
+    cors(deps.allowedOrigins),
+    perIpLimit(deps.rateLimit.perIpPerMinute),
+    requireAuth(deps.authenticator),
+    perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0),
+    express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }),
+    createRunsRouter(deps),
+  );
 
   app.use((req, res) => sendError(res, errors.routeNotFound(req.method, req.path)));
   app.use(apiErrorHandler(deps.logger));

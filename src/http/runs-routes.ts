@@ -7,7 +7,9 @@ import type { RunWriter } from '../runs/run-writer.js';
 import { InvalidCursorError, type RunRecord, type RunStore } from '../store/run-store.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { StartRunBody, Upstream } from '../upstream/upstream.js';
+import { canRead, mayLookUpstream } from '../auth/principal.js';
 import { errors, toApiError, sendError, ApiError } from './api-error.js';
+import { principalOf } from './auth-middleware.js';
 import { MAX_WAIT_SECONDS, parsePreferWait } from './prefer-wait.js';
 
 export interface RunsRouteDeps {
@@ -19,6 +21,8 @@ export interface RunsRouteDeps {
   logger: Logger;
   /** Where Doclo should send this gateway's webhooks. */
   webhookUrl: () => string;
+  /** A fresh per-run webhook secret, when the gateway sends them. */
+  newWebhookSecret?: () => string;
 }
 
 const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
@@ -79,6 +83,29 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     }
   }
 
+  /**
+   * The run if this caller may read it. Callers who may cause upstream lookups (admins, holders
+   * of a `runs` claim, everyone with auth off) get 404 for unknown runs; others get 403 for
+   * both unknown runs and runs of other owners, so probing ids tells them nothing.
+   */
+  async function findReadable(res: Response, id: string): Promise<RunRecord> {
+    const principal = principalOf(res);
+    let record: RunRecord | undefined;
+    if (mayLookUpstream(principal, id)) {
+      try {
+        record = await deps.lookup.find(id);
+      } catch (error) {
+        if (error instanceof LookupBudgetError) throw errors.lookupLimit();
+        throw error;
+      }
+      if (!record) throw errors.runNotFound(id);
+    } else {
+      record = await deps.lookup.findLocal(id);
+    }
+    if (!record || !canRead(principal, id, record)) throw errors.forbidden();
+    return record;
+  }
+
   function sendRun(res: Response, run: Run): void {
     res.status(200).json(run);
   }
@@ -87,8 +114,14 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     const flowId = req.params.flowId;
     checkId(flowId, 'flowId');
     const { start, wait, timeoutMs } = parseStartBody(req.body);
-    const execution = await deps.upstream.startRun(flowId, { ...start, webhookUrl: deps.webhookUrl() });
-    const result = await deps.writer.apply(execution, 'request', { startedHere: true });
+    const owner = principalOf(res)?.sub;
+    const webhookSecret = deps.newWebhookSecret?.();
+    const execution = await deps.upstream.startRun(flowId, { ...start, webhookUrl: deps.webhookUrl(), ...(webhookSecret ? { webhookSecret } : {}) });
+    const result = await deps.writer.apply(execution, 'request', {
+      startedHere: true,
+      ...(owner !== undefined ? { owner } : {}),
+      ...(webhookSecret ? { webhookSecret } : {}),
+    });
     if (!result.record) throw errors.unavailable('Doclo answered the start with something that is not a run');
     if (!wait || isFinal(result.record.run.status)) return sendRun(res, result.record.run);
     const held = await holdUntilFinal(req, execution.id, timeoutMs);
@@ -112,10 +145,12 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     for (const field of ['flowId', 'cursor'] as const) {
       if (query[field] !== undefined && typeof query[field] !== 'string') throw errors.invalidInput(`${field} must be given once`, { field });
     }
+    const principal = principalOf(res);
     let page;
     try {
       page = await deps.store.list({
         limit,
+        ...(principal && !principal.admin ? { owner: principal.sub } : {}),
         ...(status ? { status } : {}),
         ...(typeof query.flowId === 'string' ? { flowId: query.flowId } : {}),
         ...(typeof query.cursor === 'string' ? { cursor: query.cursor } : {}),
@@ -130,14 +165,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
   router.get('/runs/:id', async (req, res) => {
     const id = req.params.id;
     checkId(id, 'id');
-    let record: RunRecord | undefined;
-    try {
-      record = await deps.lookup.find(id);
-    } catch (error) {
-      if (error instanceof LookupBudgetError) throw errors.lookupLimit();
-      throw error;
-    }
-    if (!record) throw errors.runNotFound(id);
+    let record = await findReadable(res, id);
     const waitSeconds = parsePreferWait(req.headers.prefer);
     if (waitSeconds !== undefined) {
       res.set('Preference-Applied', `wait=${Math.min(waitSeconds, MAX_WAIT_SECONDS)}`);
@@ -149,6 +177,8 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
   router.post('/runs/:id/cancel', async (req, res) => {
     const id = req.params.id;
     checkId(id, 'id');
+    // With auth on, only those who may read a run may cancel it.
+    if (principalOf(res)) await findReadable(res, id);
     try {
       const execution = await deps.upstream.cancelRun(id);
       const result = await deps.writer.apply(execution, 'request');

@@ -1,6 +1,8 @@
 import { WebSocket } from 'ws';
+import { canRead, type Principal } from '../auth/principal.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Run } from '../runs/run.js';
+import type { RunRecord } from '../store/run-store.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 
 export type ErrorCode = 'bad_request' | 'not_found' | 'unauthorized' | 'forbidden' | 'limit_exceeded' | 'unavailable';
@@ -20,8 +22,13 @@ export class WsConnection {
   readonly pendingRuns = new Map<string, Run | undefined>();
   readonly flows = new Set<string>();
   alive = true;
+  /** Who this peer is; undefined until it authenticates (or always, with auth off). */
+  principal: Principal | undefined;
+  /** What its connection counts against: `sub:<owner>` or `ip:<address>`. */
+  clientKey = '';
   private readonly sentSeq = new Map<string, number>();
   private closing = false;
+  private authTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -29,6 +36,30 @@ export class WsConnection {
     private readonly maxBufferedBytes: number,
     private readonly metrics: GatewayMetrics,
   ) {}
+
+  /** Takes a verified principal; the connection closes when its token expires. */
+  authenticate(principal: Principal): void {
+    this.principal = principal;
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    if (principal.expiresAtMs !== undefined) {
+      // setTimeout holds at most ~24.8 days; a longer token is rechecked then.
+      const delay = Math.min(Math.max(0, principal.expiresAtMs - Date.now()), 2 ** 31 - 1);
+      this.setAuthDeadline(delay, () => this.close(1008, 'token expired'));
+    }
+  }
+
+  /** Runs `onExpiry` after `delayMs` unless authenticate or dispose comes first. */
+  setAuthDeadline(delayMs: number, onExpiry: () => void): void {
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = setTimeout(onExpiry, delayMs);
+    this.authTimer.unref();
+  }
+
+  /** Stops this connection's timers (it is gone). */
+  dispose(): void {
+    if (this.authTimer) clearTimeout(this.authTimer);
+  }
 
   get subscriptionCount(): number {
     return this.runs.size + this.pendingRuns.size + this.flows.size;
@@ -43,7 +74,9 @@ export class WsConnection {
    * subscription covers it and it is newer than what this peer has; parked while the run's
    * subscription is still pending; otherwise ignored.
    */
-  offer(run: Run, frame: Buffer): void {
+  offer(record: RunRecord, frame: Buffer): void {
+    const { run } = record;
+    if (!canRead(this.principal, run.id, record)) return;
     if (this.runs.has(run.id) || this.flows.has(run.flowId) || this.flows.has('*')) {
       this.sendRunFrame(run, frame);
       return;

@@ -2,6 +2,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { AuthError, type Authenticator } from '../auth/authenticator.js';
+import { canRead, mayLookUpstream, type Principal } from '../auth/principal.js';
 import type { RunBus } from '../bus/run-bus.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Run } from '../runs/run.js';
@@ -23,7 +25,16 @@ export interface WsHubOptions {
   maxBufferedBytes: number;
   pingIntervalMs: number;
   lookupsPerConnectionPerMinute: number;
+  /** Browser origins allowed besides the gateway's own; empty = any origin. */
+  allowedOrigins: readonly string[];
+  /** Open connections per owner (or per IP until a connection authenticates). */
+  maxConnectionsPerClient: number;
+  /** With auth on, a connection with no valid token by then is closed. */
+  authTimeoutMs: number;
 }
+
+/** Close code for authentication failures (RFC 6455: policy violation). */
+const CLOSE_POLICY = 1008;
 
 /**
  * The WebSocket endpoint (contract section 3). Subscriptions are indexed by run and by flow, so
@@ -39,11 +50,12 @@ export class WsHub {
   private readonly unsubscribeBus: () => void;
   private readonly unsubscribeResync: () => void;
   private subscriptions = 0;
+  private readonly perClient = new Map<string, number>();
   /** When the last change arrived from the bus: what a bus outage hid was written after it. */
   private lastChangeAtMs = Date.now();
 
   constructor(
-    private readonly deps: { bus: RunBus; store: RunStore; lookup: RunLookup; metrics: GatewayMetrics; logger: Logger },
+    private readonly deps: { bus: RunBus; store: RunStore; lookup: RunLookup; metrics: GatewayMetrics; logger: Logger; authenticator: Authenticator },
     private readonly options: WsHubOptions,
   ) {
     this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
@@ -59,12 +71,40 @@ export class WsHub {
   attach(httpServer: Server): void {
     httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (req.url ?? '').split('?')[0];
-      if (path !== this.options.path) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+      if (path !== this.options.path) return refuse(socket, 404, 'Not Found');
+      if (!this.originAllowed(req)) return refuse(socket, 403, 'Forbidden');
+      void this.upgrade(req, socket, head);
     });
+  }
+
+  /** Authenticates a token sent at upgrade (a bad one is refused with 401), then accepts. */
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let principal: Principal | undefined;
+    const header = req.headers.authorization;
+    if (this.deps.authenticator.enabled && header !== undefined) {
+      try {
+        principal = await this.deps.authenticator.fromHeader(header);
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        return refuse(socket, 401, 'Unauthorized');
+      }
+    }
+    const clientKey = principal ? `sub:${principal.sub}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+    if ((this.perClient.get(clientKey) ?? 0) >= this.options.maxConnectionsPerClient) return refuse(socket, 429, 'Too Many Requests');
+    if (socket.destroyed) return;
+    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, clientKey));
+  }
+
+  /** Same-origin pages always; others only when listed (when a list is configured). */
+  private originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined || this.options.allowedOrigins.length === 0) return true;
+    if (this.options.allowedOrigins.includes(origin)) return true;
+    try {
+      return new URL(origin).host === req.headers.host;
+    } catch {
+      return false;
+    }
   }
 
   get connectionCount(): number {
@@ -80,13 +120,19 @@ export class WsHub {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, principal: Principal | undefined, clientKey: string): void {
     const connection = new WsConnection(
       ws,
       new TokenBucket(this.options.lookupsPerConnectionPerMinute, 60_000),
       this.options.maxBufferedBytes,
       this.deps.metrics,
     );
+    connection.clientKey = clientKey;
+    this.perClient.set(clientKey, (this.perClient.get(clientKey) ?? 0) + 1);
+    if (principal) connection.authenticate(principal);
+    else if (this.deps.authenticator.enabled) {
+      connection.setAuthDeadline(this.options.authTimeoutMs, () => connection.close(CLOSE_POLICY, 'authentication required'));
+    }
     this.connections.add(connection);
     this.deps.metrics.wsConnections.set(this.connections.size);
     ws.on('pong', () => (connection.alive = true));
@@ -108,6 +154,15 @@ export class WsHub {
       connection.sendError('bad_request', error.message, error.runId);
       return;
     }
+    if (message.op === 'auth') {
+      void this.authenticate(connection, message.token);
+      return;
+    }
+    if (this.deps.authenticator.enabled && !connection.principal) {
+      connection.sendError('unauthorized', 'authenticate first: send {"op":"auth","token":"…"} or an Authorization header');
+      connection.close(CLOSE_POLICY, 'authentication required');
+      return;
+    }
     switch (message.op) {
       case 'subscribe':
         if (message.target.kind === 'flow') this.subscribeFlow(connection, message.target.flowId);
@@ -116,13 +171,50 @@ export class WsHub {
       case 'unsubscribe':
         this.unsubscribe(connection, message.target);
         return;
-      case 'auth':
-        // Without --jwt-secret there is nothing to check; the frame is accepted and ignored.
-        return;
     }
   }
 
+  /**
+   * `{"op":"auth"}`: the first frame of a client that cannot set headers, or a later token
+   * refresh (same owner only). With auth off it is accepted and ignored.
+   */
+  private async authenticate(connection: WsConnection, token: string): Promise<void> {
+    if (!this.deps.authenticator.enabled) return;
+    let principal: Principal;
+    try {
+      principal = await this.deps.authenticator.verify(token);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      connection.sendError('unauthorized', error.message);
+      if (!connection.principal) connection.close(CLOSE_POLICY, 'authentication failed');
+      return;
+    }
+    if (connection.principal && connection.principal.sub !== principal.sub) {
+      connection.sendError('forbidden', 'a connection cannot change owner; open a new one');
+      return;
+    }
+    if (!connection.principal) this.rekey(connection, `sub:${principal.sub}`);
+    connection.authenticate(principal);
+  }
+
+  /** Counts an authenticated connection against its owner instead of its IP. */
+  private rekey(connection: WsConnection, clientKey: string): void {
+    this.release(connection.clientKey);
+    connection.clientKey = clientKey;
+    this.perClient.set(clientKey, (this.perClient.get(clientKey) ?? 0) + 1);
+  }
+
+  private release(clientKey: string): void {
+    const count = (this.perClient.get(clientKey) ?? 1) - 1;
+    if (count <= 0) this.perClient.delete(clientKey);
+    else this.perClient.set(clientKey, count);
+  }
+
   private subscribeFlow(connection: WsConnection, flowId: string): void {
+    if (flowId === '*' && connection.principal && !connection.principal.admin) {
+      connection.sendError('forbidden', 'only admins may subscribe to every flow');
+      return;
+    }
     if (!connection.flows.has(flowId)) {
       if (connection.subscriptionCount >= this.options.maxSubscriptions) {
         connection.sendError('limit_exceeded', `at most ${this.options.maxSubscriptions} subscriptions per connection`);
@@ -136,6 +228,12 @@ export class WsHub {
   }
 
   private async subscribeRun(connection: WsConnection, runId: string, since: number | undefined): Promise<void> {
+    const principal = connection.principal;
+    // Someone else's run and an unknown one look alike, and neither causes an upstream call.
+    if (!mayLookUpstream(principal, runId) && !canRead(principal, runId, await this.deps.lookup.findLocal(runId))) {
+      connection.sendError('forbidden', 'this token may not read this run', runId);
+      return;
+    }
     const already = connection.runs.has(runId);
     if (!already && !connection.pendingRuns.has(runId)) {
       if (connection.subscriptionCount >= this.options.maxSubscriptions) {
@@ -164,6 +262,11 @@ export class WsHub {
     if (!record) {
       if (!already) this.forgetRun(connection, runId);
       connection.sendError('not_found', `run ${runId} does not exist`, runId);
+      return;
+    }
+    if (!canRead(principal, runId, record)) {
+      if (!already) this.forgetRun(connection, runId);
+      connection.sendError('forbidden', 'this token may not read this run', runId);
       return;
     }
     const parked = connection.pendingRuns.get(runId);
@@ -197,6 +300,8 @@ export class WsHub {
     for (const runId of [...connection.runs, ...connection.pendingRuns.keys()]) removeFrom(this.byRun, runId, connection);
     for (const flowId of connection.flows) removeFrom(this.byFlow, flowId, connection);
     this.countSubscriptions(-connection.subscriptionCount);
+    this.release(connection.clientKey);
+    connection.dispose();
     connection.runs.clear();
     connection.pendingRuns.clear();
     connection.flows.clear();
@@ -212,9 +317,9 @@ export class WsHub {
     if (!byRun && !byFlow && !byAll) return;
     // Serialised once; a peer in several of these sets gets it once (seq check in offer).
     const frame = Buffer.from(JSON.stringify({ type: 'run', run }));
-    if (byRun) for (const connection of byRun) connection.offer(run, frame);
-    if (byFlow) for (const connection of byFlow) connection.offer(run, frame);
-    if (byAll) for (const connection of byAll) connection.offer(run, frame);
+    if (byRun) for (const connection of byRun) connection.offer(record, frame);
+    if (byFlow) for (const connection of byFlow) connection.offer(record, frame);
+    if (byAll) for (const connection of byAll) connection.offer(record, frame);
   }
 
   /**
@@ -257,6 +362,12 @@ export class WsHub {
     this.subscriptions += delta;
     this.deps.metrics.wsSubscriptions.set(this.subscriptions);
   }
+}
+
+/** Answers an upgrade request with a plain HTTP status and closes the socket. */
+function refuse(socket: Duplex, status: number, reason: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 function rawToString(data: RawData): string {

@@ -13,6 +13,8 @@ export interface WebhookRouteOptions {
   toleranceSeconds: number;
   /** The secrets any one of which may have signed a webhook (read per request: rotation). */
   secrets: () => readonly string[];
+  /** The per-run secret the gateway sent with a run's start, if it sends them. */
+  runSecret?: (runId: string) => Promise<string | undefined>;
   writer: RunWriter;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -33,6 +35,23 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     sendError(res, error);
   }
 
+  /**
+   * The configured secrets first; failing those, the run's own secret. Reading the run id means
+   * parsing bytes not yet verified: only the id is used, and only to pick a key.
+   */
+  async function verify(raw: Buffer, header: string | undefined): Promise<void> {
+    try {
+      verifySignature(raw, header, options.secrets());
+      return;
+    } catch (error) {
+      if (!(error instanceof WebhookSignatureError) || !options.runSecret || (error.reason !== 'mismatch' && error.reason !== 'no_secret')) throw error;
+      const runId = runIdOf(raw);
+      const secret = runId === undefined ? undefined : await options.runSecret(runId);
+      if (secret === undefined) throw error;
+      verifySignature(raw, header, [secret]);
+    }
+  }
+
   return async (req: Request, res: Response): Promise<void> => {
     const arrivedAt = process.hrtime.bigint();
     let raw: Buffer;
@@ -43,7 +62,7 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       throw error;
     }
     try {
-      verifySignature(raw, req.get('x-doclo-signature'), options.secrets());
+      await verify(raw, req.get('x-doclo-signature'));
     } catch (error) {
       if (!(error instanceof WebhookSignatureError)) throw error;
       logger.warn({ reason: error.reason, ip: req.ip }, 'webhook rejected: bad signature');
@@ -70,4 +89,15 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     if (!duplicate) metrics.pushLatency.observe(Number(process.hrtime.bigint() - arrivedAt) / 1e9);
     res.status(200).json({ received: true, duplicate });
   };
+}
+
+/** `data.id` of a body, if it is JSON with one; anything else is undefined. */
+function runIdOf(raw: Buffer): string | undefined {
+  try {
+    const body = JSON.parse(raw.toString('utf8')) as { data?: { id?: unknown } } | null;
+    const id = body?.data?.id;
+    return typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }

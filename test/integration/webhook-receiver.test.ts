@@ -101,9 +101,9 @@ describe('webhook receiver', () => {
       // Sent in pieces, as a slow sender would.
       const chunk = 64 * 1024;
       let offset = 0;
-      const next = () => {
-        if (offset >= big.length) return req.end();
-        req.write(big.slice(offset, (offset += chunk)), next);
+      const next = (): void => {
+        if (offset >= big.length) req.end();
+        else req.write(big.slice(offset, (offset += chunk)), next);
       };
       next();
     });
