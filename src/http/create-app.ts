@@ -43,6 +43,11 @@ export function createApp(deps: AppDeps): Express {
       // Requests are routine: debug for successes, warn for client errors, error for failures.
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
       quietReqLogger: true,
+      // Lean request lines that cannot carry credentials, whatever logger the app is given.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
 

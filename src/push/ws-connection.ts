@@ -3,6 +3,7 @@ import { canRead, type Principal } from '../auth/principal.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Run } from '../runs/run.js';
 import type { RunRecord } from '../store/run-store.js';
+import type { ClientMessage } from './client-message.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 
 export type ErrorCode = 'bad_request' | 'not_found' | 'unauthorized' | 'forbidden' | 'limit_exceeded' | 'unavailable';
@@ -29,6 +30,9 @@ export class WsConnection {
   private readonly sentSeq = new Map<string, number>();
   private closing = false;
   private authTimer: NodeJS.Timeout | undefined;
+  /** True while an auth frame is being verified; later frames wait in queuedFrames. */
+  authPending = false;
+  readonly queuedFrames: ClientMessage[] = [];
 
   constructor(
     readonly socket: WebSocket,

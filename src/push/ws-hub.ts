@@ -35,6 +35,8 @@ export interface WsHubOptions {
 
 /** Close code for authentication failures (RFC 6455: policy violation). */
 const CLOSE_POLICY = 1008;
+/** Frames a peer may send while its auth frame is being verified. */
+const MAX_QUEUED_FRAMES = 100;
 
 /**
  * The WebSocket endpoint (contract section 3). Subscriptions are indexed by run and by flow, so
@@ -154,8 +156,29 @@ export class WsHub {
       connection.sendError('bad_request', error.message, error.runId);
       return;
     }
+    // Frames that follow an auth frame wait for its verification, in order.
+    if (connection.authPending) {
+      if (connection.queuedFrames.length >= MAX_QUEUED_FRAMES) connection.sendError('limit_exceeded', 'too many frames while authenticating');
+      else connection.queuedFrames.push(message);
+      return;
+    }
+    this.handle(connection, message);
+  }
+
+  private handle(connection: WsConnection, message: ClientMessage): void {
     if (message.op === 'auth') {
-      void this.authenticate(connection, message.token);
+      connection.authPending = true;
+      void this.authenticate(connection, message.token).finally(() => {
+        connection.authPending = false;
+        const queued = connection.queuedFrames.splice(0);
+        for (const [index, next] of queued.entries()) {
+          if (connection.authPending) {
+            connection.queuedFrames.push(...queued.slice(index));
+            break;
+          }
+          this.handle(connection, next);
+        }
+      });
       return;
     }
     if (this.deps.authenticator.enabled && !connection.principal) {

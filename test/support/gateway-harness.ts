@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { WebSocket } from 'ws';
 import { loadServeConfig } from '../../src/config/serve-config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
@@ -15,7 +15,7 @@ export interface Stack {
 }
 
 /** Starts a simulator (options as given) and a memory-store gateway using it as upstream. */
-export async function startStack(options: { sim?: SimulatorOptions; args?: string[] } = {}): Promise<Stack> {
+export async function startStack(options: { sim?: SimulatorOptions; args?: string[]; logger?: Logger } = {}): Promise<Stack> {
   const sim = await createSimulator({ seed: 42, ...options.sim });
   let gateway: Gateway;
   try {
@@ -23,7 +23,7 @@ export async function startStack(options: { sim?: SimulatorOptions; args?: strin
       ['--port', '0', '--store', 'memory', '--upstream-url', `${sim.url}/api/v1`, '--webhook-secret', sim.webhookSecret, '--log-level', 'silent', ...(options.args ?? [])],
       {},
     );
-    gateway = await startGateway({ ...config, simulate: false }, pino({ level: 'silent' }));
+    gateway = await startGateway({ ...config, simulate: false }, options.logger ?? pino({ level: 'silent' }));
   } catch (error) {
     await sim.close();
     throw error;
@@ -69,7 +69,7 @@ export class WsProbe {
     );
   }
 
-  static async connect(url: string, options: { headers?: Record<string, string> } = {}): Promise<WsProbe> {
+  static async connect(url: string, options: { headers?: Record<string, string>; origin?: string } = {}): Promise<WsProbe> {
     const socket = new WebSocket(url, options);
     const probe = new WsProbe(socket);
     await new Promise<void>((resolve, reject) => {
