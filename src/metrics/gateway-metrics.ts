@@ -1,4 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RunRecord } from '../store/run-store.js';
+
+/** Where scrape-time gauges read the gateway's state (wired by the composition root). */
+export interface GatewayStateSources {
+  /** Every unfinished run in the store. */
+  unfinishedRuns: () => Promise<readonly RunRecord[]>;
+  /** How many runs the hot cache holds. */
+  cacheEntries: () => number;
+}
+
+/** Scrapes (and dashboards) within this long of each other share one read of the store. */
+const STATE_READ_TTL_MS = 1000;
 
 /**
  * Every Prometheus metric of one gateway, on a registry of its own (no global default registry,
@@ -88,11 +100,70 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly runsTracked = new Gauge({
+    name: 'rungate_runs_tracked',
+    help: 'Unfinished runs the gateway follows, by status (queued, running; stale = given up on, no longer polled)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+    // State the gateway already keeps elsewhere is read when scraped, not mirrored: a mirror
+    // would drift whenever another instance (cluster mode) moves a run on.
+    collect: async () => {
+      const counts = await this.trackedCounts();
+      for (const status of TRACKED_STATUSES) this.runsTracked.set({ status }, counts[status]);
+    },
+  });
+  readonly cacheEntries = new Gauge({
+    name: 'rungate_cache_entries',
+    help: 'Runs held in the hot cache',
+    registers: [this.registry],
+    collect: () => {
+      if (this.sources) this.cacheEntries.set(this.sources.cacheEntries());
+    },
+  });
+
+  private sources: GatewayStateSources | undefined;
+  private unfinishedRead: { atMs: number; counts: Promise<Record<TrackedStatus, number>> } | undefined;
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** Tells the scrape-time gauges where to read; until then they report zero. */
+  observeState(sources: GatewayStateSources): void {
+    this.sources = sources;
+  }
+
+  /** Unfinished runs by status, read from the store at most once per STATE_READ_TTL_MS. */
+  trackedCounts(): Promise<Record<TrackedStatus, number>> {
+    const sources = this.sources;
+    if (!sources) return Promise.resolve({ queued: 0, running: 0, stale: 0 });
+    const nowMs = Date.now();
+    if (!this.unfinishedRead || nowMs - this.unfinishedRead.atMs > STATE_READ_TTL_MS) {
+      const counts = sources.unfinishedRuns().then(countTracked);
+      // A failed read must not be served from the memo to the next scrape.
+      void counts.catch(() => {
+        if (this.unfinishedRead?.counts === counts) this.unfinishedRead = undefined;
+      });
+      this.unfinishedRead = { atMs: nowMs, counts };
+    }
+    return this.unfinishedRead.counts;
+  }
+
+  /** The Prometheus text exposition of every metric, with its content type. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** The statuses `rungate_runs_tracked` reports. */
+export type TrackedStatus = 'queued' | 'running' | 'stale';
+const TRACKED_STATUSES: readonly TrackedStatus[] = ['queued', 'running', 'stale'];
+
+function countTracked(records: readonly RunRecord[]): Record<TrackedStatus, number> {
+  const counts: Record<TrackedStatus, number> = { queued: 0, running: 0, stale: 0 };
+  for (const { run } of records) {
+    if (run.stale) counts.stale++;
+    else if (run.status === 'queued' || run.status === 'running') counts[run.status]++;
+  }
+  return counts;
 }
