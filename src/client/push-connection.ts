@@ -39,6 +39,9 @@ export interface PushConnectionOptions {
 const STABLE_AFTER_MS = 5_000;
 /** A fallback answer that came back sooner than this (not held) is followed by a pause, not a hot loop. */
 const MIN_POLL_SPACING_MS = 1_000;
+/** Up to this many runs are resubscribed one frame each (exact `since`); more go in batches. */
+const SINGLE_FRAMES_UP_TO = 50;
+const BATCH_SIZE = 100;
 /** Latest states remembered after their listeners left (most recently used kept). */
 const MEMORY_RUNS = 10_000;
 /** Run ids remembered as received on the current socket (the gateway remembers 100k per peer). */
@@ -262,10 +265,7 @@ export class PushConnection {
     this.seenOverflow = false;
     // Browsers cannot set headers on the upgrade, so the token travels as the first frame.
     if (this.options.token !== undefined) this.send({ op: 'auth', token: this.options.token });
-    for (const channel of this.channels.values()) {
-      channel.subscribed = false;
-      if (!channel.final) this.sendSubscribe(channel);
-    }
+    this.resubscribeAll();
     this.markUp();
   }
 
@@ -372,6 +372,28 @@ export class PushConnection {
       channel.subscribed = false;
     }
     for (const listener of [...channel.listeners]) callSafely(() => listener.onRun(run));
+  }
+
+  /**
+   * Subscribes every followed run on a new socket, each with `since` = what the app has. Many
+   * runs go as `runIds` batches (sorted by seq, each batch with the smallest `since` in it): the
+   * gateway queues only so many frames while it checks a token, and the extra snapshots a low
+   * `since` brings are dropped here by seq.
+   */
+  private resubscribeAll(): void {
+    const pending = [...this.channels.values()].filter((channel) => !channel.final);
+    for (const channel of pending) channel.subscribed = false;
+    if (pending.length <= SINGLE_FRAMES_UP_TO) {
+      for (const channel of pending) this.sendSubscribe(channel);
+      return;
+    }
+    pending.sort((a, b) => a.lastSeq - b.lastSeq);
+    for (let i = 0; i < pending.length; i += BATCH_SIZE) {
+      const batch = pending.slice(i, i + BATCH_SIZE);
+      const since = batch[0]?.lastSeq ?? 0;
+      const sent = this.send({ op: 'subscribe', runIds: batch.map((channel) => channel.runId), ...(since > 0 ? { since } : {}) });
+      for (const channel of batch) channel.subscribed = sent;
+    }
   }
 
   private sendSubscribe(channel: Channel): void {

@@ -145,3 +145,42 @@ describe('the client socket (scripted gateway)', () => {
     expect(await waiting).toMatchObject({ name: 'ClientClosedError' });
   });
 });
+
+describe('the client socket: many runs on a new socket', () => {
+  it('resubscribes in runIds batches of at most 100, each with the lowest since of its batch', async () => {
+    FakeSocket.all = [];
+    const client = createClient({
+      url: 'http://gw.test:9000',
+      token: 't',
+      WebSocket: FakeSocket as unknown as WebSocketConstructor,
+      fetch: () => new Promise<Response>(() => undefined),
+      reconnect: { initialDelayMs: 5, maxDelayMs: 20 },
+      fallbackAfterMs: 60_000,
+    });
+    try {
+      const ids = Array.from({ length: 150 }, (_, i) => `exec_${i}`);
+      const seen = new Map<string, number[]>();
+      for (const id of ids) client.runs.subscribe(id, (r) => seen.set(id, [...(seen.get(id) ?? []), r.seq]));
+      await until(() => FakeSocket.all.length === 1);
+      const first = latestSocket();
+      first.accept();
+      ids.forEach((id, i) => first.push({ type: 'run', run: run(id, 1 + (i % 3), 'queued') }));
+      first.drop();
+      await until(() => FakeSocket.all.length === 2);
+      const second = latestSocket();
+      second.accept();
+      expect(second.sent[0]).toEqual({ op: 'auth', token: 't' });
+      const frames = second.sent.slice(1);
+      expect(frames).toHaveLength(2);
+      expect((frames[0]!.runIds as string[]).length).toBe(100);
+      expect(frames[0]!.since).toBe(1);
+      expect((frames[1]!.runIds as string[]).length).toBe(50);
+      expect(frames[1]!.since).toBe(3);
+      // Snapshots the low since brings again are dropped by seq.
+      ids.forEach((id, i) => second.push({ type: 'run', run: run(id, 1 + (i % 3), 'queued') }));
+      expect([...seen.values()].every((seqs) => seqs.length === 1)).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+});
