@@ -113,11 +113,14 @@ async function connectWithin(connection: Redis, url: string): Promise<void> {
   const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis at ${safeUrl} did not answer within ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
     timer.unref();
   });
   try {
     await Promise.race([connection.connect(), timeout]);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Redis at ${safeUrl} is not reachable: ${reason}`, { cause: error });
   } finally {
     clearTimeout(timer);
   }

@@ -1,0 +1,48 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createDrivers, redisDbOf } from '../../src/store/create-drivers.js';
+import { deletePrefix, redisAvailable, redisUrl, testRedis, uniquePrefix } from '../support/redis.js';
+import { record } from './run-store.contract.js';
+
+const redisUp = await redisAvailable();
+const logger = pino({ level: 'silent' });
+
+describe('createDrivers', () => {
+  it('keeps everything in memory for --store memory', async () => {
+    const drivers = await createDrivers({ kind: 'memory' }, logger);
+    expect(drivers.store.kind).toBe('memory');
+    await drivers.close();
+  });
+
+  it('reads the database number from a redis URL', () => {
+    expect(redisDbOf('redis://127.0.0.1:6379')).toBe(0);
+    expect(redisDbOf('redis://127.0.0.1:6379/')).toBe(0);
+    expect(redisDbOf('redis://:secret@127.0.0.1:6379/7')).toBe(7);
+  });
+
+  it('fails with a clear error, leaving nothing open, when Redis does not answer', async () => {
+    // Port 1 on loopback: nothing listens there.
+    await expect(createDrivers({ kind: 'redis', url: 'redis://127.0.0.1:1/0', prefix: 'x:' }, logger)).rejects.toThrow(/Redis at redis:\/\/127\.0\.0\.1:1\/0 is not reachable/);
+  });
+
+  it.skipIf(!redisUp)('shares one Redis between store, bus and schedule, in the URL’s database', async () => {
+    const prefix = uniquePrefix('drivers');
+    const drivers = await createDrivers({ kind: 'redis', url: redisUrl(3), prefix }, logger);
+    const admin = testRedis(3);
+    try {
+      const seen: string[] = [];
+      drivers.bus.subscribe((r) => seen.push(r.run.id));
+      const r = record();
+      expect(await drivers.store.compareAndSet(r, 0)).toBe(true);
+      await drivers.schedule.add(r.run.id, 5);
+      await drivers.bus.publish(r);
+      await expect.poll(() => seen).toEqual([r.run.id]);
+      expect(await admin.exists(`${prefix}run:${r.run.id}`)).toBe(1);
+      expect(await admin.zscore(`${prefix}polls`, r.run.id)).toBe('5');
+    } finally {
+      await drivers.close();
+      await deletePrefix(admin, prefix);
+      await admin.quit();
+    }
+  });
+});
