@@ -27,11 +27,14 @@ describe.skipIf(!redisUp)('cluster mode on Redis (spawned instances)', () => {
     for (const watcher of watchers.splice(0)) await watcher.close();
     for (const gateway of gateways.splice(0)) await gateway.kill();
     for (const sim of sims.splice(0)) await sim.close();
+    // Only this test's keys: an empty prefix would match everyone's.
+    if (prefix === '') return;
     const admin = testRedis(DB);
     try {
       await deletePrefix(admin, prefix);
     } finally {
       await admin.quit();
+      prefix = '';
     }
   });
 

@@ -49,6 +49,7 @@ export function testRedis(db = 0): Redis {
 
 /** Deletes every key under `prefix` in `db`. */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  if (!prefix.startsWith('rungate-test:')) throw new Error(`refusing to delete keys outside a test prefix: ${JSON.stringify(prefix)}`);
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
