@@ -323,7 +323,8 @@ async function loadStats() {
   setStat('stat-webhooks-duplicate', n(s.webhooks.duplicate));
   setStat('stat-webhooks-rejected', n(s.webhooks.rejected));
   setStat('stat-runs-recovered', n(s.runs.recoveredByPoll));
-  setStat('stat-miss-rate', s.runs.webhookMissRate === null ? '–' : (s.runs.webhookMissRate * 100).toFixed(1) + ' % of ' + n(s.runs.final));
+  setStat('stat-miss-rate', s.runs.webhookMissRate === null ? '–' : (s.runs.webhookMissRate * 100).toFixed(1) + ' %');
+  $('stat-miss-rate').title = n(s.runs.recoveredByPoll) + ' of ' + n(s.runs.final) + ' final states came by polling';
   setStat('stat-runs-tracked', n(s.runs.tracked.queued + s.runs.tracked.running));
   setStat('stat-upstream-requests', n(s.upstream.requests));
   setStat('stat-upstream-429', n(s.upstream.rateLimited));
