@@ -131,6 +131,16 @@ async function assemble(
   });
   const waiters = new FinalStateWaiters(bus);
   closers.push(() => waiters.close());
+  // After a bus outage changes may have gone unseen here: reread instead of trusting copies.
+  bus.onResync(() => {
+    cache.dropUnfinished();
+    void Promise.all(
+      waiters.waitedRunIds().map(async (id) => {
+        const record = await store.get(id);
+        if (record) waiters.offer(record);
+      }),
+    ).catch((error: unknown) => logger.warn({ err: error }, 'rechecking waiting readers after a bus outage failed'));
+  });
 
   const poller = new Poller(
     {

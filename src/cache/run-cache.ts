@@ -47,6 +47,19 @@ export class RunCache {
     }
   }
 
+  /** Forgets every unfinished run, so the next read goes to the store (after a bus outage). */
+  dropUnfinished(): number {
+    let dropped = 0;
+    for (const id of this.cache.keys()) {
+      const record = this.cache.get<RunRecord>(id);
+      if (record && !isFinal(record.run.status)) {
+        this.cache.del(id);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
   delete(id: string): void {
     this.cache.del(id);
   }

@@ -47,6 +47,16 @@ export class FinalStateWaiters {
     });
   }
 
+  /** The runs someone is waiting for (to recheck them after a bus outage). */
+  waitedRunIds(): string[] {
+    return [...this.waiters.keys()];
+  }
+
+  /** Settles the waiters of a run found final by a reread rather than by the bus. */
+  offer(record: RunRecord): void {
+    if (isFinal(record.run.status)) this.settle(record.run.id, record);
+  }
+
   /** How many readers are waiting (metrics). */
   count(): number {
     let total = 0;
