@@ -166,6 +166,15 @@ function scheduleReconnect() {
   state.reconnectTimer = setTimeout(connect, delay);
 }
 
+// A socket can outlive the network silently until the next ping; the browser knows sooner.
+window.addEventListener('offline', () => {
+  if (state.socket) state.socket.close(4000, 'browser offline');
+});
+window.addEventListener('online', () => {
+  state.attempt = 0;
+  if (!state.socket && !state.needToken) connect();
+});
+
 function closeSocket() {
   clearTimeout(state.reconnectTimer);
   const socket = state.socket;

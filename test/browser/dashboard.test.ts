@@ -146,6 +146,26 @@ describe.runIf(run)('dashboard in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('reconnects after the network drops, resubscribes, and catches up on what changed meanwhile', async () => {
+    stack = await startStack({ sim: { runMs: 800 } });
+    const page = await open();
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10_000 });
+    await context!.setOffline(true);
+    await page.locator('#conn[data-state="offline"]').waitFor({ timeout: 10_000 });
+    // This run starts and ends while the page has no socket: only the list refill can show it.
+    const missed = await start('offline');
+    const ended = (await getJson(`${stack.url}/api/v1/runs/${missed}`, { prefer: 'wait=10' })).body.status as string;
+    expect(await page.locator('#conn').getAttribute('data-state')).not.toBe('live');
+    expect(await row(page, missed).count()).toBe(0);
+    await context!.setOffline(false);
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 20_000 });
+    await expect.poll(() => badge(page, missed).getAttribute('data-status'), { timeout: 10_000 }).toBe(ended);
+    const live = await start('online');
+    await finalStatus(page, live);
+    // The refused reconnects while offline are the only console errors.
+    expect(problems.filter((text) => !/WebSocket|ERR_INTERNET_DISCONNECTED|Failed to fetch/i.test(text))).toEqual([]);
+  });
+
   it('is usable by keyboard and on a phone: labelled controls, visible focus, cards instead of a wide table', async () => {
     stack = await startStack({ sim: { runMs: 800 } });
     const id = await start('a-flow-with-a-rather-long-name');
