@@ -58,7 +58,9 @@ describe('rungate client against a live gateway', () => {
 
   beforeAll(async () => {
     stack = await startStack({ sim: { runMs: 300, failRate: 0, seed: 7 } });
-    client = createClient({ url: stack.url, WebSocket: sockets.Ctor });
+    // A long idle timeout: the socket must not close between tests on a slow machine, so that
+    // the one-socket assertion below measures sharing, not timing.
+    client = createClient({ url: stack.url, WebSocket: sockets.Ctor, idleTimeoutMs: 600_000 });
   });
   afterAll(async () => {
     client?.close();
