@@ -111,7 +111,9 @@ export function parseOptions<T extends OptionTable>(
   try {
     parsed = parseArgs({ args: [...argv], options: parseSpec, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new ConfigError((error as Error).message);
+    // parseArgs explains positionals at length; name the flag plainly instead.
+    const unknown = /Unknown option '([^']+)'/.exec((error as Error).message);
+    throw new ConfigError(unknown ? `unknown flag ${unknown[1]} (see --help)` : (error as Error).message);
   }
   const allowed = options.positionals ?? 0;
   if (parsed.positionals.length > allowed) {
