@@ -1,0 +1,239 @@
+// Shared helpers of the benchmark scripts: where the build is, statistics, signed webhook bodies,
+// a keep-alive HTTP poster and forked workers that talk over IPC.
+/* global process, Buffer, setTimeout, clearTimeout, URL, performance */ // Node scripts; the lint config has no Node globals for plain JS
+import { fork } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(BENCH_DIR, '..');
+
+/**
+ * The compiled gateway: `dist/` by default; RUNGATE_BENCH_DIST points elsewhere (the test suite's
+ * private build), so the smoke test never depends on someone's dist/ being current.
+ */
+export const DIST = process.env.RUNGATE_BENCH_DIST ? resolve(process.env.RUNGATE_BENCH_DIST) : join(ROOT, 'dist');
+
+export function assertBuilt() {
+  if (!existsSync(join(DIST, 'gateway.js'))) {
+    throw new Error(`no build at ${DIST}: run \`npm run build\` first (or set RUNGATE_BENCH_DIST)`);
+  }
+}
+
+/** Imports a module of the build, e.g. `fromDist('gateway.js')`. */
+export function fromDist(path) {
+  return import(pathToFileURL(join(DIST, path)).href);
+}
+
+export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+/** The p-th percentile (nearest rank) of numbers. */
+export function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function median(values) {
+  const finite = values.filter((v) => Number.isFinite(v));
+  return finite.length === 0 ? NaN : percentile(finite, 50);
+}
+
+export function summarize(values) {
+  return { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: values.length ? Math.max(...values) : NaN };
+}
+
+/** Rounds for tables: 3 significant digits, plain notation. */
+export function fmt(value, digits = 3) {
+  if (value === undefined || value === null || Number.isNaN(value)) return 'n/a';
+  if (!Number.isFinite(value)) return String(value);
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  return String(Number(value.toPrecision(digits)));
+}
+
+export function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN;
+}
+
+/** A webhook body as Doclo sends it, for a run `id` in `status`. */
+export function webhookBody(id, status, flowId = 'bench-flow') {
+  const final = status === 'success' || status === 'failed';
+  return JSON.stringify({
+    event: final ? `execution.${status === 'success' ? 'completed' : 'failed'}` : 'run.running',
+    timestamp: new Date().toISOString(),
+    data: {
+      id,
+      flowId,
+      status,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      ...(final ? { completedAt: new Date().toISOString(), duration: 3000, output: { total: 42.5, currency: 'EUR', lines: 3 } } : { progress: { step: 'extract', percentage: 50 } }),
+      metadata: { source: 'bench' },
+    },
+  });
+}
+
+export function sign(secret, body) {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/**
+ * `count` signed bodies for distinct changes: ids `${prefix}0…` first `running`, then `success`,
+ * so every request of a run through the pool is a real write, not a duplicate.
+ */
+export function signedPool(secret, count, prefix) {
+  const ids = Math.ceil(count / 2);
+  const pool = [];
+  for (const status of ['running', 'success']) {
+    for (let i = 0; i < ids && pool.length < count; i++) {
+      const body = webhookBody(`${prefix}${i}`, status);
+      pool.push({ body, signature: sign(secret, body) });
+    }
+  }
+  return pool;
+}
+
+/** A keep-alive HTTP poster (node:http, lighter than fetch at these rates). */
+export function createPoster(maxSockets = 64) {
+  const agent = new Agent({ keepAlive: true, maxSockets });
+  return {
+    post(url, body, headers = {}) {
+      const target = new URL(url);
+      return new Promise((done, fail) => {
+        const req = request(
+          { agent, host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } },
+          (res) => {
+            const chunks = [];
+            res.on('data', (chunk) => chunks.push(chunk));
+            res.on('end', () => done({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+            res.on('error', fail);
+          },
+        );
+        req.on('error', fail);
+        req.end(body);
+      });
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}
+
+/** Runs `task(i)` for i in 0..count-1 with at most `concurrency` in flight. */
+export async function pool(count, concurrency, task) {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) await task(next++);
+  });
+  await Promise.all(lanes);
+}
+
+/**
+ * A forked worker (bench/<file>) driven by request/answer messages: `ask(message)` sends
+ * `{...message, seq}` and resolves with the worker's answer of the same seq. The worker announces
+ * itself with `{type: 'ready', ...}`, which `start()` resolves with.
+ */
+export function startWorker(file, spec, { execArgv = [], timeoutMs = 60_000, env } = {}) {
+  const child = fork(join(BENCH_DIR, file), [JSON.stringify(spec)], {
+    execArgv,
+    // Answers come over IPC; stdout carries only the gateway's obligatory `listening` line.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
+  const pending = new Map();
+  let seq = 0;
+  let exited = false;
+  let onReady;
+  const ready = new Promise((done, fail) => {
+    onReady = { done, fail };
+  });
+  const readyTimer = setTimeout(() => onReady.fail(new Error(`${file} did not start within ${timeoutMs} ms`)), timeoutMs);
+  readyTimer.unref();
+  child.on('message', (message) => {
+    if (message.type === 'ready') {
+      clearTimeout(readyTimer);
+      onReady.done(message);
+      return;
+    }
+    const waiter = pending.get(message.seq);
+    if (!waiter) return;
+    pending.delete(message.seq);
+    clearTimeout(waiter.timer);
+    if (message.type === 'error') waiter.fail(new Error(`${file}: ${message.message}`));
+    else waiter.done(message);
+  });
+  child.on('exit', (code, signal) => {
+    exited = true;
+    clearTimeout(readyTimer);
+    const error = new Error(`${file} exited (code ${code}, signal ${signal})`);
+    onReady.fail(error);
+    for (const waiter of pending.values()) {
+      clearTimeout(waiter.timer);
+      waiter.fail(error);
+    }
+    pending.clear();
+  });
+  return {
+    child,
+    ready,
+    ask(message, askTimeoutMs = timeoutMs) {
+      if (exited) return Promise.reject(new Error(`${file} is not running`));
+      const id = ++seq;
+      return new Promise((done, fail) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          fail(new Error(`${file} did not answer ${message.type} within ${askTimeoutMs} ms`));
+        }, askTimeoutMs);
+        timer.unref();
+        pending.set(id, { done, fail, timer });
+        child.send({ ...message, seq: id });
+      });
+    },
+    /** Asks it to stop; kills it if it has not exited within 10 s. */
+    async stop() {
+      if (exited) return;
+      const gone = new Promise((done) => child.once('exit', done));
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      timer.unref();
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Worker side: answers parent messages with `handlers[type](message)`'s result. */
+export function serveParent(handlers, onStop) {
+  process.on('message', (message) => {
+    if (message.type === 'stop') {
+      void Promise.resolve(onStop()).finally(() => process.exit(0));
+      return;
+    }
+    const handler = handlers[message.type];
+    Promise.resolve()
+      .then(() => {
+        if (!handler) throw new Error(`unknown message ${message.type}`);
+        return handler(message);
+      })
+      .then(
+        (answer) => process.send({ ...answer, type: message.type, seq: message.seq }),
+        (error) => process.send({ type: 'error', seq: message.seq, message: error instanceof Error ? error.stack ?? error.message : String(error) }),
+      );
+  });
+  // The parent went away: nothing left to measure for.
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** Memory after collecting garbage (needs --expose-gc to be exact). */
+export async function settledMemory() {
+  for (let i = 0; i < 4; i++) {
+    globalThis.gc?.();
+    await sleep(50);
+  }
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, external, arrayBuffers };
+}
+
+export const now = () => performance.now();
