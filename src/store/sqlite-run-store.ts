@@ -28,6 +28,24 @@ interface Row {
   record: string;
 }
 
+interface WriteParams {
+  id: string;
+  flowId: string;
+  status: string;
+  owner: string | null;
+  rev: number;
+  final: number;
+  updatedAtMs: number;
+  record: string;
+  expectedRev: number;
+}
+
+interface PendingWrite {
+  params: WriteParams;
+  resolve: (written: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * The embedded default: one SQLite file in WAL mode. A write is in the file (the OS has it) when
  * its promise resolves, so killing the process loses nothing that was answered; synchronous=NORMAL
@@ -37,6 +55,9 @@ export class SqliteRunStore implements RunStore {
   readonly kind = 'sqlite' as const;
   private readonly listStatements = new Map<string, Database.Statement>();
   private readonly statements;
+  private readonly writeBatch: (batch: WriteParams[]) => boolean[];
+  /** Writes waiting for the next group commit. */
+  private pending: PendingWrite[] = [];
 
   private constructor(private readonly db: Database.Database) {
     this.statements = {
@@ -53,6 +74,7 @@ export class SqliteRunStore implements RunStore {
       prune: db.prepare<[number]>('DELETE FROM runs WHERE final = 1 AND updated_at_ms < ?'),
       ping: db.prepare('SELECT 1'),
     };
+    this.writeBatch = db.transaction((batch: WriteParams[]) => batch.map((params) => this.writeOne(params)));
   }
 
   /** Opens (creating folder and file if missing) and migrates the database at `path`. */
@@ -71,8 +93,15 @@ export class SqliteRunStore implements RunStore {
     return Promise.resolve(row ? (JSON.parse(row.record) as RunRecord) : undefined);
   }
 
+  /**
+   * Group commit: writes that arrive in the same turn of the event loop (concurrent webhooks)
+   * are queued and committed together in one transaction at setImmediate, and each promise
+   * resolves only after that commit — one commit per batch instead of one per write, with the
+   * same durability. Within a batch statements run in arrival order, so two writes of one run
+   * still race correctly: the second sees the first's rev and reports a lost compare-and-set.
+   */
   compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
-    const params = {
+    const params: WriteParams = {
       id: next.run.id,
       flowId: next.run.flowId,
       status: next.run.status,
@@ -81,9 +110,42 @@ export class SqliteRunStore implements RunStore {
       final: isFinal(next.run.status) ? 1 : 0,
       updatedAtMs: next.updatedAtMs,
       record: JSON.stringify(next),
+      expectedRev,
     };
-    const result = expectedRev === 0 ? this.statements.insert.run(params) : this.statements.update.run({ ...params, expectedRev });
-    return Promise.resolve(result.changes === 1);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ params, resolve, reject });
+      if (this.pending.length === 1) setImmediate(this.flushPending);
+    });
+  }
+
+  private readonly flushPending = (): void => {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    if (!this.db.open) {
+      for (const write of batch) write.reject(new Error('store is closed'));
+      return;
+    }
+    let results: boolean[];
+    try {
+      results = this.writeBatch(batch.map((write) => write.params));
+    } catch {
+      // One bad write must not fail its neighbours: retry each in a transaction of its own.
+      for (const write of batch) {
+        try {
+          write.resolve(this.writeBatch([write.params])[0] ?? false);
+        } catch (error) {
+          write.reject(error);
+        }
+      }
+      return;
+    }
+    for (const [index, write] of batch.entries()) write.resolve(results[index] ?? false);
+  };
+
+  private writeOne(params: WriteParams): boolean {
+    const result = params.expectedRev === 0 ? this.statements.insert.run(params) : this.statements.update.run(params);
+    return result.changes === 1;
   }
 
   list(query: RunListQuery): Promise<RunListPage> {
@@ -132,6 +194,8 @@ export class SqliteRunStore implements RunStore {
   }
 
   close(): Promise<void> {
+    // Writes already queued are committed, not dropped: their callers were promised durability.
+    this.flushPending();
     if (this.db.open) {
       // Fold the WAL back into the main file so a copied database file is complete.
       this.db.pragma('wal_checkpoint(TRUNCATE)');
