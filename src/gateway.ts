@@ -19,7 +19,7 @@ import { createDrivers } from './store/create-drivers.js';
 import { createUpstream } from './upstream/index.js';
 import type { Upstream } from './upstream/upstream.js';
 import { TokenBucket } from './util/token-bucket.js';
-import { createWebhookHandler } from './webhooks/webhook-route.js';
+import { createWebhookHandler, isWebhookRequest } from './webhooks/webhook-route.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -160,6 +160,15 @@ async function assemble(
   const authenticator = new Authenticator({ jwtSecret: config.jwtSecret, clientKeys: config.clientKeys });
   if (authenticator.enabled) logger.info({ jwt: config.jwtSecret !== undefined, clientKeys: config.clientKeys.size }, 'client authentication is on');
   let publicUrl = config.publicUrl ?? '';
+  const webhookHandler = createWebhookHandler({
+    bodyLimitBytes: config.webhookBodyLimitBytes,
+    toleranceSeconds: config.webhookToleranceSeconds,
+    secrets: () => webhookSecrets,
+    ...(config.perRunWebhookSecret ? { runSecret: async (runId: string) => (await store.get(runId))?.webhookSecret } : {}),
+    writer,
+    metrics,
+    logger,
+  });
   const app = createApp({
     upstream,
     writer,
@@ -175,18 +184,14 @@ async function assemble(
     rateLimit: config.rateLimit,
     webhookUrl: () => `${publicUrl}/webhooks/doclo`,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
-    webhookHandler: createWebhookHandler({
-      bodyLimitBytes: config.webhookBodyLimitBytes,
-      toleranceSeconds: config.webhookToleranceSeconds,
-      secrets: () => webhookSecrets,
-      ...(config.perRunWebhookSecret ? { runSecret: async (runId: string) => (await store.get(runId))?.webhookSecret } : {}),
-      writer,
-      metrics,
-      logger,
-    }),
+    webhookHandler,
   });
 
-  const server: Server = createServer(app);
+  // Webhooks, the hot path, go straight to their handler; everything else through express.
+  const server: Server = createServer((req, res) => {
+    if (isWebhookRequest(req)) void webhookHandler(req, res);
+    else app(req, res);
+  });
   // Long-polls may hold a request for 60 s; keep-alive sockets are closed promptly at shutdown.
   server.requestTimeout = 120_000;
   server.headersTimeout = 30_000;

@@ -1,8 +1,8 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunWriter } from '../runs/run-writer.js';
-import { ApiError, errors, sendError } from '../http/api-error.js';
+import { ApiError, errors } from '../http/api-error.js';
 import { BodyTooLargeError, readBody } from '../http/read-body.js';
 import { WebhookSignatureError, verifySignature } from './signature-verifier.js';
 import { WebhookPayloadError, parseWebhookPayload } from './webhook-payload.js';
@@ -21,18 +21,47 @@ export interface WebhookRouteOptions {
   now?: () => number;
 }
 
+/** The path Doclo posts to. */
+export const WEBHOOK_PATH = '/webhooks/doclo';
+
+/** Whether a request is a webhook delivery, for servers that route it before the express app. */
+export function isWebhookRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && (req.url === WEBHOOK_PATH || (req.url?.startsWith(`${WEBHOOK_PATH}?`) ?? false));
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const ACCEPTED = Buffer.from('{"received":true,"duplicate":false}');
+const DUPLICATE = Buffer.from('{"received":true,"duplicate":true}');
+
+function answer(res: ServerResponse, status: number, body: Buffer | string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+/** Doclo's error envelope, written straight to the response. */
+function sendApiError(res: ServerResponse, error: ApiError): void {
+  const body: { code: string; message: string; details?: Record<string, unknown> } = { code: error.code, message: error.message };
+  if (error.details !== undefined) body.details = error.details;
+  answer(res, error.status, JSON.stringify({ error: body }), error.headers);
+}
+
 /**
  * `POST /webhooks/doclo`: verify the signature over the raw bytes, parse, and hand the state to
  * the write path; answer 200 only once it is stored. A duplicate is also 200 — Doclo must not
  * retry what the gateway already has.
+ *
+ * It is the hottest route, so it needs only node:http's request and response: the gateway's
+ * server hands it webhook requests before the express app, skipping routing, helmet's browser
+ * headers and a per-request child logger (the receiver logs its own rejections and failures).
+ * Express can still mount it (its req/res extend node's).
  */
 export function createWebhookHandler(options: WebhookRouteOptions) {
   const { metrics, logger, writer } = options;
   const now = options.now ?? Date.now;
 
-  function reject(res: Response, result: string, error: ApiError): void {
+  function reject(res: ServerResponse, result: string, error: ApiError): void {
     metrics.webhooks.inc({ result });
-    sendError(res, error);
+    sendApiError(res, error);
   }
 
   /**
@@ -52,7 +81,7 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     }
   }
 
-  return async (req: Request, res: Response): Promise<void> => {
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrivedAt = process.hrtime.bigint();
     let raw: Buffer;
     try {
@@ -62,10 +91,11 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       throw error;
     }
     try {
-      await verify(raw, req.get('x-doclo-signature'));
+      const header = req.headers['x-doclo-signature'];
+      await verify(raw, Array.isArray(header) ? header[0] : header);
     } catch (error) {
       if (!(error instanceof WebhookSignatureError)) throw error;
-      logger.warn({ reason: error.reason, ip: req.ip }, 'webhook rejected: bad signature');
+      logger.warn({ reason: error.reason, ip: req.socket.remoteAddress }, 'webhook rejected: bad signature');
       return reject(res, 'unauthorized', new ApiError(401, error.code, error.message, { reason: error.reason }));
     }
     let event;
@@ -87,7 +117,19 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     metrics.webhooks.inc({ result: duplicate ? 'duplicate' : 'accepted' });
     // The memory bus delivers inside apply, so the frames are written by now.
     if (!duplicate) metrics.pushLatency.observe(Number(process.hrtime.bigint() - arrivedAt) / 1e9);
-    res.status(200).json({ received: true, duplicate });
+    answer(res, 200, duplicate ? DUPLICATE : ACCEPTED);
+  }
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      await handle(req, res);
+    } catch (error) {
+      // Not stored (the store failed, or the body could not be read): 500 so Doclo retries.
+      logger.error({ err: error, method: req.method, url: req.url }, 'webhook failed');
+      metrics.webhooks.inc({ result: 'error' });
+      if (res.headersSent) res.end();
+      else if (!res.destroyed) sendApiError(res, errors.internal());
+    }
   };
 }
 
