@@ -30,6 +30,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string' },
     connections: { type: 'string' },
     'pool-size': { type: 'string' },
+    'warm-seconds': { type: 'string' },
     // fan-out
     sockets: { type: 'string' },
     bursts: { type: 'string' },
@@ -40,6 +41,7 @@ const { values: flags } = parseArgs({
     // memory
     'idle-sockets': { type: 'string' },
     'tracked-runs': { type: 'string' },
+    'warm-runs': { type: 'string' },
     // cluster
     'cluster-messages': { type: 'string' },
     'redis-url': { type: 'string' },
@@ -56,7 +58,7 @@ const outDir = flags.out ?? process.env.RUNGATE_BENCH_RESULTS ?? join(BENCH_DIR,
 
 const scenarioOptions = {
   waiting: { reps, runs: num('runs', 200, 3), waiters: num('waiters', 5, 2), runMs: num('run-ms', 3000, 300), dropRates: list('drop-rates', '0,0.3,1', '0,1'), smoke },
-  ingest: { reps, seconds: num('seconds', 5, 1), connections: num('connections', 50, 10), poolSize: num('pool-size', 200_000, 5000), profileArgs },
+  ingest: { reps, seconds: num('seconds', 5, 1), connections: num('connections', 50, 10), poolSize: num('pool-size', 200_000, 5000), warmSeconds: num('warm-seconds', 1, 0), profileArgs },
   fanout: {
     reps,
     sockets: num('sockets', 10_000, 50),
@@ -67,7 +69,7 @@ const scenarioOptions = {
     pacedSockets: num('paced-sockets', 10, 5),
     profileArgs,
   },
-  memory: { reps, idleSockets: num('idle-sockets', 10_000, 50), trackedRuns: list('tracked-runs', '10000,100000', '200') },
+  memory: { reps, idleSockets: num('idle-sockets', 10_000, 50), trackedRuns: list('tracked-runs', '10000,100000', '200'), warmRuns: num('warm-runs', 5000, 100) },
   cluster: { reps, messages: num('cluster-messages', 200, 20), redisUrl: flags['redis-url'] ?? process.env.RUNGATE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
 };
 

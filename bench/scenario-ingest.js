@@ -38,14 +38,14 @@ function cannon(url, pool, { seconds, connections }) {
   }).then((result) => ({ result, sent: next }));
 }
 
-/** One target: fresh server process, 1 s warm-up on other ids, then the measured run. */
+/** One target: fresh server process, a warm-up on other ids, then the measured run. */
 async function measure(target, pools, options, profileArgs, rep) {
   const dbPath = join(tmpdir(), `rungate-bench-${process.pid}-${rep}-${Date.now()}.db`);
   const spec = target.kind === 'rungate' ? { kind: 'rungate', store: target.store === 'sqlite' ? `sqlite:${dbPath}` : 'memory', secret: SECRET } : { kind: target.kind };
   const server = startWorker('server-worker.js', spec, { execArgv: profileArgs });
   try {
     const { url } = await server.ready;
-    await cannon(url, pools.warm, { seconds: 1, connections: options.connections });
+    if (options.warmSeconds > 0) await cannon(url, pools.warm, { seconds: options.warmSeconds, connections: options.connections });
     const { result, sent } = await cannon(url, pools.main, options);
     return {
       target: target.name,
@@ -66,12 +66,12 @@ async function measure(target, pools, options, profileArgs, rep) {
 }
 
 export async function run(options, log) {
-  const { reps, seconds, connections, poolSize, profileArgs = [] } = options;
+  const { reps, seconds, connections, poolSize, warmSeconds = 1, profileArgs = [] } = options;
   const pools = { warm: signedPool(SECRET, Math.min(poolSize, 20_000), 'exec_warm_'), main: signedPool(SECRET, poolSize, 'exec_ingest_') };
   const raw = [];
   for (let rep = 0; rep < reps; rep++) {
     for (const target of TARGETS) {
-      const result = await measure(target, pools, { seconds, connections }, target.kind === 'rungate' ? profileArgs : [], rep);
+      const result = await measure(target, pools, { seconds, connections, warmSeconds }, target.kind === 'rungate' ? profileArgs : [], rep);
       log(`  ingest rep ${rep + 1}/${reps} ${target.name}: ${Math.round(result.requestsPerSec)} req/s, p99 ${result.latencyP99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
       raw.push({ rep, ...result });
     }
