@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
+import { ConfigError } from './config/option-parser.js';
 import { RunCache } from './cache/run-cache.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { createApp } from './http/create-app.js';
@@ -13,6 +14,7 @@ import { Poller } from './polling/poller.js';
 import { WsHub } from './push/ws-hub.js';
 import { FinalStateWaiters } from './runs/final-state-waiters.js';
 import { RunLookup } from './runs/run-lookup.js';
+import { isFinal } from './runs/run.js';
 import { RunWriter } from './runs/run-writer.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
 import { createDrivers } from './store/create-drivers.js';
@@ -113,12 +115,9 @@ async function assemble(
   });
   closers.push(() => upstream.close());
 
-  const writer = new RunWriter(store, cache, bus, logger);
-  bus.subscribe((record) => {
+  const writer = new RunWriter(store, cache, bus, logger, Date.now, (record) => {
     metrics.runChanges.inc({ source: record.run.source });
-    if (record.run.status === 'success' || record.run.status === 'failed' || record.run.status === 'cancelled') {
-      metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
-    }
+    if (isFinal(record.run.status)) metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
   });
   const lookup = new RunLookup({
     store,
@@ -158,6 +157,9 @@ async function assemble(
   closers.push(() => poller.close());
 
   const authenticator = new Authenticator({ jwtSecret: config.jwtSecret, clientKeys: config.clientKeys });
+  if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) {
+    logger.warn('--jwt-secret is shorter than 32 characters: tokens signed with it are easier to forge; use a long random secret');
+  }
   if (authenticator.enabled) logger.info({ jwt: config.jwtSecret !== undefined, clientKeys: config.clientKeys.size }, 'client authentication is on');
   let publicUrl = config.publicUrl ?? '';
   const webhookHandler = createWebhookHandler({
@@ -212,9 +214,10 @@ async function assemble(
   hub.attach(server);
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port));
+    server.once('error', onError);
     server.listen(config.port, config.host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
@@ -248,6 +251,22 @@ async function assemble(
   }
 
   return { url, publicUrl, simulator, metrics, close: closeAll };
+}
+
+/** A listen failure as the flag that caused it (exit 2), or as it is when no flag did. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (error.code) {
+    case 'ENOTFOUND':
+    case 'EADDRNOTAVAIL':
+    case 'EAI_AGAIN':
+      return new ConfigError(`--host: cannot listen on ${host} (${error.code})`);
+    case 'EADDRINUSE':
+      return new ConfigError(`--port: ${host}:${port} is already in use`);
+    case 'EACCES':
+      return new ConfigError(`--port: no permission to listen on ${host}:${port}`);
+    default:
+      return error;
+  }
 }
 
 /** Stops listening, lets in-flight requests finish (long-polls are released), then cuts the rest. */

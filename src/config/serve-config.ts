@@ -41,8 +41,8 @@ export const SERVE_OPTIONS = {
   simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when no API key is given)' },
   jwtSecret: {
     flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string',
-    check: (v: string) => (v.length < 32 ? 'must be at least 32 characters (HS256 wants a 256-bit secret)' : undefined),
-    help: 'when set, clients need an HS256 JWT (or a client key)',
+    check: (v: string) => (v.length === 0 ? 'must not be empty' : undefined),
+    help: 'when set, clients need an HS256 JWT (or a client key); use at least 32 random characters',
   },
   clientKey: {
     flag: 'client-key', env: 'RUNGATE_CLIENT_KEYS', kind: 'list',
@@ -59,9 +59,9 @@ export const SERVE_OPTIONS = {
     flag: 'per-run-webhook-secret', env: 'RUNGATE_PER_RUN_WEBHOOK_SECRET', kind: 'boolean', default: false,
     help: "send a fresh webhookSecret with each start and also accept that run's webhooks signed with it",
   },
-  rateLimitPerIp: { flag: 'rate-limit-per-ip', env: 'RUNGATE_RATE_LIMIT_PER_IP', kind: 'int', default: 3000, check: atLeast(0), help: 'REST requests per minute from one IP; 0 = no limit' },
-  rateLimitPerOwner: { flag: 'rate-limit-per-owner', env: 'RUNGATE_RATE_LIMIT_PER_OWNER', kind: 'int', default: 1200, check: atLeast(0), help: 'REST requests per minute per authenticated owner; 0 = no limit' },
-  wsMaxConnectionsPerClient: { flag: 'ws-max-connections-per-client', env: 'RUNGATE_WS_MAX_CONNECTIONS_PER_CLIENT', kind: 'int', default: 200, check: atLeast(1), help: 'open WebSocket connections per owner (or per IP before authentication)' },
+  rateLimitPerIp: { flag: 'rate-limit-per-ip', env: 'RUNGATE_RATE_LIMIT_PER_IP', kind: 'int', default: 60_000, check: atLeast(0), help: 'REST requests per minute from one IP (a flood guard); 0 = no limit' },
+  rateLimitPerOwner: { flag: 'rate-limit-per-owner', env: 'RUNGATE_RATE_LIMIT_PER_OWNER', kind: 'int', default: 60_000, check: atLeast(0), help: 'REST requests per minute per authenticated owner; 0 = no limit' },
+  wsMaxConnectionsPerClient: { flag: 'ws-max-connections-per-client', env: 'RUNGATE_WS_MAX_CONNECTIONS_PER_CLIENT', kind: 'int', default: 10_000, check: atLeast(1), help: 'open WebSocket connections per owner (or per IP before authentication)' },
   wsAuthTimeoutMs: { flag: 'ws-auth-timeout-ms', env: 'RUNGATE_WS_AUTH_TIMEOUT_MS', kind: 'int', default: 5000, check: atLeast(100), help: 'with auth on, a connection without a valid token by then is closed' },
   logLevel: {
     flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info',
@@ -94,8 +94,8 @@ export const SERVE_OPTIONS = {
   wsMaxSubscriptions: { flag: 'ws-max-subscriptions', env: 'RUNGATE_WS_MAX_SUBSCRIPTIONS', kind: 'int', default: 1000, check: atLeast(1), help: 'subscriptions per WebSocket connection' },
   wsMaxBufferedBytes: { flag: 'ws-max-buffered', env: 'RUNGATE_WS_MAX_BUFFERED', kind: 'bytes', default: 4 * 1024 * 1024, check: atLeast(1024), help: 'a peer with more unsent bytes than this is closed with 1013' },
   wsPingIntervalMs: { flag: 'ws-ping-interval-ms', env: 'RUNGATE_WS_PING_INTERVAL_MS', kind: 'int', default: 30_000, check: atLeast(100), help: 'ping period; a peer silent for two periods is closed' },
-  wsLookupsPerConnection: { flag: 'ws-lookups-per-connection', env: 'RUNGATE_WS_LOOKUPS_PER_CONNECTION', kind: 'int', default: 20, check: atLeast(0), help: 'upstream lookups of unknown runs one connection may cause per minute' },
-  lookupsPerMinute: { flag: 'lookups-per-minute', env: 'RUNGATE_LOOKUPS_PER_MINUTE', kind: 'int', default: 300, check: atLeast(0), help: 'upstream lookups of unknown runs that clients may cause per minute, in total' },
+  wsLookupsPerConnection: { flag: 'ws-lookups-per-connection', env: 'RUNGATE_WS_LOOKUPS_PER_CONNECTION', kind: 'int', default: 120, check: atLeast(0), help: 'upstream lookups of unknown runs one connection may cause per minute' },
+  lookupsPerMinute: { flag: 'lookups-per-minute', env: 'RUNGATE_LOOKUPS_PER_MINUTE', kind: 'int', default: 1200, check: atLeast(0), help: 'upstream lookups of unknown runs that clients may cause per minute, in total' },
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 8000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM' },
 } satisfies OptionTable;
 

@@ -68,22 +68,22 @@ export function createApp(deps: AppDeps): Express {
     res.set('Content-Type', contentType).send(body);
   });
 
-  // The dashboard and its counters: no more than /metrics shows, so no token either.
+  // The page itself takes no token; its data (runs, counters) does, like every /api/v1 route.
   app.use(createDashboardRouter());
-  app.get('/api/v1/stats', createStatsHandler(deps.metrics));
 
   // The receiver reads its own raw body: the signature covers the exact bytes.
   app.post('/webhooks/doclo', deps.webhookHandler);
 
-  app.use(
-    '/api/v1',
+  const api = express.Router();
+  api.use(
     cors(deps.allowedOrigins),
     perIpLimit(deps.rateLimit.perIpPerMinute),
     requireAuth(deps.authenticator),
     perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0),
-    express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }),
-    createRunsRouter(deps),
   );
+  api.get('/stats', createStatsHandler(deps.metrics));
+  api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }), createRunsRouter(deps));
+  app.use('/api/v1', api);
 
   app.use((req, res) => sendError(res, errors.routeNotFound(req.method, req.path)));
   app.use(apiErrorHandler(deps.logger));

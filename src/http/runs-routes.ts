@@ -49,14 +49,15 @@ function parseStartBody(body: unknown): { start: StartRunBody; wait: boolean; ti
     throw errors.validation('idempotencyKey must be a string of 1 to 256 characters', { field: 'idempotencyKey' });
   }
   if (wait !== undefined && typeof wait !== 'boolean') throw errors.validation('wait must be a boolean', { field: 'wait' });
-  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_SYNC_TIMEOUT_MS)) {
-    throw errors.validation(`timeout must be a number of milliseconds between 1 and ${MAX_SYNC_TIMEOUT_MS}`, { field: 'timeout' });
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
+    throw errors.validation('timeout must be a positive number of milliseconds (at most 60000 are used)', { field: 'timeout' });
   }
   const start: StartRunBody = { input };
   if (metadata !== undefined) start.metadata = metadata;
   if (version !== undefined) start.version = version;
   if (idempotencyKey !== undefined) start.idempotencyKey = idempotencyKey;
-  return { start, wait: wait === true, timeoutMs: typeof timeout === 'number' ? timeout : DEFAULT_SYNC_TIMEOUT_MS };
+  // A longer timeout is held to the 60 s Doclo allows, not refused.
+  return { start, wait: wait === true, timeoutMs: typeof timeout === 'number' ? Math.min(timeout, MAX_SYNC_TIMEOUT_MS) : DEFAULT_SYNC_TIMEOUT_MS };
 }
 
 /** Doclo's REST routes, answered from the gateway's own state wherever it can. */
@@ -133,10 +134,10 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     const limitText = query.limit;
     let limit = 50;
     if (limitText !== undefined) {
-      if (typeof limitText !== 'string' || !/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > MAX_LIST_LIMIT) {
-        throw errors.invalidInput(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`, { field: 'limit' });
+      if (typeof limitText !== 'string' || !/^\d{1,9}$/.test(limitText) || Number(limitText) < 1) {
+        throw errors.invalidInput(`limit must be a positive integer (at most ${MAX_LIST_LIMIT} are returned)`, { field: 'limit' });
       }
-      limit = Number(limitText);
+      limit = Math.min(Number(limitText), MAX_LIST_LIMIT);
     }
     const status = query.status === undefined ? undefined : normalizeStatus(query.status);
     if (query.status !== undefined && status === undefined) {

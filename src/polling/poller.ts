@@ -50,6 +50,8 @@ export class Poller {
   private readonly inFlight = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  /** Aborted at close: polls waiting on upstream (a Retry-After, a backoff) stop at once. */
+  private readonly stopping = new AbortController();
   private armedAtMs = Infinity;
   private ticking = false;
   private closed = false;
@@ -84,6 +86,7 @@ export class Poller {
     this.closed = true;
     this.unsubscribe();
     if (this.timer) clearTimeout(this.timer);
+    this.stopping.abort();
     await Promise.allSettled([...this.pending]);
   }
 
@@ -163,8 +166,9 @@ export class Poller {
       }
       let execution;
       try {
-        execution = await upstream.getRun(id, { priority: 'low' });
+        execution = await upstream.getRun(id, { priority: 'low', signal: this.stopping.signal });
       } catch (error) {
+        if (this.closed) return;
         if (error instanceof UpstreamError && error.kind === 'not_found') {
           metrics.polls.inc({ result: 'not_found' });
           await this.giveUp(id, 'upstream_not_found');

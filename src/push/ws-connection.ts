@@ -81,14 +81,14 @@ export class WsConnection {
   offer(record: RunRecord, frame: Buffer): void {
     const { run } = record;
     if (!canRead(this.principal, run.id, record)) return;
-    if (this.runs.has(run.id) || this.flows.has(run.flowId) || this.flows.has('*')) {
-      this.sendRunFrame(run, frame);
-      return;
-    }
+    // A run whose own subscription is being set up waits for its `subscribed`, even when a flow
+    // subscription covers it too: `subscribed` comes before any run message for it.
     if (this.pendingRuns.has(run.id)) {
       const parked = this.pendingRuns.get(run.id);
       if (!parked || parked.seq < run.seq) this.pendingRuns.set(run.id, run);
+      return;
     }
+    if (this.runs.has(run.id) || this.flows.has(run.flowId) || this.flows.has('*')) this.sendRunFrame(run, frame);
   }
 
   /** Sends a run unless this peer already has this seq or a newer one. */

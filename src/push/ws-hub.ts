@@ -72,10 +72,16 @@ export class WsHub {
   /** Routes HTTP upgrades on `path` to the hub; others are refused. */
   attach(httpServer: Server): void {
     httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Node drops the HTTP server's error listener at upgrade and ws adds its own only inside
+      // handleUpgrade: a reset in between would be an unhandled 'error' that ends the process.
+      socket.on('error', () => socket.destroy());
       const path = (req.url ?? '').split('?')[0];
       if (path !== this.options.path) return refuse(socket, 404, 'Not Found');
       if (!this.originAllowed(req)) return refuse(socket, 403, 'Forbidden');
-      void this.upgrade(req, socket, head);
+      this.upgrade(req, socket, head).catch((error: unknown) => {
+        this.deps.logger.error({ err: error }, 'WebSocket upgrade failed');
+        socket.destroy();
+      });
     });
   }
 
@@ -166,6 +172,7 @@ export class WsHub {
   }
 
   private handle(connection: WsConnection, message: ClientMessage): void {
+    if (!this.isLive(connection)) return;
     if (message.op === 'auth') {
       connection.authPending = true;
       void this.authenticate(connection, message.token).finally(() => {
@@ -189,7 +196,14 @@ export class WsHub {
     switch (message.op) {
       case 'subscribe':
         if (message.target.kind === 'flow') this.subscribeFlow(connection, message.target.flowId);
-        else for (const id of message.target.runIds) void this.subscribeRun(connection, id, message.since);
+        else {
+          for (const id of message.target.runIds) {
+            this.subscribeRun(connection, id, message.since).catch((error: unknown) => {
+              this.deps.logger.error({ err: error, runId: id }, 'subscribing failed');
+              if (this.isLive(connection)) connection.sendError('unavailable', 'the subscription could not be set up just now; try again', id);
+            });
+          }
+        }
         return;
       case 'unsubscribe':
         this.unsubscribe(connection, message.target);
@@ -212,6 +226,7 @@ export class WsHub {
       if (!connection.principal) connection.close(CLOSE_POLICY, 'authentication failed');
       return;
     }
+    if (!this.isLive(connection)) return;
     if (connection.principal && connection.principal.sub !== principal.sub) {
       connection.sendError('forbidden', 'a connection cannot change owner; open a new one');
       return;
@@ -233,7 +248,13 @@ export class WsHub {
     else this.perClient.set(clientKey, count);
   }
 
+  /** Still connected and not yet dropped: async steps check this before touching any index. */
+  private isLive(connection: WsConnection): boolean {
+    return this.connections.has(connection);
+  }
+
   private subscribeFlow(connection: WsConnection, flowId: string): void {
+    if (!this.isLive(connection)) return;
     if (flowId === '*' && connection.principal && !connection.principal.admin) {
       connection.sendError('forbidden', 'only admins may subscribe to every flow');
       return;
@@ -253,10 +274,15 @@ export class WsHub {
   private async subscribeRun(connection: WsConnection, runId: string, since: number | undefined): Promise<void> {
     const principal = connection.principal;
     // Someone else's run and an unknown one look alike, and neither causes an upstream call.
-    if (!mayLookUpstream(principal, runId) && !canRead(principal, runId, await this.deps.lookup.findLocal(runId))) {
-      connection.sendError('forbidden', 'this token may not read this run', runId);
-      return;
+    if (!mayLookUpstream(principal, runId)) {
+      const local = await this.deps.lookup.findLocal(runId);
+      if (!this.isLive(connection)) return;
+      if (!canRead(principal, runId, local)) {
+        connection.sendError('forbidden', 'this token may not read this run', runId);
+        return;
+      }
     }
+    if (!this.isLive(connection)) return;
     const already = connection.runs.has(runId);
     if (!already && !connection.pendingRuns.has(runId)) {
       if (connection.subscriptionCount >= this.options.maxSubscriptions) {
@@ -281,7 +307,7 @@ export class WsHub {
       }
       return;
     }
-    if (!connection.open) return;
+    if (!this.isLive(connection)) return;
     if (!record) {
       if (!already) this.forgetRun(connection, runId);
       connection.sendError('not_found', `run ${runId} does not exist`, runId);

@@ -47,10 +47,6 @@ function annotate(record: RunRecord, notes: RunAnnotations): boolean {
     record.webhookSecret = notes.webhookSecret;
     touched = true;
   }
-  if (notes.startedHere && !record.startedHere) {
-    record.startedHere = true;
-    touched = true;
-  }
   return touched;
 }
 
@@ -80,6 +76,8 @@ export function mergeRun(
       rev: 1,
       trackedAtMs: nowMs,
       updatedAtMs: nowMs,
+      // Only a run first heard of through its start has trackedAtMs = its start time.
+      ...(notes.startedHere ? { startedHere: true } : {}),
     };
     annotate(record, notes);
     return { kind: 'changed', record };

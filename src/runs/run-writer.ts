@@ -35,6 +35,8 @@ export class RunWriter {
     private readonly bus: RunBus,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** Called once per accepted change, on the instance that wrote it (metrics). */
+    private readonly onChanged: (record: RunRecord) => void = () => undefined,
   ) {}
 
   async apply(news: RunNews, source: RunSource, notes: RunAnnotations = {}): Promise<ApplyResult> {
@@ -50,15 +52,19 @@ export class RunWriter {
       const written = await this.store.compareAndSet(outcome.record, current?.rev ?? 0);
       if (!written) continue;
       this.cache.set(outcome.record);
-      if (outcome.kind === 'annotated') return { kind: 'annotated', record: outcome.record };
-      this.logger.debug({ runId: news.id, status: outcome.record.run.status, seq: outcome.record.run.seq, source }, 'run changed');
+      if (outcome.kind === 'changed') {
+        this.logger.debug({ runId: news.id, status: outcome.record.run.status, seq: outcome.record.run.seq, source }, 'run changed');
+        this.onChanged(outcome.record);
+      }
+      // An annotation (an owner learnt after a webhook came first) is published too, with the same
+      // seq: peers that already have that seq skip it, the owner's flow subscribers now get it.
       try {
         await this.bus.publish(outcome.record);
       } catch (error) {
         // The state is stored; subscribers catch up through resync or their next lookup.
         this.logger.error({ err: error, runId: news.id }, 'publishing a run change failed');
       }
-      return { kind: 'changed', record: outcome.record, previous: current };
+      return outcome.kind === 'changed' ? { kind: 'changed', record: outcome.record, previous: current } : { kind: 'annotated', record: outcome.record };
     }
     throw new WriteConflictError(news.id);
   }

@@ -236,7 +236,10 @@ describe('gateway loop', () => {
     expect(flowA.body.nextCursor).toBeUndefined();
     const queued = await getJson(`${stack.url}/api/v1/runs?status=pending`);
     expect(queued.body.data).toHaveLength(5);
-    for (const bad of ['limit=0', 'limit=501', 'limit=x', 'status=weird', 'cursor=%%%']) {
+    const capped = await getJson(`${stack.url}/api/v1/runs?limit=100000`);
+    expect(capped.status).toBe(200);
+    expect(capped.body.data).toHaveLength(5);
+    for (const bad of ['limit=0', 'limit=-1', 'limit=x', 'status=weird', 'cursor=%%%']) {
       const answer = await getJson(`${stack.url}/api/v1/runs?${bad}`);
       expect(answer.status, bad).toBe(400);
       expect(answer.body.error.code).toBe('INVALID_INPUT');
@@ -254,7 +257,7 @@ describe('gateway loop', () => {
     expect(notJson.body.error.code).toBe('INVALID_INPUT');
     const noInput = await postJson(`${stack.url}/api/v1/flows/f/run`, { metadata: {} });
     expect(noInput.status).toBe(422);
-    const badTimeout = await postJson(`${stack.url}/api/v1/flows/f/run`, startBody({ wait: true, timeout: 120_000 }));
+    const badTimeout = await postJson(`${stack.url}/api/v1/flows/f/run`, startBody({ wait: true, timeout: -5 }));
     expect(badTimeout.status).toBe(422);
     expect(stack.sim.stats().requests.run).toBe(1);
   });
