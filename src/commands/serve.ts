@@ -32,6 +32,8 @@ export async function serveCommand(argv: string[]): Promise<number | void> {
       },
     );
   };
+  // One bad promise must not take every subscriber down with it: log it loudly and go on.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
