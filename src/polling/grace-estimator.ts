@@ -6,7 +6,11 @@ export interface GraceOptions {
 }
 
 const SAMPLES_PER_FLOW = 64;
-const MIN_SAMPLES = 5;
+/**
+ * Below this many samples the grace never drops under the default: the first runs of a burst to
+ * finish are its shortest, and learning from them alone would poll the longer ones too early.
+ */
+const MIN_SAMPLES = 20;
 const MAX_FLOWS = 10_000;
 
 /**

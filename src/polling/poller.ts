@@ -164,6 +164,13 @@ export class Poller {
         await this.giveUp(id, 'max_age');
         return;
       }
+      // The grace was estimated when the run was first seen; what finished since may have
+      // lengthened it. Still inside it, the webhook is not late yet: look again later, for free.
+      const graceMs = this.deps.grace.graceFor(record.run.flowId);
+      if (record.startedHere && trackedForMs < graceMs) {
+        await schedule.set(id, record.trackedAtMs + graceMs);
+        return;
+      }
       let execution;
       try {
         execution = await upstream.getRun(id, { priority: 'low', signal: this.stopping.signal });

@@ -86,6 +86,19 @@ describe('Poller', () => {
     expect(upstream.gets).toHaveLength(3);
   });
 
+  it('defers a first poll when what finished meanwhile shows the flow takes longer', async () => {
+    await writer.apply({ id: 'exec_slow', flowId: 'f', status: 'queued' }, 'request', { startedHere: true });
+    // Twenty runs of this flow finish in 10 s each while exec_slow waits for its first poll.
+    for (let i = 0; i < 20; i++) {
+      await writer.apply({ id: `exec_done${i}`, flowId: 'f', status: 'queued' }, 'request');
+      await writer.apply({ id: `exec_done${i}`, status: 'success', duration: 10_000 }, 'webhook');
+    }
+    await vi.advanceTimersByTimeAsync(6100);
+    expect(upstream.gets).toEqual([]);
+    await vi.advanceTimersByTimeAsync(10_000 * 1.25 + 250 - 6100 + 200);
+    expect(upstream.gets).toEqual(['exec_slow']);
+  });
+
   it('never polls a run whose final state came by webhook', async () => {
     await writer.apply({ id: 'exec_2', flowId: 'f', status: 'queued' }, 'request', { startedHere: true });
     await vi.advanceTimersByTimeAsync(3000);
