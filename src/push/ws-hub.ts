@@ -11,6 +11,7 @@ import { LookupBudgetError, type RunLookup } from '../runs/run-lookup.js';
 import type { RunRecord, RunStore } from '../store/run-store.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { ProtocolError, parseClientMessage, type ClientMessage, type SubscriptionTarget } from './client-message.js';
+import { WsAdmission, isRefusal, ownerKey } from './ws-admission.js';
 import { WsConnection } from './ws-connection.js';
 
 /** How many of a subscribed flow's newest runs a resync rereads. */
@@ -52,7 +53,7 @@ export class WsHub {
   private readonly unsubscribeBus: () => void;
   private readonly unsubscribeResync: () => void;
   private subscriptions = 0;
-  private readonly perClient = new Map<string, number>();
+  private readonly admission: WsAdmission;
   /** When the last change arrived from the bus: what a bus outage hid was written after it. */
   private lastChangeAtMs = Date.now();
 
@@ -60,6 +61,7 @@ export class WsHub {
     private readonly deps: { bus: RunBus; store: RunStore; lookup: RunLookup; metrics: GatewayMetrics; logger: Logger; authenticator: Authenticator },
     private readonly options: WsHubOptions,
   ) {
+    this.admission = new WsAdmission(deps.authenticator, options);
     this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
     this.unsubscribeBus = deps.bus.subscribe((record) => this.onChange(record));
     this.unsubscribeResync = deps.bus.onResync(() => {
@@ -69,50 +71,24 @@ export class WsHub {
     this.heartbeat.unref();
   }
 
-  /** Routes HTTP upgrades on `path` to the hub; others are refused. */
+  /** Routes HTTP upgrades to the hub; those the admission refuses get a plain HTTP status. */
   attach(httpServer: Server): void {
     httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node drops the HTTP server's error listener at upgrade and ws adds its own only inside
       // handleUpgrade: a reset in between would be an unhandled 'error' that ends the process.
       socket.on('error', () => socket.destroy());
-      const path = (req.url ?? '').split('?')[0];
-      if (path !== this.options.path) return refuse(socket, 404, 'Not Found');
-      if (!this.originAllowed(req)) return refuse(socket, 403, 'Forbidden');
-      this.upgrade(req, socket, head).catch((error: unknown) => {
-        this.deps.logger.error({ err: error }, 'WebSocket upgrade failed');
-        socket.destroy();
-      });
+      this.admission.admit(req).then(
+        (verdict) => {
+          if (isRefusal(verdict)) return refuse(socket, verdict.status, verdict.reason);
+          if (socket.destroyed) return;
+          this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verdict.principal, verdict.clientKey));
+        },
+        (error: unknown) => {
+          this.deps.logger.error({ err: error }, 'WebSocket upgrade failed');
+          socket.destroy();
+        },
+      );
     });
-  }
-
-  /** Authenticates a token sent at upgrade (a bad one is refused with 401), then accepts. */
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    let principal: Principal | undefined;
-    const header = req.headers.authorization;
-    if (this.deps.authenticator.enabled && header !== undefined) {
-      try {
-        principal = await this.deps.authenticator.fromHeader(header);
-      } catch (error) {
-        if (!(error instanceof AuthError)) throw error;
-        return refuse(socket, 401, 'Unauthorized');
-      }
-    }
-    const clientKey = principal ? `sub:${principal.sub}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
-    if ((this.perClient.get(clientKey) ?? 0) >= this.options.maxConnectionsPerClient) return refuse(socket, 429, 'Too Many Requests');
-    if (socket.destroyed) return;
-    this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, principal, clientKey));
-  }
-
-  /** Same-origin pages always; others only when listed (when a list is configured). */
-  private originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (origin === undefined || this.options.allowedOrigins.length === 0) return true;
-    if (this.options.allowedOrigins.includes(origin)) return true;
-    try {
-      return new URL(origin).host === req.headers.host;
-    } catch {
-      return false;
-    }
   }
 
   get connectionCount(): number {
@@ -136,7 +112,7 @@ export class WsHub {
       this.deps.metrics,
     );
     connection.clientKey = clientKey;
-    this.perClient.set(clientKey, (this.perClient.get(clientKey) ?? 0) + 1);
+    this.admission.add(clientKey);
     if (principal) connection.authenticate(principal);
     else if (this.deps.authenticator.enabled) {
       connection.setAuthDeadline(this.options.authTimeoutMs, () => connection.close(CLOSE_POLICY, 'authentication required'));
@@ -231,21 +207,13 @@ export class WsHub {
       connection.sendError('forbidden', 'a connection cannot change owner; open a new one');
       return;
     }
-    if (!connection.principal) this.rekey(connection, `sub:${principal.sub}`);
+    if (!connection.principal) {
+      // From now on the connection counts against its owner, no longer its IP.
+      this.admission.release(connection.clientKey);
+      connection.clientKey = ownerKey(principal);
+      this.admission.add(connection.clientKey);
+    }
     connection.authenticate(principal);
-  }
-
-  /** Counts an authenticated connection against its owner instead of its IP. */
-  private rekey(connection: WsConnection, clientKey: string): void {
-    this.release(connection.clientKey);
-    connection.clientKey = clientKey;
-    this.perClient.set(clientKey, (this.perClient.get(clientKey) ?? 0) + 1);
-  }
-
-  private release(clientKey: string): void {
-    const count = (this.perClient.get(clientKey) ?? 1) - 1;
-    if (count <= 0) this.perClient.delete(clientKey);
-    else this.perClient.set(clientKey, count);
   }
 
   /** Still connected and not yet dropped: async steps check this before touching any index. */
@@ -349,7 +317,7 @@ export class WsHub {
     for (const runId of [...connection.runs, ...connection.pendingRuns.keys()]) removeFrom(this.byRun, runId, connection);
     for (const flowId of connection.flows) removeFrom(this.byFlow, flowId, connection);
     this.countSubscriptions(-connection.subscriptionCount);
-    this.release(connection.clientKey);
+    this.admission.release(connection.clientKey);
     connection.dispose();
     connection.runs.clear();
     connection.pendingRuns.clear();
