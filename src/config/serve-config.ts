@@ -38,7 +38,7 @@ export const SERVE_OPTIONS = {
   },
   store: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH or redis://HOST:PORT[/DB]' },
   redisPrefix: { flag: 'redis-prefix', env: 'RUNGATE_REDIS_PREFIX', kind: 'string', default: 'rungate:', help: 'key and channel prefix in Redis' },
-  simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when no API key is given)' },
+  simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when neither an API key nor --upstream-url is given; RUNGATE_SIMULATE=false turns it off)' },
   jwtSecret: {
     flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string',
     check: (v: string) => (v.length === 0 ? 'must not be empty' : undefined),
@@ -206,7 +206,9 @@ export function loadServeConfig(argv: readonly string[], env: Readonly<Record<st
         : { kind: 'redis', url: v.store, prefix: v.redisPrefix };
   if (v.pollMinGraceMs > v.pollMaxGraceMs) throw new ConfigError('--poll-min-grace-ms: must not exceed --poll-max-grace-ms');
   if (v.pollIntervalMs > v.pollMaxIntervalMs) throw new ConfigError('--poll-interval-ms: must not exceed --poll-max-interval-ms');
-  const simulate = v.simulate ?? v.apiKey === undefined;
+  // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
+  // (a standalone simulator, a keyless proxy) is used as given.
+  const simulate = v.simulate ?? (v.apiKey === undefined && v.upstreamUrl === SERVE_OPTIONS.upstreamUrl.default);
   return deepFreeze({
     host: v.host,
     port: v.port,

@@ -10,6 +10,10 @@ describe('loadServeConfig', () => {
     expect(Object.isFrozen(config.poll)).toBe(true);
     expect(loadServeConfig([], { DOCLO_API_KEY: 'k' }).simulate).toBe(false);
     expect(loadServeConfig(['--simulate'], { DOCLO_API_KEY: 'k' }).simulate).toBe(true);
+    // An upstream of one's own without a key (a standalone simulator) is used as given.
+    expect(loadServeConfig(['--upstream-url', 'http://127.0.0.1:8081/api/v1'], {}).simulate).toBe(false);
+    expect(loadServeConfig([], { DOCLO_API_URL: 'http://127.0.0.1:8081/api/v1' }).simulate).toBe(false);
+    expect(loadServeConfig([], { RUNGATE_SIMULATE: 'false' }).simulate).toBe(false);
   });
 
   it('takes flags over environment over defaults', () => {
