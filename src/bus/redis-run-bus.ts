@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { closeConnection } from '../store/redis-connection.js';
 import type { RunRecord } from '../store/run-store.js';
 import type { RunBus, RunListener } from './run-bus.js';
 
@@ -79,8 +80,9 @@ export class RedisRunBus implements RunBus {
     this.closed = true;
     this.listeners.clear();
     this.resyncListeners.clear();
-    if (this.subscriber.status !== 'end') await this.subscriber.quit().catch(() => this.subscriber.disconnect());
-    if (this.ownsPublisher && this.publisher.status !== 'end') await this.publisher.quit();
+    // Not QUIT while Redis is unreachable: it would wait for Redis to come back (see closeConnection).
+    await closeConnection(this.subscriber);
+    if (this.ownsPublisher) await closeConnection(this.publisher);
   }
 
   private deliver(message: string): void {

@@ -10,6 +10,9 @@ import type { GraceEstimator } from './grace-estimator.js';
 import type { PollSchedule } from './poll-schedule.js';
 import { nextPollDelayMs, startupJitterMs } from './poll-timing.js';
 
+/** The longest close() waits for polls in flight (see close). */
+const CLOSE_WAIT_MS = 1000;
+
 export interface PollerOptions {
   intervalMs: number;
   maxIntervalMs: number;
@@ -87,7 +90,17 @@ export class Poller {
     this.unsubscribe();
     if (this.timer) clearTimeout(this.timer);
     this.stopping.abort();
-    await Promise.allSettled([...this.pending]);
+    // Polls end promptly once upstream waits are aborted, unless the store does not answer (Redis
+    // down: its commands wait for it to come back). Shutdown must not wait for that: a poll left
+    // behind writes nothing once the store's connection is closed, and its lease lets the run
+    // come due again for whichever instance polls next.
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      timer.unref();
+    });
+    await Promise.race([Promise.allSettled([...this.pending]), giveUp]);
+    clearTimeout(timer);
   }
 
   private onChange(record: RunRecord): void {

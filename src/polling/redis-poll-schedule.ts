@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { closeConnection } from '../store/redis-connection.js';
 import type { PollSchedule } from './poll-schedule.js';
 
 /**
@@ -71,6 +72,6 @@ export class RedisPollSchedule implements PollSchedule {
   }
 
   async close(): Promise<void> {
-    if (this.ownsConnection && this.redis.status !== 'end') await this.redis.quit();
+    if (this.ownsConnection) await closeConnection(this.redis);
   }
 }

@@ -6,6 +6,7 @@ import type { ServeConfig } from '../config/serve-config.js';
 import { HeapPollSchedule } from '../polling/heap-poll-schedule.js';
 import type { PollSchedule } from '../polling/poll-schedule.js';
 import { MemoryRunStore } from './memory-run-store.js';
+import { closeConnection } from './redis-connection.js';
 import type { RunStore } from './run-store.js';
 
 /** The three drivers that depend on where state lives, and one way to close them all. */
@@ -80,9 +81,7 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     connection.on('error', (error: Error) => log.warn({ err: error, connection: name }, 'Redis connection error'));
   }
   const quitAll = async () => {
-    for (const connection of [subscriber, commands]) {
-      if (connection.status !== 'end') await connection.quit().catch(() => connection.disconnect());
-    }
+    for (const connection of [subscriber, commands]) await closeConnection(connection);
   };
   try {
     await connectWithin(commands, url);

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { isFinal } from '../runs/run.js';
+import { closeConnection } from './redis-connection.js';
 import { InvalidCursorError, matchesQuery, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
 
 /**
@@ -227,7 +228,7 @@ export class RedisRunStore implements RunStore {
   }
 
   async close(): Promise<void> {
-    if (this.ownsConnection && this.redis.status !== 'end') await this.redis.quit();
+    if (this.ownsConnection) await closeConnection(this.redis);
   }
 
   /** The records of `ids` in one round trip; undefined where a run is gone. */
