@@ -96,7 +96,7 @@ export const SERVE_OPTIONS = {
   wsPingIntervalMs: { flag: 'ws-ping-interval-ms', env: 'RUNGATE_WS_PING_INTERVAL_MS', kind: 'int', default: 30_000, check: atLeast(100), help: 'ping period; a peer silent for two periods is closed' },
   wsLookupsPerConnection: { flag: 'ws-lookups-per-connection', env: 'RUNGATE_WS_LOOKUPS_PER_CONNECTION', kind: 'int', default: 120, check: atLeast(0), help: 'upstream lookups of unknown runs one connection may cause per minute' },
   lookupsPerMinute: { flag: 'lookups-per-minute', env: 'RUNGATE_LOOKUPS_PER_MINUTE', kind: 'int', default: 1200, check: atLeast(0), help: 'upstream lookups of unknown runs that clients may cause per minute, in total' },
-  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 8000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM' },
+  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 6000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM (the whole shutdown must fit in 10 s)' },
 } satisfies OptionTable;
 
 type StoreConfig =
