@@ -1,34 +1,11 @@
-// The client's own copies of the wire types: it must not pull server code into a browser bundle.
+// Wire types shared with the gateway by type-only imports: they vanish from the built client,
+// which therefore pulls no server code into a browser bundle.
+import type { ExecutionFields, RunSource } from '../runs/run.js';
 
-/** The five statuses rungate speaks (Doclo's `pending`/`completed` arrive already normalised). */
-export type RunStatus = 'queued' | 'running' | 'success' | 'failed' | 'cancelled';
-
-/** Where a run's latest state came from. */
-export type RunSource = 'webhook' | 'poll' | 'request';
-
-/** Doclo's run error: `{code, message}` plus `details` (SDK) or `step` (API reference). */
-export interface RunError {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-  step?: string;
-}
+export type { RunError, RunSource, RunStatus } from '../runs/run.js';
 
 /** A Doclo Execution, typed like Doclo's SDK: `T` is the flow's output. Unknown fields pass through. */
-export interface Execution<T = unknown> {
-  id: string;
-  flowId: string;
-  status: RunStatus;
-  version?: string;
-  createdAt?: string;
-  completedAt?: string;
-  cancelledAt?: string;
-  duration?: number;
-  progress?: { step: string; percentage: number };
-  output?: T;
-  error?: RunError;
-  metrics?: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
+export interface Execution<T = unknown> extends ExecutionFields<T> {
   traceId?: string;
   [field: string]: unknown;
 }
