@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, getJson, percentile, postJson, startBody, startStack, WsProbe, type Stack } from '../support/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, getJson, percentile, postJson, startBody, useStack, WsProbe } from '../support/gateway-harness.js';
 
 const FINAL = new Set(['success', 'failed', 'cancelled']);
 
@@ -8,40 +8,31 @@ const FINAL = new Set(['success', 'failed', 'cancelled']);
  * Each test takes a few seconds because the runs do.
  */
 describe('contract bounds with default settings', () => {
-  let stack: Stack | undefined;
-  const probes: WsProbe[] = [];
-
-  afterEach(async () => {
-    await Promise.all(probes.splice(0).map((p) => p.close()));
-    await stack?.close();
-    stack = undefined;
-  });
+  const t = useStack();
 
   async function subscribeAll(): Promise<WsProbe> {
-    const probe = await WsProbe.connect(stack!.wsUrl);
-    probes.push(probe);
+    const probe = await t.probe();
     probe.send({ op: 'subscribe', flowId: '*' });
     await probe.waitFor((m) => m.type === 'subscribed');
     return probe;
   }
 
   async function start(count: number): Promise<string[]> {
-    const answers = await Promise.all(Array.from({ length: count }, () => postJson(`${stack!.url}/api/v1/flows/bounds/run`, startBody())));
+    const answers = await Promise.all(Array.from({ length: count }, () => postJson(`${t.stack.url}/api/v1/flows/bounds/run`, startBody())));
     return answers.map((a) => a.body.id as string);
   }
 
   it('webhooks arriving: p99 webhook-to-subscriber under 50 ms, zero upstream GETs, readers cost nothing', async () => {
-    stack = await startStack({ sim: { runMs: 3000, failRate: 0.05 } });
+    const stack = await t.start({ sim: { runMs: 3000, failRate: 0.05 } });
     const probe = await subscribeAll();
     const ids = await start(40);
     // Extra subscribers and REST readers of the same runs must not add upstream calls.
     const readers = await Promise.all(Array.from({ length: 5 }, async () => {
-      const p = await WsProbe.connect(stack!.wsUrl);
-      probes.push(p);
+      const p = await t.probe();
       p.send({ op: 'subscribe', runIds: ids });
       return p;
     }));
-    await Promise.all(ids.map((id) => getJson(`${stack!.url}/api/v1/runs/${id}`)));
+    await Promise.all(ids.map((id) => getJson(`${t.stack.url}/api/v1/runs/${id}`)));
     await eventually(() => ids.every((id) => probe.runs(id).some((r) => FINAL.has(r.status))), 15_000);
 
     const latencies = ids.map((id) => {
@@ -57,7 +48,7 @@ describe('contract bounds with default settings', () => {
   });
 
   it('every webhook lost: each final state within 10 s of the run ending, at most 4 GETs per run', async () => {
-    stack = await startStack({ sim: { runMs: 3000, failRate: 0.05, webhookDropRate: 1 } });
+    const stack = await t.start({ sim: { runMs: 3000, failRate: 0.05, webhookDropRate: 1 } });
     const probe = await subscribeAll();
     const ids = await start(40);
     await eventually(() => ids.every((id) => probe.runs(id).some((r) => FINAL.has(r.status))), 20_000);

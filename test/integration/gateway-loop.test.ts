@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, getJson, metricValue, postJson, startBody, startStack, WsProbe, type Stack } from '../support/gateway-harness.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, getJson, metricValue, postJson, startBody, useStack, WsProbe } from '../support/gateway-harness.js';
 
 /**
  * The whole loop over loopback: the real simulator (with faults) upstream, the real gateway,
@@ -7,25 +7,12 @@ import { eventually, getJson, metricValue, postJson, startBody, startStack, WsPr
  * scaled alike; the bounds at full scale are in gateway-bounds.test.ts.
  */
 describe('gateway loop', () => {
-  let stack: Stack | undefined;
-  const probes: WsProbe[] = [];
-
-  afterEach(async () => {
-    await Promise.all(probes.splice(0).map((p) => p.close()));
-    await stack?.close();
-    stack = undefined;
-  });
-
-  async function probe(): Promise<WsProbe> {
-    const p = await WsProbe.connect(stack!.wsUrl);
-    probes.push(p);
-    return p;
-  }
+  const t = useStack();
 
   async function startRuns(count: number, flowId = 'invoices'): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const answer = await postJson(`${stack!.url}/api/v1/flows/${flowId}/run`, startBody());
+      const answer = await postJson(`${t.stack.url}/api/v1/flows/${flowId}/run`, startBody());
       expect(answer.status).toBe(200);
       expect(answer.body.status).toBe('queued');
       expect(answer.body.source).toBe('request');
@@ -40,12 +27,12 @@ describe('gateway loop', () => {
   }
 
   it('webhooks arriving: every subscriber sees each final state once, with no upstream GET', async () => {
-    stack = await startStack({ sim: { runMs: 300, failRate: 0.3 } });
-    const all = await probe();
+    const stack = await t.start({ sim: { runMs: 300, failRate: 0.3 } });
+    const all = await t.probe();
     all.send({ op: 'subscribe', flowId: '*' });
     await all.waitFor((m) => m.type === 'subscribed' && m.flowId === '*');
     const ids = await startRuns(20);
-    const perRun = await probe();
+    const perRun = await t.probe();
     perRun.send({ op: 'subscribe', runIds: ids });
     for (const id of ids) await perRun.waitFor((m) => m.type === 'subscribed' && m.runId === id);
 
@@ -69,11 +56,11 @@ describe('gateway loop', () => {
   });
 
   it('every webhook lost: polling recovers every final state, within a few GETs per run', async () => {
-    stack = await startStack({
+    const stack = await t.start({
       sim: { runMs: 300, webhookDropRate: 1 },
       args: ['--poll-grace-ms', '500', '--poll-min-grace-ms', '200', '--poll-interval-ms', '200'],
     });
-    const all = await probe();
+    const all = await t.probe();
     all.send({ op: 'subscribe', flowId: '*' });
     await all.waitFor((m) => m.type === 'subscribed');
     const ids = await startRuns(20);
@@ -87,12 +74,12 @@ describe('gateway loop', () => {
   });
 
   it('duplicated and delayed webhooks: final state exactly once, seq only grows', async () => {
-    stack = await startStack({ sim: { runMs: 200, webhookDuplicateRate: 1, webhookDelayMs: 150 } });
-    const all = await probe();
+    const stack = await t.start({ sim: { runMs: 200, webhookDuplicateRate: 1, webhookDelayMs: 150 } });
+    const all = await t.probe();
     all.send({ op: 'subscribe', flowId: 'dupes' });
     await all.waitFor((m) => m.type === 'subscribed');
     const ids = await startRuns(10, 'dupes');
-    await eventually(() => stack!.sim.stats().webhooks.sent >= 20, 10_000);
+    await eventually(() => t.stack.sim.stats().webhooks.sent >= 20, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const id of ids) {
       expect(finals(all, id)).toHaveLength(1);
@@ -104,24 +91,24 @@ describe('gateway loop', () => {
   });
 
   it('many subscribers and readers of one unknown run cost one upstream lookup', async () => {
-    stack = await startStack({ sim: { runMs: 2000 } });
+    const stack = await t.start({ sim: { runMs: 2000 } });
     // Started directly upstream, so the gateway has never heard of it.
     const started = await postJson(`${stack.sim.url}/api/v1/flows/direct/run`, startBody());
     const id = started.body.id as string;
-    const subscribers = await Promise.all(Array.from({ length: 30 }, () => probe()));
+    const subscribers = await Promise.all(Array.from({ length: 30 }, () => t.probe()));
     for (const s of subscribers) s.send({ op: 'subscribe', runId: id });
-    const reads = await Promise.all(Array.from({ length: 30 }, () => getJson(`${stack!.url}/api/v1/runs/${id}`)));
+    const reads = await Promise.all(Array.from({ length: 30 }, () => getJson(`${t.stack.url}/api/v1/runs/${id}`)));
     for (const read of reads) expect(read.status).toBe(200);
     for (const s of subscribers) await s.waitFor((m) => m.type === 'run' && m.run?.id === id);
     expect(stack.sim.stats().requests.get).toBe(1);
   });
 
   it('unknown runs: 404 on REST, not_found on WebSocket, and no subscribed', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     const answer = await getJson(`${stack.url}/api/v1/runs/exec_doesnotexist`);
     expect(answer.status).toBe(404);
     expect(answer.body).toEqual({ error: { code: 'EXECUTION_NOT_FOUND', message: expect.any(String) } });
-    const p = await probe();
+    const p = await t.probe();
     p.send({ op: 'subscribe', runId: 'exec_doesnotexist' });
     const error = await p.waitFor((m) => m.type === 'error');
     expect(error).toMatchObject({ code: 'not_found', runId: 'exec_doesnotexist' });
@@ -129,7 +116,7 @@ describe('gateway loop', () => {
   });
 
   it('Prefer: wait holds a lookup until the run ends; wait: true holds the start', async () => {
-    stack = await startStack({ sim: { runMs: 400, failRate: 0 } });
+    const stack = await t.start({ sim: { runMs: 400, failRate: 0 } });
     const [id] = await startRuns(1);
     const held = await getJson(`${stack.url}/api/v1/runs/${id}`, { prefer: 'wait=10' });
     expect(held.status).toBe(200);
@@ -150,15 +137,15 @@ describe('gateway loop', () => {
   });
 
   it('since on resubscribe: a client that has the final state gets subscribed but no run', async () => {
-    stack = await startStack({ sim: { runMs: 100 } });
+    await t.start({ sim: { runMs: 100 } });
     const [id] = await startRuns(1);
-    const first = await probe();
+    const first = await t.probe();
     first.send({ op: 'subscribe', runId: id });
     const final = await first.waitFor((m) => m.type === 'run' && ['success', 'failed'].includes(m.run!.status));
-    const second = await probe();
+    const second = await t.probe();
     second.send({ op: 'subscribe', runId: id, since: final.run!.seq });
     await second.waitFor((m) => m.type === 'subscribed');
-    const third = await probe();
+    const third = await t.probe();
     third.send({ op: 'subscribe', runId: id, since: final.run!.seq - 1 });
     const again = await third.waitFor((m) => m.type === 'run');
     expect(again.run!.seq).toBe(final.run!.seq);
@@ -174,9 +161,9 @@ describe('gateway loop', () => {
   });
 
   it('cancel: the cancelled state reaches subscribers; refused cancels learn the real final state', async () => {
-    stack = await startStack({ sim: { runMs: 1500, failRate: 0 } });
+    const stack = await t.start({ sim: { runMs: 1500, failRate: 0 } });
     const [id] = await startRuns(1);
-    const p = await probe();
+    const p = await t.probe();
     p.send({ op: 'subscribe', runId: id });
     await p.waitFor((m) => m.type === 'run');
     const cancelled = await postJson(`${stack.url}/api/v1/runs/${id}/cancel`, '');
@@ -192,10 +179,10 @@ describe('gateway loop', () => {
     const direct = await postJson(`${stack.sim.url}/api/v1/flows/direct/run`, startBody({ webhookUrl: 'http://127.0.0.1:9/nowhere' }));
     const directId = direct.body.id as string;
     expect((await getJson(`${stack.url}/api/v1/runs/${directId}`)).body.status).not.toBe('success');
-    const p2 = await probe();
+    const p2 = await t.probe();
     p2.send({ op: 'subscribe', runId: directId });
     await p2.waitFor((m) => m.type === 'run');
-    await eventually(async () => (await getJson(`${stack!.sim.url}/api/v1/runs/${directId}`)).body.status === 'success', 5000);
+    await eventually(async () => (await getJson(`${t.stack.sim.url}/api/v1/runs/${directId}`)).body.status === 'success', 5000);
     const refused = await postJson(`${stack.url}/api/v1/runs/${directId}/cancel`, '');
     expect(refused.status).toBe(409);
     expect(refused.body.error.code).toBe('NOT_CANCELLABLE');
@@ -205,13 +192,13 @@ describe('gateway loop', () => {
   });
 
   it('cancel racing completion ends in one consistent final state', async () => {
-    stack = await startStack({ sim: { runMs: 300, failRate: 0 } });
+    const stack = await t.start({ sim: { runMs: 300, failRate: 0 } });
     const ids = await startRuns(8);
-    const p = await probe();
+    const p = await t.probe();
     p.send({ op: 'subscribe', runIds: ids });
     // Cancel each near its end: some cancels win, some arrive after success.
     await new Promise((resolve) => setTimeout(resolve, 280));
-    const answers = await Promise.all(ids.map((id) => postJson(`${stack!.url}/api/v1/runs/${id}/cancel`, '')));
+    const answers = await Promise.all(ids.map((id) => postJson(`${t.stack.url}/api/v1/runs/${id}/cancel`, '')));
     for (const answer of answers) expect([200, 409]).toContain(answer.status);
     await eventually(() => ids.every((id) => finals(p, id).length === 1), 8000);
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -224,7 +211,7 @@ describe('gateway loop', () => {
   });
 
   it('lists tracked runs newest first with filters and cursors', async () => {
-    stack = await startStack({ sim: { runMs: 5000 } });
+    const stack = await t.start({ sim: { runMs: 5000 } });
     const a = await startRuns(3, 'flow-a');
     const b = await startRuns(2, 'flow-b');
     const page1 = await getJson(`${stack.url}/api/v1/runs?limit=2`);
@@ -247,7 +234,7 @@ describe('gateway loop', () => {
   });
 
   it('passes Doclo validation errors through in its envelope and rejects bad bodies itself', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     const bad = await postJson(`${stack.url}/api/v1/flows/f/run`, { input: { document: { base64: '***', mimeType: 'application/pdf' } } });
     expect(bad.status).toBe(422);
     expect(bad.body.error.code).toBe('VALIDATION_ERROR');

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { histogramQuantile } from '../../src/metrics/histogram-quantile.js';
 import { signBody } from '../../src/webhooks/signature-verifier.js';
-import { eventually, getJson, metricValue, postJson, startBody, startStack, WsProbe, type Stack } from '../support/gateway-harness.js';
+import { eventually, getJson, metricValue, postJson, startBody, useStack, WsProbe } from '../support/gateway-harness.js';
 
 const FINAL = ['success', 'failed', 'cancelled'];
 
@@ -40,23 +40,10 @@ function parseExposition(text: string): { samples: Sample[]; types: Map<string, 
 }
 
 describe('GET /metrics', () => {
-  let stack: Stack | undefined;
-  const probes: WsProbe[] = [];
-
-  afterEach(async () => {
-    await Promise.all(probes.splice(0).map((p) => p.close()));
-    await stack?.close();
-    stack = undefined;
-  });
-
-  async function probe(): Promise<WsProbe> {
-    const p = await WsProbe.connect(stack!.wsUrl);
-    probes.push(p);
-    return p;
-  }
+  const t = useStack();
 
   async function scrape(): Promise<string> {
-    const response = await fetch(`${stack!.url}/metrics`);
+    const response = await fetch(`${t.stack.url}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     return response.text();
@@ -65,7 +52,7 @@ describe('GET /metrics', () => {
   async function startRuns(count: number, flowId = 'invoices'): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const answer = await postJson(`${stack!.url}/api/v1/flows/${flowId}/run`, startBody());
+      const answer = await postJson(`${t.stack.url}/api/v1/flows/${flowId}/run`, startBody());
       expect(answer.status).toBe(200);
       ids.push(answer.body.id);
     }
@@ -79,11 +66,11 @@ describe('GET /metrics', () => {
   async function postWebhook(body: string, signature: string | undefined): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (signature !== undefined) headers['x-doclo-signature'] = signature;
-    return (await fetch(`${stack!.url}/webhooks/doclo`, { method: 'POST', headers, body })).status;
+    return (await fetch(`${t.stack.url}/webhooks/doclo`, { method: 'POST', headers, body })).status;
   }
 
   it('declares every metric of the list, prefixed rungate_, with help and type, plus the Node defaults', async () => {
-    stack = await startStack();
+    await t.start();
     const { types, help } = parseExposition(await scrape());
     const expected: Record<string, string> = {
       rungate_webhooks_total: 'counter',
@@ -117,12 +104,12 @@ describe('GET /metrics', () => {
   });
 
   it('counts webhooks by result, upstream requests by route, pushes, subscribers and cache lookups as they happened', async () => {
-    stack = await startStack({ sim: { runMs: 200, failRate: 0 } });
-    const all = await probe();
+    const stack = await t.start({ sim: { runMs: 200, failRate: 0 } });
+    const all = await t.probe();
     all.send({ op: 'subscribe', flowId: '*' });
     await all.waitFor((m) => m.type === 'subscribed');
     const ids = await startRuns(4);
-    const one = await probe();
+    const one = await t.probe();
     one.send({ op: 'subscribe', runId: ids[0] });
     await one.waitFor((m) => m.type === 'subscribed' && m.runId === ids[0]);
     await eventually(() => finalSeen(all, ids) && finalSeen(one, [ids[0]!]), 10_000);
@@ -201,11 +188,11 @@ describe('GET /metrics', () => {
   });
 
   it('with every webhook dropped, counts the polls and the runs they recovered: the miss rate is 1', async () => {
-    stack = await startStack({
+    const stack = await t.start({
       sim: { runMs: 300, webhookDropRate: 1, failRate: 0 },
       args: ['--poll-grace-ms', '500', '--poll-min-grace-ms', '200', '--poll-interval-ms', '200'],
     });
-    const all = await probe();
+    const all = await t.probe();
     all.send({ op: 'subscribe', flowId: '*' });
     await all.waitFor((m) => m.type === 'subscribed');
     const ids = await startRuns(3);
@@ -232,7 +219,7 @@ describe('GET /metrics', () => {
   });
 
   it('reports unfinished runs by status on each scrape, and cancels as upstream cancel requests', async () => {
-    stack = await startStack({ sim: { runMs: 20_000 } });
+    const stack = await t.start({ sim: { runMs: 20_000 } });
     const ids = await startRuns(2, 'long');
     let text = await scrape();
     expect(metricValue(text, 'rungate_runs_tracked', { status: 'queued' }) + metricValue(text, 'rungate_runs_tracked', { status: 'running' })).toBe(2);
@@ -251,7 +238,7 @@ describe('GET /metrics', () => {
   it('counts upstream 429s by route, and the stats show them', async () => {
     // Two requests a minute, both spent by another client of the same account: the gateway's
     // first start meets a 429 it could not foresee, and (no retries) gives up at once.
-    stack = await startStack({ sim: { runMs: 20_000, rateLimit: 2 }, args: ['--upstream-retries', '0'] });
+    const stack = await t.start({ sim: { runMs: 20_000, rateLimit: 2 }, args: ['--upstream-retries', '0'] });
     for (let i = 0; i < 2; i++) expect((await postJson(`${stack.sim.url}/api/v1/flows/other/run`, startBody())).status).toBe(200);
     const refused = await postJson(`${stack.url}/api/v1/flows/limited/run`, startBody());
     expect(refused.status).toBe(429);

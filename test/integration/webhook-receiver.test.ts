@@ -1,29 +1,25 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signBody } from '../../src/webhooks/signature-verifier.js';
-import { getJson, metricValue, postJson, startStack, WsProbe, type Stack } from '../support/gateway-harness.js';
+import { getJson, metricValue, postJson, useStack, WsProbe } from '../support/gateway-harness.js';
 
 /** The receiver as Doclo (or an attacker) sees it: real HTTP against a running gateway. */
 describe('webhook receiver', () => {
-  let stack: Stack | undefined;
-  afterEach(async () => {
-    await stack?.close();
-    stack = undefined;
-  });
+  const t = useStack();
 
   const event = (id: string, status = 'success', extra: Record<string, unknown> = {}) =>
     JSON.stringify({ event: 'execution.completed', timestamp: new Date().toISOString(), data: { id, flowId: 'hooks', status, output: { ok: true }, ...extra } });
 
   function post(body: string | Buffer, headers: Record<string, string> = {}) {
-    return postJson(`${stack!.url}/webhooks/doclo`, body.toString(), headers);
+    return postJson(`${t.stack.url}/webhooks/doclo`, body.toString(), headers);
   }
 
-  function signed(body: string, secret = stack!.sim.webhookSecret) {
+  function signed(body: string, secret = t.stack.sim.webhookSecret) {
     return post(body, { 'x-doclo-signature': signBody(secret, body) });
   }
 
   it('accepts a signed event for an unknown run, creates it, and answers a duplicate with 200', async () => {
-    stack = await startStack({ args: ['--webhook-secret', 'other-secret,second-secret'] });
+    const stack = await t.start({ args: ['--webhook-secret', 'other-secret,second-secret'] });
     const body = event('exec_fromhook');
     const first = await signed(body, 'second-secret');
     expect(first.status).toBe(200);
@@ -36,7 +32,7 @@ describe('webhook receiver', () => {
   });
 
   it('takes the state from data.status in either event family and vocabulary', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     for (const [id, eventName, status, expected] of [
       ['exec_a', 'run.completed', 'completed', 'success'],
       ['exec_b', 'execution.failed', 'failed', 'failed'],
@@ -50,7 +46,7 @@ describe('webhook receiver', () => {
   });
 
   it('refuses missing, malformed and wrong signatures with 401 and changes nothing', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     const body = event('exec_forged');
     const cases: Array<[Record<string, string>, string]> = [
       [{}, 'missing'],
@@ -68,7 +64,7 @@ describe('webhook receiver', () => {
   });
 
   it('answers 400 to signed bodies that are not Doclo events, and changes nothing', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     const deep = JSON.parse(event('exec_deep'));
     let node = deep.data;
     for (let i = 0; i < 100; i++) node = node.nested = {};
@@ -89,10 +85,10 @@ describe('webhook receiver', () => {
   });
 
   it('answers 413 over the body limit after reading the body, never by resetting the connection', async () => {
-    stack = await startStack({ args: ['--webhook-body-limit', '4kb'] });
+    const stack = await t.start({ args: ['--webhook-body-limit', '4kb'] });
     const big = event('exec_big', 'success', { output: { blob: 'x'.repeat(2 * 1024 * 1024) } });
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${stack!.url}/webhooks/doclo`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-doclo-signature': signBody(stack!.sim.webhookSecret, big) } }, (res) => {
+      const req = request(`${t.stack.url}/webhooks/doclo`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-doclo-signature': signBody(t.stack.sim.webhookSecret, big) } }, (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -115,7 +111,7 @@ describe('webhook receiver', () => {
   });
 
   it('a replayed final state changes nothing and pushes nothing; a late running state cannot regress it', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     const probe = await WsProbe.connect(stack.wsUrl);
     probe.send({ op: 'subscribe', flowId: 'hooks' });
     await probe.waitFor((m) => m.type === 'subscribed');
@@ -135,7 +131,7 @@ describe('webhook receiver', () => {
   });
 
   it('rejects events older than the configured tolerance', async () => {
-    stack = await startStack({ args: ['--webhook-tolerance-s', '60'] });
+    await t.start({ args: ['--webhook-tolerance-s', '60'] });
     const old = JSON.stringify({ event: 'execution.completed', timestamp: new Date(Date.now() - 120_000).toISOString(), data: { id: 'exec_old', flowId: 'f', status: 'success' } });
     const answer = await signed(old);
     expect(answer.status).toBe(400);

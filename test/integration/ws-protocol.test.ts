@@ -1,27 +1,15 @@
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { signBody } from '../../src/webhooks/signature-verifier.js';
-import { metricValue, postJson, startBody, startStack, WsProbe, type Stack } from '../support/gateway-harness.js';
+import { metricValue, postJson, startBody, useStack, WsProbe } from '../support/gateway-harness.js';
 
 /** Contract section 3 from a peer's side, hostile peers included. */
 describe('WebSocket protocol', () => {
-  let stack: Stack | undefined;
-  const probes: WsProbe[] = [];
-  afterEach(async () => {
-    await Promise.all(probes.splice(0).map((p) => p.close()));
-    await stack?.close();
-    stack = undefined;
-  });
-
-  async function probe(): Promise<WsProbe> {
-    const p = await WsProbe.connect(stack!.wsUrl);
-    probes.push(p);
-    return p;
-  }
+  const t = useStack();
 
   it('answers malformed frames with bad_request and stays usable', async () => {
-    stack = await startStack({ sim: { runMs: 200 } });
-    const p = await probe();
+    const stack = await t.start({ sim: { runMs: 200 } });
+    const p = await t.probe();
     const garbage: unknown[] = [
       'not json',
       '[]',
@@ -53,16 +41,16 @@ describe('WebSocket protocol', () => {
   });
 
   it('closes a peer that sends a frame over 64 KiB with 1009', async () => {
-    stack = await startStack();
-    const p = await probe();
+    await t.start();
+    const p = await t.probe();
     p.send({ op: 'subscribe', runId: 'exec_a', pad: 'x'.repeat(70 * 1024) });
     await p.waitClosed();
     expect(p.closeCode).toBe(1009);
   });
 
   it('limits subscriptions per connection and upstream lookups per connection', async () => {
-    stack = await startStack({ args: ['--ws-max-subscriptions', '3', '--ws-lookups-per-connection', '2'] });
-    const p = await probe();
+    const stack = await t.start({ args: ['--ws-max-subscriptions', '3', '--ws-lookups-per-connection', '2'] });
+    const p = await t.probe();
     p.send({ op: 'subscribe', flowId: 'a' });
     p.send({ op: 'subscribe', flowId: 'b' });
     p.send({ op: 'subscribe', flowId: 'c' });
@@ -85,21 +73,21 @@ describe('WebSocket protocol', () => {
   });
 
   it('the lookup flood from many connections is bounded in total', async () => {
-    stack = await startStack({ args: ['--lookups-per-minute', '5'] });
-    const peers = await Promise.all(Array.from({ length: 4 }, () => probe()));
+    const stack = await t.start({ args: ['--lookups-per-minute', '5'] });
+    const peers = await Promise.all(Array.from({ length: 4 }, () => t.probe()));
     peers.forEach((p, i) => p.send({ op: 'subscribe', runIds: Array.from({ length: 5 }, (_, j) => `exec_flood_${i}_${j}`) }));
     for (const p of peers) await p.waitFor(() => p.messages.filter((m) => m.type === 'error').length === 5);
     expect(stack.sim.stats().requests.get).toBe(5);
   });
 
   it('closes a slow consumer with 1013 instead of buffering without bound', async () => {
-    stack = await startStack({ args: ['--ws-max-buffered', '64kb'] });
-    const slow = await probe();
+    const stack = await t.start({ args: ['--ws-max-buffered', '64kb'] });
+    const slow = await t.probe();
     slow.send({ op: 'subscribe', flowId: '*' });
     await slow.waitFor((m) => m.type === 'subscribed');
     // Stop reading: the gateway's writes pile up in the kernel, then in its own buffer.
     (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
-    const fast = await probe();
+    const fast = await t.probe();
     fast.send({ op: 'subscribe', flowId: '*' });
     await fast.waitFor((m) => m.type === 'subscribed');
     const blob = 'y'.repeat(16 * 1024);
@@ -120,7 +108,7 @@ describe('WebSocket protocol', () => {
   });
 
   it('terminates peers that stop answering pings', async () => {
-    stack = await startStack({ args: ['--ws-ping-interval-ms', '150'] });
+    const stack = await t.start({ args: ['--ws-ping-interval-ms', '150'] });
     const { hostname, port } = new URL(stack.url);
     const socket = connect(Number(port), hostname);
     let upgraded = false;
@@ -138,17 +126,16 @@ describe('WebSocket protocol', () => {
   });
 
   it('refuses upgrades on other paths', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     await expect(WsProbe.connect(`${stack.wsUrl.replace('/ws', '/other')}`)).rejects.toThrow(/404/);
   });
 
   it('closes peers with 1001 on shutdown', async () => {
-    stack = await startStack();
+    const stack = await t.start();
     const p = await WsProbe.connect(stack.wsUrl);
     p.send({ op: 'subscribe', flowId: '*' });
     await p.waitFor((m) => m.type === 'subscribed');
     await stack.close();
-    stack = undefined;
     await p.waitClosed();
     expect(p.closeCode).toBe(1001);
   });

@@ -1,27 +1,21 @@
 import { connect } from 'node:net';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { eventually, metricValue, postJson, startBody, startStack, WsProbe, type Stack } from '../support/gateway-harness.js';
+import { eventually, metricValue, postJson, startBody, useStack } from '../support/gateway-harness.js';
 
 const SECRET = 'robustness-secret-at-least-32-characters';
 
 /** Peers that vanish at awkward moments, and orderings that are easy to get wrong. */
 describe('WebSocket robustness', () => {
-  let stack: Stack | undefined;
-  const probes: WsProbe[] = [];
-  afterEach(async () => {
-    await Promise.all(probes.splice(0).map((p) => p.close()));
-    await stack?.close();
-    stack = undefined;
-  });
+  const t = useStack();
 
   async function metric(name: string): Promise<number> {
-    return metricValue(await (await fetch(`${stack!.url}/metrics`)).text(), name);
+    return metricValue(await (await fetch(`${t.stack.url}/metrics`)).text(), name);
   }
 
   it('survives peers that reset the connection in the middle of an upgrade', async () => {
-    stack = await startStack({ args: ['--jwt-secret', SECRET] });
+    const stack = await t.start({ args: ['--jwt-secret', SECRET] });
     const { hostname, port } = new URL(stack.url);
     for (const path of ['/nope', '/ws']) {
       for (let i = 0; i < 10; i++) {
@@ -41,7 +35,7 @@ describe('WebSocket robustness', () => {
   });
 
   it('forgets the subscriptions of peers that leave while their auth is being checked', async () => {
-    stack = await startStack({ args: ['--jwt-secret', SECRET] });
+    const stack = await t.start({ args: ['--jwt-secret', SECRET] });
     const token = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
     for (let i = 0; i < 20; i++) {
       const socket = new WebSocket(stack.wsUrl);
@@ -55,16 +49,14 @@ describe('WebSocket robustness', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await metric('rungate_ws_subscriptions')).toBe(0);
     // Nothing leaked against alice's connection count either: she can still connect.
-    const again = await WsProbe.connect(stack.wsUrl, { headers: { authorization: `Bearer ${token}` } });
-    probes.push(again);
+    await t.probe({ headers: { authorization: `Bearer ${token}` } });
   });
 
   it('sends subscribed before a run message even when a flow subscription already covers the run', async () => {
-    stack = await startStack({ sim: { runMs: 300, failRate: 0 } });
+    const stack = await t.start({ sim: { runMs: 300, failRate: 0 } });
     const started = await postJson(`${stack.sim.url}/api/v1/flows/covered/run`, startBody({ webhookUrl: `${stack.url}/webhooks/doclo` }));
     const id = started.body.id as string;
-    const probe = await WsProbe.connect(stack.wsUrl);
-    probes.push(probe);
+    const probe = await t.probe();
     probe.send({ op: 'subscribe', runId: id });
     probe.send({ op: 'subscribe', flowId: 'covered' });
     await probe.waitFor((m) => m.type === 'run' && m.run?.status === 'success');
@@ -75,14 +67,13 @@ describe('WebSocket robustness', () => {
   });
 
   it('shuts down promptly while a poll waits out a long Retry-After', async () => {
-    stack = await startStack({ sim: { runMs: 60_000, rateLimit: 2 }, args: ['--poll-grace-ms', '0', '--poll-min-grace-ms', '0'] });
+    const stack = await t.start({ sim: { runMs: 60_000, rateLimit: 2 }, args: ['--poll-grace-ms', '0', '--poll-min-grace-ms', '0'] });
     await postJson(`${stack.url}/api/v1/flows/slow/run`, startBody());
     await postJson(`${stack.url}/api/v1/flows/slow/run`, startBody());
     // The window is spent: the first poll (due after ~100 ms) now waits for it to reset, up to a minute.
     await new Promise((resolve) => setTimeout(resolve, 400));
     const started = Date.now();
     await stack.close();
-    stack = undefined;
     expect(Date.now() - started).toBeLessThan(5000);
   });
 });

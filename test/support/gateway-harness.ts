@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { loadServeConfig } from '../../src/config/serve-config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
@@ -14,8 +15,14 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+export interface StackOptions {
+  sim?: SimulatorOptions;
+  args?: string[];
+  logger?: Logger;
+}
+
 /** Starts a simulator (options as given) and a memory-store gateway using it as upstream. */
-export async function startStack(options: { sim?: SimulatorOptions; args?: string[]; logger?: Logger } = {}): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const sim = await createSimulator({ seed: 42, ...options.sim });
   let gateway: Gateway;
   try {
@@ -28,16 +35,58 @@ export async function startStack(options: { sim?: SimulatorOptions; args?: strin
     await sim.close();
     throw error;
   }
+  let closing: Promise<void> | undefined;
   return {
     sim,
     gateway,
     url: gateway.url,
     wsUrl: `${gateway.url.replace('http', 'ws')}/ws`,
-    async close() {
-      await gateway.close();
-      await sim.close();
+    // Idempotent: a test may close its stack itself, and the fixture closes it again after.
+    close() {
+      closing ??= gateway.close().then(() => sim.close());
+      return closing;
     },
   };
+}
+
+/** What a test opened: its stack and its probes, closed after it by useStack. */
+export interface StackFixture {
+  /** The stack the current test started. */
+  readonly stack: Stack;
+  start(options?: StackOptions): Promise<Stack>;
+  /** A WebSocket probe on the current stack, closed after the test. */
+  probe(options?: { headers?: Record<string, string>; origin?: string }): Promise<WsProbe>;
+  /** Closes `probe` after the test too. */
+  track(probe: WsProbe): WsProbe;
+}
+
+/** Call once in a describe block: each test starts its stack through it and leaves the closing to it. */
+export function useStack(): StackFixture {
+  let current: Stack | undefined;
+  const probes: WsProbe[] = [];
+  afterEach(async () => {
+    await Promise.all(probes.splice(0).map((p) => p.close()));
+    await current?.close();
+    current = undefined;
+  });
+  const fixture: StackFixture = {
+    get stack() {
+      if (!current) throw new Error('this test has not started a stack');
+      return current;
+    },
+    async start(options) {
+      current = await startStack(options);
+      return current;
+    },
+    async probe(options) {
+      return fixture.track(await WsProbe.connect(fixture.stack.wsUrl, options));
+    },
+    track(probe) {
+      probes.push(probe);
+      return probe;
+    },
+  };
+  return fixture;
 }
 
 /** A message the gateway sent on /ws, with when it arrived. */

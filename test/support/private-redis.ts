@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
-import { REDIS_HOST } from './redis.js';
+import { REDIS_HOST, answersPing } from './redis.js';
 
 /**
  * Whether the `redis-server` binary can be run. Under CI=true a missing one throws, so suites
@@ -13,21 +12,6 @@ export function redisServerInstalled(): boolean {
     throw new Error('redis-server is not installed, and under CI=true its tests must run (.ci/run installs it)');
   }
   return installed;
-}
-
-/** Whether a Redis on `port` answers PING within `timeoutMs`. */
-function answersPing(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, REDIS_HOST);
-    const done = (result: boolean) => {
-      socket.destroy();
-      resolve(result);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data: Buffer) => done(data.toString().startsWith('+PONG')));
-  });
 }
 
 /**

@@ -16,9 +16,10 @@ export function uniquePrefix(label: string): string {
   return `rungate-test:${label}:${randomBytes(6).toString('hex')}:`;
 }
 
-function answersPing(timeoutMs: number): Promise<boolean> {
+/** Whether a Redis on `port` of 127.0.0.1 answers PING within `timeoutMs`. */
+export function answersPing(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(REDIS_PORT, REDIS_HOST);
+    const socket = connect(port, REDIS_HOST);
     const done = (result: boolean) => {
       socket.destroy();
       resolve(result);
@@ -35,7 +36,7 @@ function answersPing(timeoutMs: number): Promise<boolean> {
  * that need it fail instead of being skipped; elsewhere they use `describe.skipIf(!available)`.
  */
 export async function redisAvailable(): Promise<boolean> {
-  const up = await answersPing(1000);
+  const up = await answersPing(REDIS_PORT, 1000);
   if (!up && process.env.CI === 'true') {
     throw new Error(`Redis does not answer on ${REDIS_HOST}:${REDIS_PORT}, and under CI=true its tests must run (.ci/run starts it)`);
   }
