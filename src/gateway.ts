@@ -98,7 +98,6 @@ async function assemble(
   closers.push(() => cache.close());
   // Changes written by other instances reach this one only through the bus; set() ignores older ones.
   bus.subscribe((record) => cache.set(record));
-  metrics.observeState({ unfinishedRuns: () => store.listUnfinished(), cacheEntries: () => cache.size() });
 
   const upstream: Upstream = createUpstream({
     baseUrl: upstreamUrl,
@@ -107,13 +106,16 @@ async function assemble(
     concurrency: config.upstream.concurrency,
     retries: config.upstream.retries,
     logger: logger.child({ component: 'upstream' }),
-    onRequest: (info) => {
-      metrics.upstreamRequests.inc({ route: info.route, status: String(info.status) });
-      const remaining = upstream.rateBudget().remaining;
-      if (remaining !== undefined) metrics.rateBudgetRemaining.set(remaining);
-    },
+    onRequest: (info) => metrics.upstreamRequests.inc({ route: info.route, status: String(info.status) }),
   });
   closers.push(() => upstream.close());
+  // Gauges of state kept elsewhere are read when scraped, not pushed from hot paths.
+  metrics.observeState({
+    unfinishedCounts: () => store.countUnfinished(),
+    cacheEntries: () => cache.size(),
+    scheduledPolls: () => schedule.size(),
+    rateBudgetRemaining: () => upstream.rateBudget().remaining,
+  });
 
   const writer = new RunWriter(store, cache, bus, logger, Date.now, (record) => {
     metrics.runChanges.inc({ source: record.run.source });

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Principal } from './principal.js';
+import { ID_PATTERN } from '../runs/run.js';
 
 export type AuthFailure = 'missing' | 'invalid' | 'expired';
 
@@ -21,7 +22,6 @@ export interface AuthenticatorOptions {
   clockToleranceSeconds?: number;
 }
 
-const RUN_ID = /^[A-Za-z0-9_.:-]{1,256}$/;
 const MAX_RUNS_CLAIM = 10_000;
 
 function digest(value: string): Buffer {
@@ -69,7 +69,7 @@ export class Authenticator {
     const { sub, exp, runs, admin } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256 || typeof exp !== 'number') throw new AuthError('invalid');
     if (admin !== undefined && typeof admin !== 'boolean') throw new AuthError('invalid');
-    if (runs !== undefined && (!Array.isArray(runs) || runs.length > MAX_RUNS_CLAIM || !runs.every((id) => typeof id === 'string' && RUN_ID.test(id)))) {
+    if (runs !== undefined && (!Array.isArray(runs) || runs.length > MAX_RUNS_CLAIM || !runs.every((id) => typeof id === 'string' && ID_PATTERN.test(id)))) {
       throw new AuthError('invalid');
     }
     return { sub, admin: admin === true, runs: new Set((runs as string[] | undefined) ?? []), expiresAtMs: (exp + this.clockTolerance) * 1000 };

@@ -38,7 +38,7 @@ export class RunCache {
 
   set(record: RunRecord): void {
     const cached = this.cache.get<RunRecord>(record.run.id);
-    if (cached && (cached.run.seq > record.run.seq || (cached.run.seq === record.run.seq && cached.rev > record.rev))) return;
+    if (cached && (cached.run.seq > record.run.seq || (cached.run.seq === record.run.seq && cached.rev >= record.rev))) return;
     const ttl = isFinal(record.run.status) ? this.options.finalTtlSeconds : this.options.activeTtlSeconds;
     try {
       this.cache.set(record.run.id, record, ttl);

@@ -1,5 +1,6 @@
 import type { Response } from 'express';
 import { UpstreamError } from '../upstream/upstream-error.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 /** An error answered in Doclo's envelope: `{"error":{"code","message","details?"}}`. */
 export class ApiError extends Error {
@@ -45,19 +46,22 @@ export function fromUpstreamError(error: UpstreamError): ApiError {
       return new ApiError(502, 'UPSTREAM_BAD_RESPONSE', 'Doclo answered with something that is not a run');
     case 'rate_limited': {
       const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
-      return new ApiError(429, error.code, error.message, asDetails(error.details), { 'Retry-After': String(seconds) });
+      return new ApiError(429, error.code, error.message, (isPlainObject(error.details) ? error.details : undefined), { 'Retry-After': String(seconds) });
     }
     default:
-      return new ApiError(error.status, error.code, error.message, asDetails(error.details));
+      return new ApiError(error.status, error.code, error.message, (isPlainObject(error.details) ? error.details : undefined));
   }
 }
 
 /** Writes an ApiError as Doclo's envelope. */
 export function sendError(res: Response, error: ApiError): void {
   if (error.headers) res.set(error.headers);
-  const body: { code: string; message: string; details?: Record<string, unknown> } = { code: error.code, message: error.message };
-  if (error.details !== undefined) body.details = error.details;
-  res.status(error.status).json({ error: body });
+  res.status(error.status).json(errorEnvelope(error));
+}
+
+/** Doclo's envelope for an ApiError: `{"error":{"code","message","details?"}}`. */
+export function errorEnvelope(error: ApiError): { error: { code: string; message: string; details?: Record<string, unknown> } } {
+  return { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
 }
 
 /** Any thrown value as an ApiError; unknown errors become a 500 without internals. */
@@ -67,6 +71,3 @@ export function toApiError(error: unknown): ApiError {
   return errors.internal();
 }
 
-function asDetails(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { isFinal, normalizeStatus, type Run } from '../runs/run.js';
+import { ID_PATTERN, isFinal, normalizeStatus, type Run } from '../runs/run.js';
 import type { FinalStateWaiters } from '../runs/final-state-waiters.js';
 import { LookupBudgetError, type RunLookup } from '../runs/run-lookup.js';
 import type { RunWriter } from '../runs/run-writer.js';
@@ -11,6 +11,7 @@ import { canRead, mayLookUpstream } from '../auth/principal.js';
 import { errors, toApiError, sendError, ApiError } from './api-error.js';
 import { principalOf } from './auth-middleware.js';
 import { MAX_WAIT_SECONDS, parsePreferWait } from './prefer-wait.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 export interface RunsRouteDeps {
   upstream: Upstream;
@@ -28,11 +29,7 @@ export interface RunsRouteDeps {
 const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
 const MAX_SYNC_TIMEOUT_MS = 60_000;
 const MAX_LIST_LIMIT = 500;
-const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function checkId(id: string, what: string): void {
   if (!ID_PATTERN.test(id)) throw errors.invalidInput(`${what} is not a valid id`, { field: what });
@@ -40,10 +37,10 @@ function checkId(id: string, what: string): void {
 
 /** Reads a start request's body, keeping only the fields the gateway passes through. */
 function parseStartBody(body: unknown): { start: StartRunBody; wait: boolean; timeoutMs: number } {
-  if (!isObject(body)) throw errors.invalidInput('Request body must be a JSON object');
+  if (!isPlainObject(body)) throw errors.invalidInput('Request body must be a JSON object');
   const { input, metadata, version, idempotencyKey, wait, timeout } = body;
-  if (!isObject(input)) throw new ApiError(422, 'MISSING_REQUIRED_FIELD', 'input is required', { field: 'input', reason: 'must be an object' });
-  if (metadata !== undefined && !isObject(metadata)) throw errors.validation('metadata must be an object', { field: 'metadata' });
+  if (!isPlainObject(input)) throw new ApiError(422, 'MISSING_REQUIRED_FIELD', 'input is required', { field: 'input', reason: 'must be an object' });
+  if (metadata !== undefined && !isPlainObject(metadata)) throw errors.validation('metadata must be an object', { field: 'metadata' });
   if (version !== undefined && typeof version !== 'string') throw errors.validation('version must be a string', { field: 'version' });
   if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 256)) {
     throw errors.validation('idempotencyKey must be a string of 1 to 256 characters', { field: 'idempotencyKey' });
@@ -217,7 +214,7 @@ export function apiErrorHandler(logger: Logger) {
 
 /** body-parser's errors (bad JSON, too large) as ApiErrors. */
 function bodyParserError(error: unknown): ApiError | undefined {
-  if (!isObject(error) || typeof error.type !== 'string') return undefined;
+  if (!isPlainObject(error) || typeof error.type !== 'string') return undefined;
   if (error.type === 'entity.parse.failed') return errors.invalidInput('Request body is not valid JSON');
   if (error.type === 'entity.too.large') return errors.payloadTooLarge(Number(error.limit) || 0);
   if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') return errors.invalidInput('Unsupported body encoding');

@@ -1,12 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RunRecord } from '../store/run-store.js';
+import type { UnfinishedCounts } from '../store/run-store.js';
 
 /** Where scrape-time gauges read the gateway's state (wired by the composition root). */
 export interface GatewayStateSources {
-  /** Every unfinished run in the store. */
-  unfinishedRuns: () => Promise<readonly RunRecord[]>;
+  /** Unfinished runs in the store, by status. */
+  unfinishedCounts: () => Promise<UnfinishedCounts>;
   /** How many runs the hot cache holds. */
   cacheEntries: () => number;
+  /** Runs waiting for their next poll. */
+  scheduledPolls: () => Promise<number>;
+  /** Doclo's X-RateLimit-Remaining as last seen; undefined before any answer carried it. */
+  rateBudgetRemaining: () => number | undefined;
 }
 
 /** Scrapes (and dashboards) within this long of each other share one read of the store. */
@@ -63,11 +67,18 @@ export class GatewayMetrics {
     name: 'rungate_polls_scheduled',
     help: 'Unfinished runs waiting for their next poll',
     registers: [this.registry],
+    collect: async () => {
+      if (this.sources) this.pollsScheduled.set(await this.sources.scheduledPolls());
+    },
   });
   readonly rateBudgetRemaining = new Gauge({
     name: 'rungate_upstream_rate_budget_remaining',
     help: "Upstream requests left in the current window, as Doclo's X-RateLimit-Remaining last said",
     registers: [this.registry],
+    collect: () => {
+      const remaining = this.sources?.rateBudgetRemaining();
+      if (remaining !== undefined) this.rateBudgetRemaining.set(remaining);
+    },
   });
   readonly wsConnections = new Gauge({ name: 'rungate_ws_connections', help: 'Open WebSocket connections', registers: [this.registry] });
   readonly wsSubscriptions = new Gauge({ name: 'rungate_ws_subscriptions', help: 'Active WebSocket subscriptions (runs and flows)', registers: [this.registry] });
@@ -133,13 +144,18 @@ export class GatewayMetrics {
     this.sources = sources;
   }
 
+  /** Doclo's rate budget as last seen; undefined before any answer carried it. */
+  rateBudget(): number | undefined {
+    return this.sources?.rateBudgetRemaining();
+  }
+
   /** Unfinished runs by status, read from the store at most once per STATE_READ_TTL_MS. */
   trackedCounts(): Promise<Record<TrackedStatus, number>> {
     const sources = this.sources;
     if (!sources) return Promise.resolve({ queued: 0, running: 0, stale: 0 });
     const nowMs = Date.now();
     if (!this.unfinishedRead || nowMs - this.unfinishedRead.atMs > STATE_READ_TTL_MS) {
-      const counts = sources.unfinishedRuns().then(countTracked);
+      const counts = sources.unfinishedCounts();
       // A failed read must not be served from the memo to the next scrape.
       void counts.catch(() => {
         if (this.unfinishedRead?.counts === counts) this.unfinishedRead = undefined;
@@ -158,12 +174,3 @@ export class GatewayMetrics {
 /** The statuses `rungate_runs_tracked` reports. */
 export type TrackedStatus = 'queued' | 'running' | 'stale';
 const TRACKED_STATUSES: readonly TrackedStatus[] = ['queued', 'running', 'stale'];
-
-function countTracked(records: readonly RunRecord[]): Record<TrackedStatus, number> {
-  const counts: Record<TrackedStatus, number> = { queued: 0, running: 0, stale: 0 };
-  for (const { run } of records) {
-    if (run.stale) counts.stale++;
-    else if (run.status === 'queued' || run.status === 'running') counts[run.status]++;
-  }
-  return counts;
-}

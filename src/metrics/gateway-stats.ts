@@ -63,8 +63,7 @@ export async function readGatewayStats(metrics: GatewayMetrics): Promise<Gateway
   const final = await total(metrics.runsFinal);
   const recoveredByPoll = await total(metrics.runsRecoveredByPoll);
   const latency = await histogram(metrics.pushLatency);
-  const budget = await total(metrics.rateBudgetRemaining);
-  const budgetSeen = (await metrics.rateBudgetRemaining.get()).values.length > 0;
+  const budget = metrics.rateBudget();
   return {
     at: new Date().toISOString(),
     webhooks: {
@@ -81,7 +80,7 @@ export async function readGatewayStats(metrics: GatewayMetrics): Promise<Gateway
       tracked: await metrics.trackedCounts(),
     },
     polls: { total: sum(polls), byResult: polls },
-    upstream: { requests: sum(byRoute), rateLimited, byRoute, rateBudgetRemaining: budgetSeen ? budget : null },
+    upstream: { requests: sum(byRoute), rateLimited, byRoute, rateBudgetRemaining: budget ?? null },
     ws: {
       connections: await total(metrics.wsConnections),
       subscriptions: await total(metrics.wsSubscriptions),

@@ -154,7 +154,6 @@ export class Poller {
         }
       }
       const next = await this.deps.schedule.nextDueAtMs();
-      this.deps.metrics.pollsScheduled.set(await this.deps.schedule.size());
       this.arm(next === undefined ? this.maxSleepMs : next - this.now());
     } catch (error) {
       this.deps.logger.error({ err: error }, 'poll schedule failed');

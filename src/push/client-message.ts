@@ -1,3 +1,6 @@
+import { ID_PATTERN } from '../runs/run.js';
+import { isPlainObject } from '../util/is-plain-object.js';
+
 /** A client frame the gateway understood. */
 export type ClientMessage =
   | { op: 'subscribe' | 'unsubscribe'; target: SubscriptionTarget; since: number | undefined }
@@ -16,12 +19,7 @@ export class ProtocolError extends Error {
   }
 }
 
-/** Run and flow ids: Doclo's `exec_…` ids and flow slugs, and nothing that could smuggle markup. */
-export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function checkRunId(value: unknown): string {
   if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
@@ -41,7 +39,7 @@ export function parseClientMessage(text: string, maxRunIds: number): ClientMessa
   } catch {
     throw new ProtocolError('frame is not valid JSON');
   }
-  if (!isObject(message)) throw new ProtocolError('frame must be a JSON object');
+  if (!isPlainObject(message)) throw new ProtocolError('frame must be a JSON object');
   const { op } = message;
   if (op === 'auth') {
     if (typeof message.token !== 'string' || message.token.length === 0 || message.token.length > 8192) {

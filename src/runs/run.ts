@@ -4,6 +4,9 @@ export type RunStatus = 'queued' | 'running' | 'success' | 'failed' | 'cancelled
 /** Where a run's latest state came from. */
 export type RunSource = 'webhook' | 'poll' | 'request';
 
+/** Run and flow ids: Doclo's `exec_…` ids and flow slugs, and nothing that could smuggle markup. */
+export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
+
 export const FINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['success', 'failed', 'cancelled']);
 
 /** Doclo's run error: `{code, message}` plus `details` (SDK) or `step` (API reference). */

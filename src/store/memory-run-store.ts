@@ -1,5 +1,5 @@
 import { isFinal } from '../runs/run.js';
-import { InvalidCursorError, matchesQuery, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
+import { InvalidCursorError, countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
 
 /**
  * Keeps runs in process memory: fast and lost on exit. Listing walks an insertion-ordered array
@@ -30,8 +30,12 @@ export class MemoryRunStore implements RunStore {
   }
 
   list(query: RunListQuery): Promise<RunListPage> {
-    const before = query.cursor === undefined ? Infinity : decodeCursor(query.cursor);
-    if (before === undefined) return Promise.reject(new InvalidCursorError());
+    let before = Infinity;
+    try {
+      if (query.cursor !== undefined) before = decodeCursor(query.cursor);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new InvalidCursorError());
+    }
     let index = this.indexBelow(before);
     const records: RunRecord[] = [];
     let lastOrdinal = 0;
@@ -52,6 +56,10 @@ export class MemoryRunStore implements RunStore {
     const result: RunRecord[] = [];
     for (const { record } of this.records.values()) if (!isFinal(record.run.status)) result.push(record);
     return Promise.resolve(result);
+  }
+
+  countUnfinished(): Promise<UnfinishedCounts> {
+    return Promise.resolve(countUnfinishedRecords([...this.records.values()].map((entry) => entry.record)));
   }
 
   pruneFinished(beforeMs: number): Promise<number> {
@@ -90,13 +98,4 @@ export class MemoryRunStore implements RunStore {
     }
     return found;
   }
-}
-
-function encodeCursor(ordinal: number): string {
-  return Buffer.from(String(ordinal)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): number | undefined {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  return /^[1-9]\d{0,15}$/.test(text) ? Number(text) : undefined;
 }

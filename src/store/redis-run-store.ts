@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { isFinal } from '../runs/run.js';
 import { closeConnection } from './redis-connection.js';
-import { InvalidCursorError, matchesQuery, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
+import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
 
 /**
  * Compare-and-set of one run, atomic in Redis. Writes the record only when the stored `rev`
@@ -138,11 +138,7 @@ export class RedisRunStore implements RunStore {
 
   async list(query: RunListQuery): Promise<RunListPage> {
     let before = '+inf';
-    if (query.cursor !== undefined) {
-      const text = Buffer.from(query.cursor, 'base64url').toString();
-      if (!/^[1-9]\d{0,15}$/.test(text)) throw new InvalidCursorError();
-      before = `(${text}`;
-    }
+    if (query.cursor !== undefined) before = `(${decodeCursor(query.cursor)}`;
     // The narrowest index that the query allows; the remaining filters are checked per record.
     const index =
       query.flowId !== undefined ? this.flowKey(query.flowId) : query.owner !== undefined ? this.ownerKey(query.owner) : this.key('runs');
@@ -168,7 +164,12 @@ export class RedisRunStore implements RunStore {
     const page = found.slice(0, query.limit);
     const last = page[page.length - 1];
     const records = page.map((entry) => entry.record);
-    return found.length > query.limit && last ? { records, nextCursor: Buffer.from(String(last.ordinal)).toString('base64url') } : { records };
+    return found.length > query.limit && last ? { records, nextCursor: encodeCursor(last.ordinal) } : { records };
+  }
+
+  /** Reads the unfinished records to count them: Redis keeps their status only inside the JSON. */
+  async countUnfinished(): Promise<UnfinishedCounts> {
+    return countUnfinishedRecords(await this.listUnfinished());
   }
 
   async listUnfinished(): Promise<RunRecord[]> {

@@ -48,11 +48,26 @@ export interface RunStore {
   list(query: RunListQuery): Promise<RunListPage>;
   /** Every run whose status is not final (queued or running), stale ones included. */
   listUnfinished(): Promise<RunRecord[]>;
+  /** How many unfinished runs there are, by status (stale ones apart), without reading them all where the driver can. */
+  countUnfinished(): Promise<UnfinishedCounts>;
   /** Deletes finished runs last written before `beforeMs`; returns how many went. */
   pruneFinished(beforeMs: number): Promise<number>;
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Unfinished runs by status; `stale` ones (given up on) are counted apart from the others. */
+export type UnfinishedCounts = Record<'queued' | 'running' | 'stale', number>;
+
+/** Counts unfinished records (for drivers that have to read them anyway). */
+export function countUnfinishedRecords(records: Iterable<RunRecord>): UnfinishedCounts {
+  const counts: UnfinishedCounts = { queued: 0, running: 0, stale: 0 };
+  for (const { run } of records) {
+    if (run.stale) counts.stale++;
+    else if (run.status === 'queued' || run.status === 'running') counts[run.status]++;
+  }
+  return counts;
 }
 
 /** Whether a record passes a list query's filters. */
@@ -62,6 +77,18 @@ export function matchesQuery(record: RunRecord, query: RunListQuery): boolean {
     (query.status === undefined || record.run.status === query.status) &&
     (query.owner === undefined || record.owner === query.owner)
   );
+}
+
+/** A list cursor for the insertion ordinal of the last run on a page (opaque to clients). */
+export function encodeCursor(ordinal: number): string {
+  return Buffer.from(String(ordinal)).toString('base64url');
+}
+
+/** The ordinal a cursor stands for; throws InvalidCursorError for anything else. */
+export function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  if (!/^[1-9]\d{0,15}$/.test(text)) throw new InvalidCursorError();
+  return Number(text);
 }
 
 /** A list cursor that no page of this store handed out. */

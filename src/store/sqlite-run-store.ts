@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { isFinal } from '../runs/run.js';
-import { InvalidCursorError, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
+import { InvalidCursorError, decodeCursor, encodeCursor, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
 
 /** Schema migrations, applied in order; the index + 1 is the schema version they lead to. */
 const MIGRATIONS: string[] = [
@@ -71,6 +71,9 @@ export class SqliteRunStore implements RunStore {
          WHERE id = @id AND rev = @expectedRev`,
       ),
       unfinished: db.prepare<[], { record: string }>('SELECT record FROM runs WHERE final = 0'),
+      countUnfinished: db.prepare<[], { status: string; stale: number | null; n: number }>(
+        "SELECT status, json_extract(record, '$.run.stale') AS stale, count(*) AS n FROM runs WHERE final = 0 GROUP BY 1, 2",
+      ),
       prune: db.prepare<[number]>('DELETE FROM runs WHERE final = 1 AND updated_at_ms < ?'),
       ping: db.prepare('SELECT 1'),
     };
@@ -150,10 +153,10 @@ export class SqliteRunStore implements RunStore {
 
   list(query: RunListQuery): Promise<RunListPage> {
     let before = Number.MAX_SAFE_INTEGER;
-    if (query.cursor !== undefined) {
-      const text = Buffer.from(query.cursor, 'base64url').toString();
-      if (!/^[1-9]\d{0,15}$/.test(text)) return Promise.reject(new InvalidCursorError());
-      before = Number(text);
+    try {
+      if (query.cursor !== undefined) before = decodeCursor(query.cursor);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new InvalidCursorError());
     }
     const where = ['ordinal < @before'];
     if (query.flowId !== undefined) where.push('flow_id = @flowId');
@@ -176,12 +179,21 @@ export class SqliteRunStore implements RunStore {
     const records = page.map((row) => JSON.parse(row.record) as RunRecord);
     const last = page[page.length - 1];
     return Promise.resolve(
-      rows.length > query.limit && last ? { records, nextCursor: Buffer.from(String(last.ordinal)).toString('base64url') } : { records },
+      rows.length > query.limit && last ? { records, nextCursor: encodeCursor(last.ordinal) } : { records },
     );
   }
 
   listUnfinished(): Promise<RunRecord[]> {
     return Promise.resolve(this.statements.unfinished.all().map((row) => JSON.parse(row.record) as RunRecord));
+  }
+
+  countUnfinished(): Promise<UnfinishedCounts> {
+    const counts: UnfinishedCounts = { queued: 0, running: 0, stale: 0 };
+    for (const { status, stale, n } of this.statements.countUnfinished.all()) {
+      if (stale) counts.stale += n;
+      else if (status === 'queued' || status === 'running') counts[status] += n;
+    }
+    return Promise.resolve(counts);
   }
 
   pruneFinished(beforeMs: number): Promise<number> {

@@ -1,3 +1,5 @@
+import { isPlainObject } from '../util/is-plain-object.js';
+
 /** What went wrong with an upstream call, decided by HTTP status (Doclo's codes disagree). */
 export type UpstreamErrorKind =
   | 'bad_request'
@@ -104,10 +106,6 @@ export class UpstreamError extends Error {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Builds the error for a non-2xx answer from its raw body: Doclo's envelope when the body has one,
  * else `UNKNOWN_ERROR` / `HTTP <status>` (what the SDK does with a body it cannot read).
@@ -119,7 +117,7 @@ export function errorFromResponse(status: number, bodyText: string, retryAfterMs
   } catch {
     envelope = undefined;
   }
-  const error = isRecord(envelope) && isRecord(envelope.error) ? envelope.error : undefined;
+  const error = isPlainObject(envelope) && isPlainObject(envelope.error) ? envelope.error : undefined;
   const code = typeof error?.code === 'string' && error.code !== '' ? error.code : UPSTREAM_ERROR_CODES.unknown;
   const message = typeof error?.message === 'string' && error.message !== '' ? error.message : `HTTP ${status}`;
   return new UpstreamError({ status, code, message, details: error?.details, retryAfterMs });

@@ -1,5 +1,6 @@
 import type { RunNews } from '../runs/merge-run.js';
 import { normalizeStatus } from '../runs/run.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 /** A verified webhook whose body is not a Doclo event. */
 export class WebhookPayloadError extends Error {
@@ -29,9 +30,6 @@ function depthOf(value: unknown, depth = 0): number {
   return deepest;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 /**
  * Parses a webhook body: `{event, timestamp, data}` with `event` from either family
@@ -45,14 +43,14 @@ export function parseWebhookPayload(rawBody: Buffer): WebhookEvent {
   } catch {
     throw new WebhookPayloadError('body is not valid JSON');
   }
-  if (!isObject(body)) throw new WebhookPayloadError('body must be a JSON object');
+  if (!isPlainObject(body)) throw new WebhookPayloadError('body must be a JSON object');
   if (depthOf(body) > MAX_DEPTH) throw new WebhookPayloadError(`body nests deeper than ${MAX_DEPTH} levels`);
   const { event, timestamp, data } = body;
   if (typeof event !== 'string' || !EVENT_PATTERN.test(event)) throw new WebhookPayloadError('event must be execution.* or run.*');
   if (timestamp !== undefined && (typeof timestamp !== 'string' || Number.isNaN(Date.parse(timestamp)))) {
     throw new WebhookPayloadError('timestamp must be an ISO 8601 string');
   }
-  if (!isObject(data)) throw new WebhookPayloadError('data must be an object');
+  if (!isPlainObject(data)) throw new WebhookPayloadError('data must be an object');
   if (typeof data.id !== 'string' || data.id.length === 0 || data.id.length > 256) throw new WebhookPayloadError('data.id must be a run id');
   if (typeof data.flowId !== 'string' || data.flowId.length === 0 || data.flowId.length > 256) {
     throw new WebhookPayloadError('data.flowId must be a flow id');

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunWriter } from '../runs/run-writer.js';
-import { ApiError, errors } from '../http/api-error.js';
+import { ApiError, errorEnvelope, errors } from '../http/api-error.js';
 import { BodyTooLargeError, readBody } from '../http/read-body.js';
 import { WebhookSignatureError, verifySignature } from './signature-verifier.js';
 import { WebhookPayloadError, parseWebhookPayload } from './webhook-payload.js';
@@ -40,9 +40,7 @@ function answer(res: ServerResponse, status: number, body: Buffer | string, head
 
 /** Doclo's error envelope, written straight to the response. */
 function sendApiError(res: ServerResponse, error: ApiError): void {
-  const body: { code: string; message: string; details?: Record<string, unknown> } = { code: error.code, message: error.message };
-  if (error.details !== undefined) body.details = error.details;
-  answer(res, error.status, JSON.stringify({ error: body }), error.headers);
+  answer(res, error.status, JSON.stringify(errorEnvelope(error)), error.headers);
 }
 
 /**

@@ -185,6 +185,17 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect(ids).not.toContain(done.run.id);
       }));
 
+    it('counts unfinished runs by status, stale ones apart', () =>
+      within(factory, async (store) => {
+        await put(store, record({ status: 'queued' }));
+        await put(store, record({ status: 'running' }));
+        await put(store, record({ status: 'running' }));
+        await put(store, record({ status: 'success' }));
+        const stale = record({ status: 'running' });
+        await put(store, { ...stale, run: { ...stale.run, stale: true } });
+        expect(await store.countUnfinished()).toEqual({ queued: 1, running: 2, stale: 1 });
+      }));
+
     it('prunes finished runs written before the cutoff, and nothing else', () =>
       within(factory, async (store) => {
         const oldDone = await put(store, record({ status: 'success', updatedAtMs: 1000, owner: 'bob', flowId: 'p' }));
