@@ -21,7 +21,7 @@ import { createDrivers } from './store/create-drivers.js';
 import { createUpstream } from './upstream/index.js';
 import type { Upstream } from './upstream/upstream.js';
 import { TokenBucket } from './util/token-bucket.js';
-import { createWebhookHandler, isWebhookRequest } from './webhooks/webhook-route.js';
+import { WEBHOOK_PATH, createWebhookHandler, isWebhookRequest } from './webhooks/webhook-route.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -168,7 +168,7 @@ async function assemble(
     bodyLimitBytes: config.webhookBodyLimitBytes,
     toleranceSeconds: config.webhookToleranceSeconds,
     secrets: () => webhookSecrets,
-    ...(config.perRunWebhookSecret ? { runSecret: async (runId: string) => (await store.get(runId))?.webhookSecret } : {}),
+    ...(config.perRunWebhookSecret ? { runSecret: async (runId: string) => (cache.get(runId) ?? (await store.get(runId)))?.webhookSecret } : {}),
     writer,
     metrics,
     logger,
@@ -186,7 +186,7 @@ async function assemble(
     allowedOrigins: config.allowedOrigins,
     trustProxy: config.trustProxy,
     rateLimit: config.rateLimit,
-    webhookUrl: () => `${publicUrl}/webhooks/doclo`,
+    webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
     webhookHandler,
   });

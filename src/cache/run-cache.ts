@@ -16,8 +16,6 @@ export interface RunCacheOptions {
  */
 export class RunCache {
   private readonly cache: NodeCache;
-  hits = 0;
-  misses = 0;
 
   constructor(private readonly options: RunCacheOptions) {
     // useClones: false — records are treated as immutable, copying them would only cost time.
@@ -25,14 +23,6 @@ export class RunCache {
   }
 
   get(id: string): RunRecord | undefined {
-    const record = this.cache.get<RunRecord>(id);
-    if (record) this.hits++;
-    else this.misses++;
-    return record;
-  }
-
-  /** Reads without counting (internal checks, not client lookups). */
-  peek(id: string): RunRecord | undefined {
     return this.cache.get<RunRecord>(id);
   }
 
@@ -60,9 +50,6 @@ export class RunCache {
     return dropped;
   }
 
-  delete(id: string): void {
-    this.cache.del(id);
-  }
 
   size(): number {
     return this.cache.keys().length;

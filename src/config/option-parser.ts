@@ -127,14 +127,18 @@ export function parseOptions<T extends OptionTable>(
     let value: unknown = spec.default;
     if (fromFlag !== undefined) value = convert(spec, fromFlag, `--${spec.flag}`);
     else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, `${spec.env} (--${spec.flag})`);
-    if (value !== undefined && spec.check) {
-      const problem = (spec.check as (v: unknown) => string | undefined)(value);
-      if (problem) throw new ConfigError(`--${spec.flag}: ${problem}`);
-    }
+    checkValue(spec, value, `--${spec.flag}`);
     values[key] = value;
   }
   if (parsed.values.help === true) values.help = true;
   return { values: values as ParsedOptions<T>, positionals: parsed.positionals };
+}
+
+/** Runs a spec's check on a value (skipped when undefined); a problem throws ConfigError naming `name`. */
+export function checkValue(spec: AnyOptionSpec, value: unknown, name: string): void {
+  if (value === undefined || !spec.check) return;
+  const problem = (spec.check as (v: unknown) => string | undefined)(value);
+  if (problem) throw new ConfigError(`${name}: ${problem}`);
 }
 
 /** Renders the table as help text. */

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
 
+/** `OWNER=KEY`, the key at least 16 characters. */
+const CLIENT_KEY_PAIR = /^[^=\s]{1,128}=\S{16,}$/;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function isStoreUrl(value: string): string | undefined {
@@ -46,7 +49,7 @@ export const SERVE_OPTIONS = {
   },
   clientKey: {
     flag: 'client-key', env: 'RUNGATE_CLIENT_KEYS', kind: 'list',
-    check: (v: string[]) => (v.every((pair) => /^[^=\s]{1,128}=\S{16,}$/.test(pair)) ? undefined : 'each must be OWNER=KEY with a key of at least 16 characters'),
+    check: (v: string[]) => (v.every((pair) => CLIENT_KEY_PAIR.test(pair)) ? undefined : 'each must be OWNER=KEY with a key of at least 16 characters'),
     help: 'static client keys for server-to-server callers, OWNER=KEY (repeatable or comma-separated); the key is sent as a Bearer token',
   },
   clientKeysFile: { flag: 'client-keys-file', env: 'RUNGATE_CLIENT_KEYS_FILE', kind: 'string', help: 'a file of OWNER=KEY lines (# comments allowed)' },
@@ -173,7 +176,7 @@ function readClientKeys(pairs: string[], file: string | undefined): Map<string, 
     text.split('\n').forEach((line, index) => {
       const trimmed = line.trim();
       if (trimmed === '' || trimmed.startsWith('#')) return;
-      if (!/^[^=\s]{1,128}=\S{16,}$/.test(trimmed)) throw new ConfigError(`--client-keys-file: line ${index + 1} is not OWNER=KEY (key of 16+ characters)`);
+      if (!CLIENT_KEY_PAIR.test(trimmed)) throw new ConfigError(`--client-keys-file: line ${index + 1} is not OWNER=KEY (key of 16+ characters)`);
       all.push(trimmed);
     });
   }

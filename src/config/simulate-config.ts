@@ -1,10 +1,14 @@
-import { ConfigError, atLeast, between, isPort, isRate, parseOptions, type OptionTable } from './option-parser.js';
+import { atLeast, between, isPort, isRate, parseOptions, type OptionTable } from './option-parser.js';
 
 /** Every `rungate simulate` flag (contract section 7), with its environment variable and default. */
 export const SIMULATE_OPTIONS = {
   host: { flag: 'host', env: 'SIM_HOST', kind: 'string', default: '127.0.0.1', help: 'listen address' },
   port: { flag: 'port', env: 'SIM_PORT', kind: 'int', default: 8081, check: isPort, help: 'listen port; 0 = any free port' },
-  apiKey: { flag: 'api-key', env: 'SIM_API_KEY', kind: 'string', help: 'when set, requests need Authorization: Bearer <key>' },
+  apiKey: {
+    flag: 'api-key', env: 'SIM_API_KEY', kind: 'string',
+    check: (v: string) => (v.length === 0 ? 'must not be empty' : undefined),
+    help: 'when set, requests need Authorization: Bearer <key>',
+  },
   webhookSecret: { flag: 'webhook-secret', env: 'SIM_WEBHOOK_SECRET', kind: 'string', help: 'signing secret (default: a fixed development secret, printed at start)' },
   runMs: { flag: 'run-ms', env: 'SIM_RUN_MS', kind: 'int', default: 3000, check: atLeast(0), help: 'mean run duration; each run takes 0.5× to 1.5× of it' },
   failRate: { flag: 'fail-rate', env: 'SIM_FAIL_RATE', kind: 'number', default: 0.05, check: isRate, help: 'share of runs that end failed' },
@@ -49,6 +53,5 @@ export interface SimulateConfig {
 /** Builds the simulate config from argv (after the command) and the environment. */
 export function loadSimulateConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): SimulateConfig {
   const { values } = parseOptions(SIMULATE_OPTIONS, argv, env);
-  if (values.apiKey !== undefined && values.apiKey.length === 0) throw new ConfigError('--api-key: must not be empty');
   return Object.freeze({ ...values, statusVocabulary: values.statusVocabulary as 'sdk' | 'apiref' });
 }

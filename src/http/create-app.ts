@@ -13,6 +13,7 @@ import { perIpLimit, perOwnerLimit } from './rate-limits.js';
 import { apiErrorHandler, createRunsRouter, type RunsRouteDeps } from './runs-routes.js';
 import { createStatsHandler } from './stats-route.js';
 import type { RequestHandler } from 'express';
+import { WEBHOOK_PATH } from '../webhooks/webhook-route.js';
 
 export interface AppDeps extends RunsRouteDeps {
   store: RunStore;
@@ -72,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createDashboardRouter());
 
   // The receiver reads its own raw body: the signature covers the exact bytes.
-  app.post('/webhooks/doclo', deps.webhookHandler);
+  app.post(WEBHOOK_PATH, deps.webhookHandler);
 
   const api = express.Router();
   api.use(

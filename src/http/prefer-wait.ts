@@ -1,5 +1,5 @@
 /** The longest hold a reader may ask for (seconds), as the contract sets it. */
-export const MAX_WAIT_SECONDS = 60;
+const MAX_WAIT_SECONDS = 60;
 
 /**
  * Reads RFC 7240 `Prefer: wait=N` (among other preferences, in any header instance).

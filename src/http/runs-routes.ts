@@ -10,7 +10,7 @@ import type { StartRunBody, Upstream } from '../upstream/upstream.js';
 import { canRead, mayLookUpstream } from '../auth/principal.js';
 import { errors, toApiError, sendError, ApiError } from './api-error.js';
 import { principalOf } from './auth-middleware.js';
-import { MAX_WAIT_SECONDS, parsePreferWait } from './prefer-wait.js';
+import { parsePreferWait } from './prefer-wait.js';
 import { isPlainObject } from '../util/is-plain-object.js';
 
 export interface RunsRouteDeps {
@@ -166,7 +166,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     let record = await findReadable(res, id);
     const waitSeconds = parsePreferWait(req.headers.prefer);
     if (waitSeconds !== undefined) {
-      res.set('Preference-Applied', `wait=${Math.min(waitSeconds, MAX_WAIT_SECONDS)}`);
+      res.set('Preference-Applied', `wait=${waitSeconds}`);
       if (!isFinal(record.run.status) && waitSeconds > 0) record = (await holdUntilFinal(req, id, waitSeconds * 1000)) ?? record;
     }
     sendRun(res, record.run);

@@ -21,16 +21,22 @@ const MAX_FLOWS = 10_000;
  */
 export class GraceEstimator {
   private readonly samples = new Map<string, { values: number[]; next: number }>();
+  /** graceFor's answers until the flow's next sample: it is asked on every change and poll. */
+  private readonly graces = new Map<string, number>();
 
   constructor(private readonly options: GraceOptions) {}
 
   observe(flowId: string, durationMs: number): void {
     if (!Number.isFinite(durationMs) || durationMs < 0) return;
+    this.graces.delete(flowId);
     let ring = this.samples.get(flowId);
     if (!ring) {
       if (this.samples.size >= MAX_FLOWS) {
         const oldest = this.samples.keys().next().value;
-        if (oldest !== undefined) this.samples.delete(oldest);
+        if (oldest !== undefined) {
+          this.samples.delete(oldest);
+          this.graces.delete(oldest);
+        }
       }
       ring = { values: [], next: 0 };
       this.samples.set(flowId, ring);
@@ -41,6 +47,16 @@ export class GraceEstimator {
   }
 
   graceFor(flowId: string): number {
+    let grace = this.graces.get(flowId);
+    if (grace === undefined) {
+      grace = this.compute(flowId);
+      if (this.graces.size >= MAX_FLOWS) this.graces.clear();
+      this.graces.set(flowId, grace);
+    }
+    return grace;
+  }
+
+  private compute(flowId: string): number {
     const { defaultMs, minMs, maxMs } = this.options;
     const values = this.samples.get(flowId)?.values;
     let grace: number;

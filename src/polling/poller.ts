@@ -74,10 +74,10 @@ export class Poller {
   async start(): Promise<number> {
     const unfinished = await this.deps.store.listUnfinished();
     let scheduled = 0;
+    // Their webhooks may have come while the gateway was down: look soon, but spread out.
+    const spreadMs = Math.min(5000, 50 * unfinished.length);
     for (const record of unfinished) {
       if (record.run.stale) continue;
-      // Their webhooks may have come while the gateway was down: look soon, but spread out.
-      const spreadMs = Math.min(5000, 50 * unfinished.length);
       await this.deps.schedule.add(record.run.id, this.now() + startupJitterMs(spreadMs, this.random));
       scheduled++;
     }

@@ -8,6 +8,11 @@ import type { TokenBucket } from '../util/token-bucket.js';
 
 export type ErrorCode = 'bad_request' | 'not_found' | 'unauthorized' | 'forbidden' | 'limit_exceeded' | 'unavailable';
 
+/** The `{"type":"run"}` frame of a run, serialised once for every peer that gets it. */
+export function runFrame(run: Run): Buffer {
+  return Buffer.from(JSON.stringify({ type: 'run', run }));
+}
+
 /** How many runs a connection remembers having sent (oldest forgotten first). */
 const MAX_REMEMBERED_RUNS = 100_000;
 
@@ -97,7 +102,7 @@ export class WsConnection {
       this.remember(run.id, Math.max(since, this.sentSeq.get(run.id) ?? 0));
       return;
     }
-    this.sendRunFrame(run, Buffer.from(JSON.stringify({ type: 'run', run })));
+    this.sendRunFrame(run, runFrame(run));
   }
 
   sendControl(message: Record<string, unknown>): void {

@@ -12,7 +12,7 @@ import type { RunRecord, RunStore } from '../store/run-store.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { ProtocolError, parseClientMessage, type ClientMessage, type SubscriptionTarget } from './client-message.js';
 import { WsAdmission, isRefusal, ownerKey } from './ws-admission.js';
-import { WsConnection } from './ws-connection.js';
+import { WsConnection, runFrame } from './ws-connection.js';
 
 /** How many of a subscribed flow's newest runs a resync rereads. */
 const RESYNC_FLOW_RUNS = 100;
@@ -89,10 +89,6 @@ export class WsHub {
         },
       );
     });
-  }
-
-  get connectionCount(): number {
-    return this.connections.size;
   }
 
   /** Closes every peer with 1001 (going away) and stops listening to the bus. */
@@ -333,7 +329,7 @@ export class WsHub {
     const byAll = this.byFlow.get('*');
     if (!byRun && !byFlow && !byAll) return;
     // Serialised once; a peer in several of these sets gets it once (seq check in offer).
-    const frame = Buffer.from(JSON.stringify({ type: 'run', run }));
+    const frame = runFrame(run);
     if (byRun) for (const connection of byRun) connection.offer(record, frame);
     if (byFlow) for (const connection of byFlow) connection.offer(record, frame);
     if (byAll) for (const connection of byAll) connection.offer(record, frame);

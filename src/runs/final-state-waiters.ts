@@ -57,13 +57,6 @@ export class FinalStateWaiters {
     if (isFinal(record.run.status)) this.settle(record.run.id, record);
   }
 
-  /** How many readers are waiting (metrics). */
-  count(): number {
-    let total = 0;
-    for (const set of this.waiters.values()) total += set.size;
-    return total;
-  }
-
   private settle(id: string, record: RunRecord | undefined): void {
     const set = this.waiters.get(id);
     if (!set) return;

@@ -17,8 +17,6 @@ export class LookupBudgetError extends Error {
 }
 
 export interface FindOptions {
-  /** Ask upstream when the gateway does not know the run (default true). */
-  upstream?: boolean;
   /** An extra per-caller budget, checked with the global one before asking upstream. */
   budget?: TokenBucket;
 }
@@ -56,7 +54,7 @@ export class RunLookup {
 
   async find(id: string, options: FindOptions = {}): Promise<RunRecord | undefined> {
     const local = await this.findLocal(id);
-    if (local || options.upstream === false) return local;
+    if (local) return local;
     const shared = this.inFlight.get(id);
     if (shared) return shared;
     if ((options.budget && !options.budget.tryTake()) || !this.deps.budget.tryTake()) {
@@ -72,10 +70,7 @@ export class RunLookup {
     try {
       const execution = await this.deps.upstream.getRun(id);
       const result = await this.deps.writer.apply(execution, 'request');
-      if (result.kind === 'invalid') {
-        this.deps.logger.warn({ runId: id, reason: result.reason }, 'upstream answered a lookup with an unusable run');
-        return result.record;
-      }
+      if (result.kind === 'invalid') this.deps.logger.warn({ runId: id, reason: result.reason }, 'upstream answered a lookup with an unusable run');
       return result.record;
     } catch (error) {
       if (error instanceof UpstreamError && error.kind === 'not_found') return undefined;

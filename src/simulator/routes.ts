@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { SimApiError } from './api-error.js';
-import { readBody, sendJson } from './http-io.js';
+import { BodyTooLargeError, readBody } from '../http/read-body.js';
+import { sendJson } from './http-io.js';
 import type { RateLimiter, RateLimitState } from './rate-limiter.js';
 import type { Rng } from './rng.js';
 import type { RunEngine } from './run-engine.js';
@@ -97,13 +98,14 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     const send = (status: number, body: unknown): void => sendJson(res, status, body, headers);
     switch (route.kind) {
       case 'run': {
-        const read = await readBody(req, deps.bodyLimitBytes);
-        if (!read.ok) {
-          throw new SimApiError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${deps.bodyLimitBytes} bytes`, {
-            limitBytes: deps.bodyLimitBytes,
-          });
+        let body: Buffer;
+        try {
+          body = await readBody(req, deps.bodyLimitBytes);
+        } catch (error) {
+          if (!(error instanceof BodyTooLargeError)) throw error;
+          throw new SimApiError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${deps.bodyLimitBytes} bytes`, { limitBytes: deps.bodyLimitBytes });
         }
-        const request = parseStartRequest(route.flowId, read.body);
+        const request = parseStartRequest(route.flowId, body);
         const { run, created } = deps.engine.start(route.flowId, request);
         if (created) deps.logger.debug({ runId: run.id, flowId: run.flowId, bytes: run.document.bytes }, 'run created');
         if (request.waitMs === undefined) {

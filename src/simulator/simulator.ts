@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { ConfigError, type AnyOptionSpec } from '../config/option-parser.js';
+import { checkValue, type AnyOptionSpec } from '../config/option-parser.js';
 import { loadSimulateConfig, SIMULATE_OPTIONS, type SimulateConfig } from '../config/simulate-config.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { deriveRng, normalizeSeed, randomSeed } from './rng.js';
@@ -46,12 +46,7 @@ export interface Simulator {
 }
 
 function checkOptions(config: SimulateConfig): void {
-  for (const [key, spec] of Object.entries(SIMULATE_OPTIONS) as Array<[keyof SimulateConfig, AnyOptionSpec]>) {
-    const value = config[key];
-    if (value === undefined || spec.check === undefined) continue;
-    const problem = (spec.check as (v: unknown) => string | undefined)(value);
-    if (problem) throw new ConfigError(`${key}: ${problem}`);
-  }
+  for (const [key, spec] of Object.entries(SIMULATE_OPTIONS) as Array<[keyof SimulateConfig, AnyOptionSpec]>) checkValue(spec, config[key], key);
 }
 
 /**
