@@ -1,6 +1,8 @@
 // Error classes shaped like Doclo's SDK (`DocloError` with `code`, `statusCode`, `details`), so code
 // written against Doclo's client catches the same classes here.
 
+import { isPlainObject } from '../util/is-plain-object.js';
+
 /** Base of every error the client throws. */
 export class DocloError extends Error {
   constructor(
@@ -108,15 +110,7 @@ export class ClientClosedError extends DocloError {
   }
 }
 
-/** True for errors worth trying again later: network, 429, 5xx and request timeouts. */
-export function isTransient(error: unknown): boolean {
-  if (error instanceof NetworkError || error instanceof RateLimitError || error instanceof TimeoutError) return true;
-  return error instanceof DocloError && error.statusCode !== undefined && error.statusCode >= 500;
-}
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function intHeader(headers: Headers, name: string): number | undefined {
   const text = headers.get(name);
@@ -138,10 +132,10 @@ function retryAfterMs(headers: Headers): number | undefined {
  * `{"error":{"code","message","details?"}}`, classified by HTTP status first (codes vary).
  */
 export function errorFromResponse(status: number, statusText: string, headers: Headers, body: unknown): DocloError {
-  const envelope = isObject(body) && isObject(body.error) ? body.error : undefined;
+  const envelope = isPlainObject(body) && isPlainObject(body.error) ? body.error : undefined;
   const code = envelope && typeof envelope.code === 'string' ? envelope.code : 'UNKNOWN_ERROR';
   const message = envelope && typeof envelope.message === 'string' ? envelope.message : `HTTP ${status}: ${statusText}`;
-  const details = envelope && isObject(envelope.details) ? envelope.details : undefined;
+  const details = envelope && isPlainObject(envelope.details) ? envelope.details : undefined;
   switch (status) {
     case 400:
     case 422:

@@ -11,6 +11,7 @@ import {
 import type { HttpClient } from './http-client.js';
 import { isFinalStatus, statusRank, type Run } from './types.js';
 import { OPEN, type WebSocketConstructor, type WebSocketLike } from './web-socket.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 /** Someone interested in one run: a subscriber or a waiter. */
 export interface RunListener {
@@ -67,12 +68,9 @@ class Channel {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function isRun(value: unknown): value is Run {
-  return isObject(value) && typeof value.id === 'string' && typeof value.status === 'string' && typeof value.seq === 'number';
+  return isPlainObject(value) && typeof value.id === 'string' && typeof value.status === 'string' && typeof value.seq === 'number';
 }
 
 /** Errors after which asking again cannot help. */
@@ -123,10 +121,6 @@ export class PushConnection {
   constructor(private readonly options: PushConnectionOptions) {}
 
   /** Whether the socket is open right now (for tests and status displays). */
-  get connected(): boolean {
-    return this.state === 'open';
-  }
-
   /**
    * Follows a run. The listener gets the latest known state (if any) and then every newer one;
    * errors that end the following (unknown run, no permission, limits) go to `onError` and
@@ -303,7 +297,7 @@ export class PushConnection {
     } catch {
       return;
     }
-    if (!isObject(message)) return;
+    if (!isPlainObject(message)) return;
     if (message.type === 'run' && isRun(message.run)) {
       if (this.seenOnSocket.size < MAX_SEEN_ON_SOCKET) this.seenOnSocket.add(message.run.id);
       else this.seenOverflow = true;

@@ -17,7 +17,7 @@ export async function serveCommand(argv: string[]): Promise<number | void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // A second signal, or a shutdown that hangs, must still end the process.
+    // A shutdown that hangs must still end the process (later signals are ignored meanwhile).
     const deadline = setTimeout(() => process.exit(1), 10_000);
     deadline.unref();
     gateway.close().then(

@@ -46,8 +46,6 @@ export function createDashboardRouter(): Router {
       res.set({
         'Content-Type': file.contentType,
         'Content-Security-Policy': DASHBOARD_CSP,
-        'X-Content-Type-Options': 'nosniff',
-        'Referrer-Policy': 'no-referrer',
         // Revalidate every time: an upgraded gateway must not run with a stale script.
         'Cache-Control': 'no-cache',
         ETag: file.etag,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isHttpUrl } from '../config/option-parser.js';
 import { SimApiError } from './api-error.js';
 import { DocumentError, readDocument, type DocumentFacts } from './document.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 
 /** The longest `wait:true` hold Doclo allows (ms), and its default. */
 export const MAX_WAIT_MS = 60_000;
@@ -21,9 +22,6 @@ export interface StartRequest {
   fingerprint: string;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 const missing = (field: string): SimApiError =>
   new SimApiError(422, 'MISSING_REQUIRED_FIELD', `Missing required field: ${field}`, { field, reason: 'Required' });
 
@@ -40,7 +38,7 @@ function optionalString(body: Record<string, unknown>, key: string): string | un
 /** JSON with object keys sorted, so the fingerprint ignores key order. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isObject(value)) {
+  if (isPlainObject(value)) {
     return `{${Object.keys(value)
       .sort()
       .filter((key) => value[key] !== undefined)
@@ -62,14 +60,14 @@ export function parseStartRequest(flowId: string, raw: Buffer): StartRequest {
   } catch {
     throw new SimApiError(400, 'INVALID_INPUT', 'Request body is not valid JSON');
   }
-  if (!isObject(body)) throw new SimApiError(400, 'INVALID_INPUT', 'Request body must be a JSON object');
+  if (!isPlainObject(body)) throw new SimApiError(400, 'INVALID_INPUT', 'Request body must be a JSON object');
 
   const input = body.input;
   if (input === undefined || input === null) throw missing('input');
-  if (!isObject(input)) throw invalid('input', 'Must be an object');
+  if (!isPlainObject(input)) throw invalid('input', 'Must be an object');
   const doc = input.document;
   if (doc === undefined || doc === null) throw missing('input.document');
-  if (!isObject(doc)) throw invalid('input.document', 'Must be an object');
+  if (!isPlainObject(doc)) throw invalid('input.document', 'Must be an object');
   if (doc.base64 === undefined || doc.base64 === null) throw missing('input.document.base64');
   if (typeof doc.base64 !== 'string') throw invalid('input.document.base64', 'Must be a string');
   if (doc.mimeType !== undefined && doc.mimeType !== null && typeof doc.mimeType !== 'string') {
@@ -78,7 +76,7 @@ export function parseStartRequest(flowId: string, raw: Buffer): StartRequest {
   if (doc.filename !== undefined && doc.filename !== null && typeof doc.filename !== 'string') {
     throw invalid('input.document.filename', 'Must be a string');
   }
-  if (input.variables !== undefined && input.variables !== null && !isObject(input.variables)) {
+  if (input.variables !== undefined && input.variables !== null && !isPlainObject(input.variables)) {
     throw invalid('input.variables', 'Must be an object');
   }
 
@@ -92,7 +90,7 @@ export function parseStartRequest(flowId: string, raw: Buffer): StartRequest {
   const webhookSecret = optionalString(body, 'webhookSecret');
   if (webhookSecret !== undefined && webhookSecret.length === 0) throw invalid('webhookSecret', 'Must not be empty');
   const metadata = body.metadata;
-  if (metadata !== undefined && metadata !== null && !isObject(metadata)) throw invalid('metadata', 'Must be an object');
+  if (metadata !== undefined && metadata !== null && !isPlainObject(metadata)) throw invalid('metadata', 'Must be an object');
   if (body.wait !== undefined && body.wait !== null && typeof body.wait !== 'boolean') throw invalid('wait', 'Must be a boolean');
   const timeout = body.timeout;
   if (timeout !== undefined && timeout !== null && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
@@ -119,7 +117,7 @@ export function parseStartRequest(flowId: string, raw: Buffer): StartRequest {
     document,
     version: version ?? '1.0.0',
     fingerprint,
-    ...(isObject(metadata) ? { metadata } : {}),
+    ...(isPlainObject(metadata) ? { metadata } : {}),
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     ...(webhookUrl === undefined ? {} : { webhookUrl }),
     ...(webhookSecret === undefined ? {} : { webhookSecret }),
