@@ -5,19 +5,18 @@
 //
 // Plain JS over dist/, so it needs no TypeScript runner. The simulator, the gateway and both
 // waiters share this process and its clock; a run's end is the simulator's `completedAt`.
-/* global process, Buffer, setTimeout, fetch, console */ // a Node script; the lint config has no Node globals for plain JS
 import { pino } from 'pino';
 import { createClient } from '../dist/client/index.js';
 import { loadServeConfig } from '../dist/config/serve-config.js';
 import { startGateway } from '../dist/gateway.js';
 import { createSimulator } from '../dist/simulator/index.js';
+import { percentile, sleep } from './bench-lib.js';
 
 const RUNS = Number(process.argv[2] ?? 50);
 const RUN_MS = Number(process.argv[3] ?? 1500);
 const FINAL = new Set(['success', 'failed', 'cancelled']);
 const DOCUMENT = { base64: Buffer.from('%PDF-1.4 bench').toString('base64'), mimeType: 'application/pdf' };
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Doclo's SDK loop (doclo-api.md §10), straight against Doclo (here: the simulator). */
 async function docloWait(apiBase, id) {
@@ -32,9 +31,7 @@ async function docloWait(apiBase, id) {
 }
 
 function stats(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-  return { median: at(50), p90: at(90), p99: at(99), max: sorted.at(-1) };
+  return { median: percentile(values, 50), p90: percentile(values, 90), p99: percentile(values, 99), max: Math.max(...values) };
 }
 
 const sim = await createSimulator({ runMs: RUN_MS, failRate: 0, seed: 2024 });

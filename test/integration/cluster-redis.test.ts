@@ -2,15 +2,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, signWebhookBody, type Simulator } from '../../src/simulator/index.js';
 import { deletePrefix, killClientsNamed, redisAvailable, redisUrl, testRedis, uniquePrefix } from '../support/redis.js';
 import { buildCli, documentBody, http, RunWatcher, spawnGateway, waitFor, type CliBuild, type SpawnedGateway } from '../support/spawned-gateway.js';
+import { percentile } from '../support/gateway-harness.js';
 
 const redisUp = await redisAvailable();
 /** Not db 0, so the URL's database number is exercised. */
 const DB = 2;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
 
 describe.skipIf(!redisUp)('cluster mode on Redis (spawned instances)', () => {
   let build: CliBuild | undefined;
