@@ -5,6 +5,7 @@
 //
 // Plain JS over dist/, so it needs no TypeScript runner. The simulator, the gateway and both
 // waiters share this process and its clock; a run's end is the simulator's `completedAt`.
+/* global process, Buffer, fetch, console */ // a Node script; the lint config has no Node globals for plain JS
 import { pino } from 'pino';
 import { createClient } from '../dist/client/index.js';
 import { loadServeConfig } from '../dist/config/serve-config.js';
