@@ -117,9 +117,11 @@ async function assemble(
     rateBudgetRemaining: () => upstream.rateBudget().remaining,
   });
 
-  const writer = new RunWriter(store, cache, bus, logger, Date.now, (record) => {
-    metrics.runChanges.inc({ source: record.run.source });
-    if (isFinal(record.run.status)) metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
+  const writer = new RunWriter(store, cache, bus, logger, {
+    onChanged: (record) => {
+      metrics.runChanges.inc({ source: record.run.source });
+      if (isFinal(record.run.status)) metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
+    },
   });
   const lookup = new RunLookup({
     store,

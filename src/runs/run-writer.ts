@@ -29,15 +29,23 @@ const MAX_ATTEMPTS = 16;
  * webhook/poll races are harmless by construction.
  */
 export class RunWriter {
+  private readonly now: () => number;
+  private readonly onChanged: (record: RunRecord) => void;
+
   constructor(
     private readonly store: RunStore,
     private readonly cache: RunCache,
     private readonly bus: RunBus,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
-    /** Called once per accepted change, on the instance that wrote it (metrics). */
-    private readonly onChanged: (record: RunRecord) => void = () => undefined,
-  ) {}
+    options: {
+      now?: () => number;
+      /** Called once per accepted change, on the instance that wrote it (metrics). */
+      onChanged?: (record: RunRecord) => void;
+    } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.onChanged = options.onChanged ?? (() => undefined);
+  }
 
   async apply(news: RunNews, source: RunSource, notes: RunAnnotations = {}): Promise<ApplyResult> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

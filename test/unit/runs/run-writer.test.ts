@@ -12,7 +12,7 @@ function setup() {
   const published: RunRecord[] = [];
   bus.subscribe((record) => published.push(record));
   const changed: RunRecord[] = [];
-  const writer = new RunWriter(store, new RunCache({ finalTtlSeconds: 60, activeTtlSeconds: 60, maxRuns: 100 }), bus, pino({ level: 'silent' }), Date.now, (r) => changed.push(r));
+  const writer = new RunWriter(store, new RunCache({ finalTtlSeconds: 60, activeTtlSeconds: 60, maxRuns: 100 }), bus, pino({ level: 'silent' }), { onChanged: (r) => changed.push(r) });
   return { store, writer, published, changed };
 }
 
