@@ -1,4 +1,4 @@
-import type { RunRecord } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 
 /** Who is calling, once a token or client key has been verified. */
 export interface Principal {

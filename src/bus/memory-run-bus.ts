@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RunRecord } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 import type { RunBus, RunListener } from './run-bus.js';
 
 /** The single-instance bus: listeners are called synchronously inside `publish`. */

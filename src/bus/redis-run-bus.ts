@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { closeConnection } from '../store/redis-connection.js';
-import type { RunRecord } from '../store/run-store.js';
+import { closeConnection } from '../redis/redis-connection.js';
+import type { RunRecord } from '../runs/run-record.js';
 import type { RunBus, RunListener } from './run-bus.js';
 
 export interface RedisRunBusOptions {

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 
 /** Receives every accepted change of any run, in the order the bus delivers them. */
 export type RunListener = (record: RunRecord) => void;

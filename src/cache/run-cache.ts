@@ -1,6 +1,6 @@
 import NodeCache from 'node-cache';
 import { isFinal } from '../runs/run.js';
-import type { RunRecord } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 
 export interface RunCacheOptions {
   finalTtlSeconds: number;

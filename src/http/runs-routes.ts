@@ -1,10 +1,11 @@
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { ID_PATTERN, isFinal, normalizeStatus, type Run } from '../runs/run.js';
-import type { FinalStateWaiters } from '../runs/final-state-waiters.js';
-import { LookupBudgetError, type RunLookup } from '../runs/run-lookup.js';
-import type { RunWriter } from '../runs/run-writer.js';
-import { InvalidCursorError, type RunRecord, type RunStore } from '../store/run-store.js';
+import type { FinalStateWaiters } from '../tracking/final-state-waiters.js';
+import { LookupBudgetError, type RunLookup } from '../tracking/run-lookup.js';
+import type { RunWriter } from '../tracking/run-writer.js';
+import { InvalidCursorError, type RunStore } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { StartRunBody, Upstream } from '../upstream/upstream.js';
 import { canRead, mayLookUpstream } from '../auth/principal.js';

@@ -2,7 +2,7 @@ import { WebSocket } from 'ws';
 import { canRead, type Principal } from '../auth/principal.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Run } from '../runs/run.js';
-import type { RunRecord } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 import type { ClientMessage } from './client-message.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 

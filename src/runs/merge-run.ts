@@ -1,4 +1,4 @@
-import type { RunRecord } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 import { isFinal, normalizeStatus, statusRank, type RunSource } from './run.js';
 
 /** News about a run from any source: Doclo's fields, status in any vocabulary. */

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { SimApiError } from './api-error.js';
-import { BodyTooLargeError, readBody } from '../http/read-body.js';
+import { BodyTooLargeError, readBody } from '../util/read-body.js';
 import { sendJson } from './http-io.js';
 import type { RateLimiter, RateLimitState } from './rate-limiter.js';
 import type { Rng } from './rng.js';

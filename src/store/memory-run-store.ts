@@ -1,5 +1,6 @@
 import { isFinal } from '../runs/run.js';
-import { InvalidCursorError, countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
+import { InvalidCursorError, countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 
 /**
  * Keeps runs in process memory: fast and lost on exit. Listing walks an insertion-ordered array

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { isFinal } from '../runs/run.js';
-import { closeConnection } from './redis-connection.js';
-import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunRecord, type RunStore } from './run-store.js';
+import { closeConnection } from '../redis/redis-connection.js';
+import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 
 /**
  * Compare-and-set of one run, atomic in Redis. Writes the record only when the stored `rev`

@@ -1,21 +1,7 @@
-import type { Run, RunStatus } from '../runs/run.js';
+import type { RunRecord } from '../runs/run-record.js';
+import type { RunStatus } from '../runs/run.js';
 
-/** A run as the gateway stores it: the public run plus what only the gateway needs. */
-export interface RunRecord {
-  run: Run;
-  /** Bumped by every write, also those that change no visible state; the compare-and-set token. */
-  rev: number;
-  /** The `sub` that started the run through the gateway (auth); undefined when it came otherwise. */
-  owner?: string;
-  /** The per-run webhook secret the gateway sent with the start, if any. */
-  webhookSecret?: string;
-  /** When the gateway first heard of the run (its own clock). */
-  trackedAtMs: number;
-  /** True when the gateway saw the run from its start, so trackedAtMs is its start time. */
-  startedHere?: boolean;
-  /** When the gateway last accepted a write. */
-  updatedAtMs: number;
-}
+
 
 export interface RunListQuery {
   flowId?: string;

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { RunWriter } from '../runs/run-writer.js';
+import type { RunWriter } from '../tracking/run-writer.js';
 import { ApiError, errorEnvelope, errors } from '../http/api-error.js';
-import { BodyTooLargeError, readBody } from '../http/read-body.js';
+import { BodyTooLargeError, readBody } from '../util/read-body.js';
 import { WebhookSignatureError, verifySignature } from './signature-verifier.js';
 import { WebhookPayloadError, parseWebhookPayload } from './webhook-payload.js';
 

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { MemoryRunBus } from '../../src/bus/memory-run-bus.js';
 import { RedisRunBus, runChannel } from '../../src/bus/redis-run-bus.js';
 import type { RunBus } from '../../src/bus/run-bus.js';
-import type { RunRecord } from '../../src/store/run-store.js';
+import type { RunRecord } from '../../src/runs/run-record.js';
 import { killClientsNamed, redisAvailable, REDIS_HOST, REDIS_PORT, testRedis, uniquePrefix } from '../support/redis.js';
 import { record } from './run-store.contract.js';
 

@@ -7,7 +7,7 @@ import { GraceEstimator } from '../../../src/polling/grace-estimator.js';
 import { HeapPollSchedule } from '../../../src/polling/heap-poll-schedule.js';
 import { Poller } from '../../../src/polling/poller.js';
 import type { Execution } from '../../../src/runs/run.js';
-import { RunWriter } from '../../../src/runs/run-writer.js';
+import { RunWriter } from '../../../src/tracking/run-writer.js';
 import { MemoryRunStore } from '../../../src/store/memory-run-store.js';
 import { UpstreamError } from '../../../src/upstream/upstream-error.js';
 import type { Upstream } from '../../../src/upstream/upstream.js';

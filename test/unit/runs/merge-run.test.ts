@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeRun } from '../../../src/runs/merge-run.js';
-import type { RunRecord } from '../../../src/store/run-store.js';
+import type { RunRecord } from '../../../src/runs/run-record.js';
 
 function changed(outcome: ReturnType<typeof mergeRun>): RunRecord {
   if (outcome.kind !== 'changed' && outcome.kind !== 'annotated') throw new Error(`expected a write, got ${outcome.kind}`);

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import type { RunBus } from '../bus/run-bus.js';
 import type { RunCache } from '../cache/run-cache.js';
-import type { RunRecord, RunStore } from '../store/run-store.js';
-import { mergeRun, type RunAnnotations, type RunNews } from './merge-run.js';
-import type { RunSource } from './run.js';
+import type { RunStore } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
+import { mergeRun, type RunAnnotations, type RunNews } from '../runs/merge-run.js';
+import type { RunSource } from '../runs/run.js';
 
 /** What one `apply` did. */
 export type ApplyResult =

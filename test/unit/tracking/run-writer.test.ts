@@ -2,9 +2,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryRunBus } from '../../../src/bus/memory-run-bus.js';
 import { RunCache } from '../../../src/cache/run-cache.js';
-import { RunWriter } from '../../../src/runs/run-writer.js';
+import { RunWriter } from '../../../src/tracking/run-writer.js';
 import { MemoryRunStore } from '../../../src/store/memory-run-store.js';
-import type { RunRecord } from '../../../src/store/run-store.js';
+import type { RunRecord } from '../../../src/runs/run-record.js';
 
 function setup() {
   const store = new MemoryRunStore();

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createDrivers, redisDbOf } from '../../src/store/create-drivers.js';
+import { createDrivers } from '../../src/drivers.js';
+import { redisDbOf } from '../../src/redis/redis-connection.js';
 import { deletePrefix, redisAvailable, redisUrl, testRedis, uniquePrefix } from '../support/redis.js';
 import { record } from './run-store.contract.js';
 

@@ -1,6 +1,6 @@
 import type { RunBus } from '../bus/run-bus.js';
-import type { RunRecord } from '../store/run-store.js';
-import { isFinal } from './run.js';
+import type { RunRecord } from '../runs/run-record.js';
+import { isFinal } from '../runs/run.js';
 
 interface Waiter {
   resolve: (record: RunRecord | undefined) => void;

@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
-import type { Redis } from 'ioredis';
-import { MemoryRunBus } from '../bus/memory-run-bus.js';
-import type { RunBus } from '../bus/run-bus.js';
-import type { ServeConfig } from '../config/serve-config.js';
-import { HeapPollSchedule } from '../polling/heap-poll-schedule.js';
-import type { PollSchedule } from '../polling/poll-schedule.js';
-import { MemoryRunStore } from './memory-run-store.js';
-import { closeConnection } from './redis-connection.js';
-import type { RunStore } from './run-store.js';
+import { MemoryRunBus } from './bus/memory-run-bus.js';
+import type { RunBus } from './bus/run-bus.js';
+import type { ServeConfig } from './config/serve-config.js';
+import { HeapPollSchedule } from './polling/heap-poll-schedule.js';
+import type { PollSchedule } from './polling/poll-schedule.js';
+import { MemoryRunStore } from './store/memory-run-store.js';
+import { closeConnection, connectWithin, redisDbOf } from './redis/redis-connection.js';
+import type { RunStore } from './store/run-store.js';
 
 /** The three drivers that depend on where state lives, and one way to close them all. */
 export interface Drivers {
@@ -17,9 +16,6 @@ export interface Drivers {
   /** Closes schedule, bus and store (in that order) and any connection they share. */
   close(): Promise<void>;
 }
-
-/** How long startup waits for Redis before giving up with a clear error. */
-const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Picks the drivers that `--store` names: one instance keeps bus and schedule in memory (with a
@@ -32,7 +28,7 @@ export async function createDrivers(config: ServeConfig['store'], logger: Logger
     case 'memory':
       return local(new MemoryRunStore(), logger);
     case 'sqlite': {
-      const { SqliteRunStore } = await import('./sqlite-run-store.js');
+      const { SqliteRunStore } = await import('./store/sqlite-run-store.js');
       return local(SqliteRunStore.open(config.path), logger);
     }
     case 'redis':
@@ -55,18 +51,12 @@ function local(store: RunStore, logger: Logger): Drivers {
   };
 }
 
-/** The database number of a redis:// URL (0 when the path names none). */
-export function redisDbOf(url: string): number {
-  const db = new URL(url).pathname.replace(/^\//, '');
-  return db === '' ? 0 : Number(db);
-}
-
 async function redisDrivers(url: string, prefix: string, logger: Logger): Promise<Drivers> {
   const [{ Redis }, { RedisRunStore }, { RedisRunBus, runChannel }, { RedisPollSchedule }] = await Promise.all([
     import('ioredis'),
-    import('./redis-run-store.js'),
-    import('../bus/redis-run-bus.js'),
-    import('../polling/redis-poll-schedule.js'),
+    import('./store/redis-run-store.js'),
+    import('./bus/redis-run-bus.js'),
+    import('./polling/redis-poll-schedule.js'),
   ]);
   const log = logger.child({ component: 'redis' });
   const db = redisDbOf(url);
@@ -107,20 +97,3 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
   }
 }
 
-/** Connects, or rejects after a while with a message that names the URL (sans password). */
-async function connectWithin(connection: Redis, url: string): Promise<void> {
-  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
-    timer.unref();
-  });
-  try {
-    await Promise.race([connection.connect(), timeout]);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`Redis at ${safeUrl} is not reachable: ${reason}`, { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
-}

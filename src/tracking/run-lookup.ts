@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { RunCache } from '../cache/run-cache.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import type { RunRecord, RunStore } from '../store/run-store.js';
+import type { RunStore } from '../store/run-store.js';
+import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { TokenBucket } from '../util/token-bucket.js';

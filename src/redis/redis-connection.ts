@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Quits a connection gracefully when Redis is there, else drops it. QUIT on a connection that is
+ * reconnecting joins the offline queue behind the commands waiting for Redis and resolves only
+ * once Redis is back, so a shutdown while Redis is down would hang until the process is killed.
+ */
+export async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'end') return;
+  if (connection.status === 'ready') await connection.quit().catch(() => connection.disconnect());
+  else connection.disconnect();
+}
+
+/** The database number of a redis:// URL (0 when the path names none). */
+export function redisDbOf(url: string): number {
+  const db = new URL(url).pathname.replace(/^\//, '');
+  return db === '' ? 0 : Number(db);
+}
+
+/** How long startup waits for Redis before giving up with a clear error. */
+const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Connects, or rejects after a while with a message that names the URL (sans password). */
+export async function connectWithin(connection: Redis, url: string): Promise<void> {
+  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    await Promise.race([connection.connect(), timeout]);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Redis at ${safeUrl} is not reachable: ${reason}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
