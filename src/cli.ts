@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError } from './config/option-parser.js';
+import { ConfigError } from './errors.js';
 
 const USAGE = `Usage: rungate <command> [flags]
 

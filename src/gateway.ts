@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
-import { ConfigError } from './config/option-parser.js';
+import { ConfigError } from './errors.js';
 import { RunCache } from './cache/run-cache.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { createApp } from './http/create-app.js';

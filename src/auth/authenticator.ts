@@ -2,17 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Principal } from './principal.js';
 import { ID_PATTERN } from '../runs/run.js';
-
-export type AuthFailure = 'missing' | 'invalid' | 'expired';
-
-/** A token that does not authenticate; `reason` says why (asserted by tests). */
-export class AuthError extends Error {
-  readonly code = 'RUNGATE_ERR_AUTH';
-  constructor(readonly reason: AuthFailure) {
-    super(reason === 'missing' ? 'a bearer token is required' : reason === 'expired' ? 'the token has expired' : 'the token is not valid');
-    this.name = 'AuthError';
-  }
-}
+import { AuthError } from '../errors.js';
 
 export interface AuthenticatorOptions {
   jwtSecret: string | undefined;

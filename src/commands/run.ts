@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '../client/index.js';
-import { ConfigError, describeOptions, parseOptions, type OptionTable } from '../config/option-parser.js';
+import { describeOptions, parseOptions, type OptionTable } from '../config/option-parser.js';
+import { ConfigError } from '../errors.js';
 import { CLIENT_OPTIONS, EXIT, describeFailure, exitCodeFor, followRun } from './watch.js';
 
 function isJsonObject(text: string): boolean {

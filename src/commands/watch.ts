@@ -1,5 +1,6 @@
 import { createClient, DocloError, isFinalStatus, type Run, type RungateClient } from '../client/index.js';
-import { ConfigError, describeOptions, isHttpUrl, parseOptions, type OptionTable } from '../config/option-parser.js';
+import { describeOptions, isHttpUrl, parseOptions, type OptionTable } from '../config/option-parser.js';
+import { ConfigError } from '../errors.js';
 
 /** The flags `rungate watch` and `rungate run` share: where the gateway is and how to get in. */
 export const CLIENT_OPTIONS = {

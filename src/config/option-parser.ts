@@ -1,13 +1,5 @@
 import { parseArgs } from 'node:util';
-
-/** A bad flag, environment variable or value: the CLI prints the message and exits 2. */
-export class ConfigError extends Error {
-  readonly code = 'RUNGATE_ERR_CONFIG';
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from '../errors.js';
 
 type OptionKind = 'string' | 'boolean' | 'int' | 'number' | 'bytes' | 'list';
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
+import { atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
+import { ConfigError } from '../errors.js';
 
 /** `OWNER=KEY`, the key at least 16 characters. */
 const CLIENT_KEY_PAIR = /^[^=\s]{1,128}=\S{16,}$/;

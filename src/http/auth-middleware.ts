@@ -1,7 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError, type Authenticator } from '../auth/authenticator.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { AuthError } from '../errors.js';
 import type { Principal } from '../auth/principal.js';
-import { ApiError } from './api-error.js';
+import { answers } from './error-answers.js';
 
 /** The caller as the auth middleware left it; undefined when auth is off. */
 export function principalOf(res: Response): Principal | undefined {
@@ -23,7 +24,7 @@ export function requireAuth(authenticator: Authenticator): RequestHandler {
       (error: unknown) => {
         if (!(error instanceof AuthError)) return next(error);
         res.set('WWW-Authenticate', `Bearer error="${error.reason === 'missing' ? 'invalid_request' : 'invalid_token'}"`);
-        next(new ApiError(401, 'UNAUTHORIZED', error.reason === 'missing' ? 'Missing authorization header' : `Invalid token: ${error.message}`));
+        next(answers.unauthorized(error.reason === 'missing' ? 'Missing authorization header' : `Invalid token: ${error.message}`));
       },
     );
   };

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createDashboardRouter } from '../dashboard/dashboard-router.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunStore } from '../store/run-store.js';
-import { errors, sendError } from './api-error.js';
+import { answers, sendError } from './error-answers.js';
 import { requireAuth } from './auth-middleware.js';
 import { cors } from './cors.js';
 import { perIpLimit, perOwnerLimit } from './rate-limits.js';
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): Express {
   api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }), createRunsRouter(deps));
   app.use('/api/v1', api);
 
-  app.use((req, res) => sendError(res, errors.routeNotFound(req.method, req.path)));
+  app.use((req, res) => sendError(res, answers.routeNotFound(req.method, req.path)));
   app.use(apiErrorHandler(deps.logger));
   return app;
 }

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import { errors, sendError } from './api-error.js';
+import { answers, sendError } from './error-answers.js';
 import { principalOf } from './auth-middleware.js';
 
 function limiter(perMinute: number, key: (req: Request, res: Response) => string): RequestHandler {
@@ -11,7 +11,7 @@ function limiter(perMinute: number, key: (req: Request, res: Response) => string
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: key,
-    handler: (_req, res) => sendError(res, errors.clientRateLimited()),
+    handler: (_req, res) => sendError(res, answers.clientRateLimited()),
   });
 }
 

@@ -2,14 +2,15 @@ import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { ID_PATTERN, isFinal, normalizeStatus, type Run } from '../runs/run.js';
 import type { FinalStateWaiters } from '../tracking/final-state-waiters.js';
-import { LookupBudgetError, type RunLookup } from '../tracking/run-lookup.js';
+import type { RunLookup } from '../tracking/run-lookup.js';
+import { RungateError, InvalidCursorError, LookupBudgetError } from '../errors.js';
 import type { RunWriter } from '../tracking/run-writer.js';
-import { InvalidCursorError, type RunStore } from '../store/run-store.js';
+import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { StartRunBody, Upstream } from '../upstream/upstream.js';
 import { canRead, mayLookUpstream } from '../auth/principal.js';
-import { errors, toApiError, sendError, ApiError } from './api-error.js';
+import { answers, toAnswer, sendError } from './error-answers.js';
 import { principalOf } from './auth-middleware.js';
 import { parsePreferWait } from './prefer-wait.js';
 import { isPlainObject } from '../util/is-plain-object.js';
@@ -33,22 +34,22 @@ const MAX_LIST_LIMIT = 500;
 
 
 function checkId(id: string, what: string): void {
-  if (!ID_PATTERN.test(id)) throw errors.invalidInput(`${what} is not a valid id`, { field: what });
+  if (!ID_PATTERN.test(id)) throw answers.invalidInput(`${what} is not a valid id`, { field: what });
 }
 
 /** Reads a start request's body, keeping only the fields the gateway passes through. */
 function parseStartBody(body: unknown): { start: StartRunBody; wait: boolean; timeoutMs: number } {
-  if (!isPlainObject(body)) throw errors.invalidInput('Request body must be a JSON object');
+  if (!isPlainObject(body)) throw answers.invalidInput('Request body must be a JSON object');
   const { input, metadata, version, idempotencyKey, wait, timeout } = body;
-  if (!isPlainObject(input)) throw new ApiError(422, 'MISSING_REQUIRED_FIELD', 'input is required', { field: 'input', reason: 'must be an object' });
-  if (metadata !== undefined && !isPlainObject(metadata)) throw errors.validation('metadata must be an object', { field: 'metadata' });
-  if (version !== undefined && typeof version !== 'string') throw errors.validation('version must be a string', { field: 'version' });
+  if (!isPlainObject(input)) throw answers.missingField('input', 'must be an object');
+  if (metadata !== undefined && !isPlainObject(metadata)) throw answers.validation('metadata must be an object', { field: 'metadata' });
+  if (version !== undefined && typeof version !== 'string') throw answers.validation('version must be a string', { field: 'version' });
   if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0 || idempotencyKey.length > 256)) {
-    throw errors.validation('idempotencyKey must be a string of 1 to 256 characters', { field: 'idempotencyKey' });
+    throw answers.validation('idempotencyKey must be a string of 1 to 256 characters', { field: 'idempotencyKey' });
   }
-  if (wait !== undefined && typeof wait !== 'boolean') throw errors.validation('wait must be a boolean', { field: 'wait' });
+  if (wait !== undefined && typeof wait !== 'boolean') throw answers.validation('wait must be a boolean', { field: 'wait' });
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
-    throw errors.validation('timeout must be a positive number of milliseconds (at most 60000 are used)', { field: 'timeout' });
+    throw answers.validation('timeout must be a positive number of milliseconds (at most 60000 are used)', { field: 'timeout' });
   }
   const start: StartRunBody = { input };
   if (metadata !== undefined) start.metadata = metadata;
@@ -94,14 +95,14 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
       try {
         record = await deps.lookup.find(id);
       } catch (error) {
-        if (error instanceof LookupBudgetError) throw errors.lookupLimit();
+        if (error instanceof LookupBudgetError) throw answers.lookupLimit();
         throw error;
       }
-      if (!record) throw errors.runNotFound(id);
+      if (!record) throw answers.runNotFound(id);
     } else {
       record = await deps.lookup.findLocal(id);
     }
-    if (!record || !canRead(principal, id, record)) throw errors.forbidden();
+    if (!record || !canRead(principal, id, record)) throw answers.forbidden();
     return record;
   }
 
@@ -121,7 +122,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
       ...(owner !== undefined ? { owner } : {}),
       ...(webhookSecret ? { webhookSecret } : {}),
     });
-    if (!result.record) throw errors.unavailable('Doclo answered the start with something that is not a run');
+    if (!result.record) throw answers.unavailable('Doclo answered the start with something that is not a run');
     if (!wait || isFinal(result.record.run.status)) return sendRun(res, result.record.run);
     const held = await holdUntilFinal(req, execution.id, timeoutMs);
     return sendRun(res, (held ?? result.record).run);
@@ -133,16 +134,16 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     let limit = 50;
     if (limitText !== undefined) {
       if (typeof limitText !== 'string' || !/^\d{1,9}$/.test(limitText) || Number(limitText) < 1) {
-        throw errors.invalidInput(`limit must be a positive integer (at most ${MAX_LIST_LIMIT} are returned)`, { field: 'limit' });
+        throw answers.invalidInput(`limit must be a positive integer (at most ${MAX_LIST_LIMIT} are returned)`, { field: 'limit' });
       }
       limit = Math.min(Number(limitText), MAX_LIST_LIMIT);
     }
     const status = query.status === undefined ? undefined : normalizeStatus(query.status);
     if (query.status !== undefined && status === undefined) {
-      throw errors.invalidInput('status must be one of queued, running, success, failed, cancelled', { field: 'status' });
+      throw answers.invalidInput('status must be one of queued, running, success, failed, cancelled', { field: 'status' });
     }
     for (const field of ['flowId', 'cursor'] as const) {
-      if (query[field] !== undefined && typeof query[field] !== 'string') throw errors.invalidInput(`${field} must be given once`, { field });
+      if (query[field] !== undefined && typeof query[field] !== 'string') throw answers.invalidInput(`${field} must be given once`, { field });
     }
     const principal = principalOf(res);
     let page;
@@ -155,7 +156,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
         ...(typeof query.cursor === 'string' ? { cursor: query.cursor } : {}),
       });
     } catch (error) {
-      if (error instanceof InvalidCursorError) throw errors.invalidInput(error.message, { field: 'cursor' });
+      if (error instanceof InvalidCursorError) throw answers.invalidInput(error.message, { field: 'cursor' });
       throw error;
     }
     res.status(200).json(page.nextCursor ? { data: page.records.map((r) => r.run), nextCursor: page.nextCursor } : { data: page.records.map((r) => r.run) });
@@ -181,7 +182,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     try {
       const execution = await deps.upstream.cancelRun(id);
       const result = await deps.writer.apply(execution, 'request');
-      if (!result.record) throw errors.unavailable('Doclo answered the cancel with something that is not a run');
+      if (!result.record) throw answers.unavailable('Doclo answered the cancel with something that is not a run');
       return sendRun(res, result.record.run);
     } catch (error) {
       if (error instanceof UpstreamError && error.kind === 'conflict') {
@@ -203,7 +204,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 /** Express 5 passes async rejections to this handler; it answers in Doclo's envelope. */
 export function apiErrorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, _next: (err?: unknown) => void): void => {
-    const apiError = toApiError(bodyParserError(error) ?? error);
+    const apiError = toAnswer(bodyParserError(error) ?? error);
     if (apiError.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
     if (res.headersSent) {
       res.end();
@@ -213,11 +214,11 @@ export function apiErrorHandler(logger: Logger) {
   };
 }
 
-/** body-parser's errors (bad JSON, too large) as ApiErrors. */
-function bodyParserError(error: unknown): ApiError | undefined {
+/** body-parser's errors (bad JSON, too large) as answers. */
+function bodyParserError(error: unknown): RungateError | undefined {
   if (!isPlainObject(error) || typeof error.type !== 'string') return undefined;
-  if (error.type === 'entity.parse.failed') return errors.invalidInput('Request body is not valid JSON');
-  if (error.type === 'entity.too.large') return errors.payloadTooLarge(Number(error.limit) || 0);
-  if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') return errors.invalidInput('Unsupported body encoding');
+  if (error.type === 'entity.parse.failed') return answers.invalidInput('Request body is not valid JSON');
+  if (error.type === 'entity.too.large') return answers.payloadTooLarge(Number(error.limit) || 0);
+  if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') return answers.invalidInput('Unsupported body encoding');
   return undefined;
 }

@@ -1,3 +1,4 @@
+import type { WsErrorCode } from '../errors.js';
 import { ID_PATTERN } from '../runs/run.js';
 import { isPlainObject } from '../util/is-plain-object.js';
 
@@ -10,6 +11,9 @@ export type SubscriptionTarget = { kind: 'runs'; runIds: string[] } | { kind: 'f
 
 /** A frame that is not a valid client message; answered with `bad_request`. */
 export class ProtocolError extends Error {
+  /** The WebSocket error code it is answered with (src/errors.ts). */
+  readonly code: WsErrorCode = 'bad_request';
+
   constructor(
     message: string,
     readonly runId?: string,

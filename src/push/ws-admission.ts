@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { AuthError, type Authenticator } from '../auth/authenticator.js';
+import { type Authenticator } from '../auth/authenticator.js';
+import { AuthError } from '../errors.js';
 import type { Principal } from '../auth/principal.js';
 
 export interface WsAdmissionOptions {

@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import type { WsErrorCode } from '../errors.js';
 import { canRead, type Principal } from '../auth/principal.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Run } from '../runs/run.js';
@@ -6,7 +7,8 @@ import type { RunRecord } from '../runs/run-record.js';
 import type { ClientMessage } from './client-message.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 
-export type ErrorCode = 'bad_request' | 'not_found' | 'unauthorized' | 'forbidden' | 'limit_exceeded' | 'unavailable';
+/** A WebSocket error frame's code (the catalogue's, src/errors.ts). */
+export type ErrorCode = WsErrorCode;
 
 /** The `{"type":"run"}` frame of a run, serialised once for every peer that gets it. */
 export function runFrame(run: Run): Buffer {

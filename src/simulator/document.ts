@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { RungateError } from '../errors.js';
 
 /** Doclo's supported document types (doclo-api.md §4.1). */
 export const SUPPORTED_MIME_TYPES: readonly string[] = ['application/pdf', 'image/jpeg', 'image/png', 'image/webp', 'image/tiff'];
@@ -12,17 +13,10 @@ export interface DocumentFacts {
   filename?: string;
 }
 
-/** A document that cannot be processed; `field`/`reason` become the 422's details. */
-export class DocumentError extends Error {
-  constructor(
-    readonly code: 'VALIDATION_ERROR' | 'INVALID_DOCUMENT',
-    readonly field: string,
-    readonly reason: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(reason);
-    this.name = 'DocumentError';
-  }
+/** A document that cannot be processed: Doclo's 422, with `field` and `reason` as details. */
+function documentError(code: 'VALIDATION_ERROR' | 'INVALID_DOCUMENT', field: string, reason: string, extra: Record<string, unknown> = {}): RungateError {
+  const message = code === 'INVALID_DOCUMENT' ? reason : `Invalid value for ${field}: ${reason}`;
+  return new RungateError(code, { message, details: { field, reason, ...extra } });
 }
 
 const DATA_URL = /^data:([^;,]*)(?:;[^,]*)?;base64,/i;
@@ -49,7 +43,7 @@ function countPdfPages(bytes: Buffer): number {
  * Decodes `input.document.base64` (with or without a `data:<mime>;base64,` prefix), checks the
  * encoding and the type, and returns the document's facts. The mime type is the explicit
  * `mimeType`, else the data-URL's, else sniffed from the bytes, else PDF (Doclo "auto-detects";
- * assuming PDF keeps arbitrary test bytes usable).
+ * assuming PDF keeps arbitrary test bytes usable). Throws Doclo's 422 (RungateError) otherwise.
  */
 export function readDocument(base64Field: string, mimeTypeField: string | undefined, filename: string | undefined): DocumentFacts {
   let text = base64Field;
@@ -62,13 +56,13 @@ export function readDocument(base64Field: string, mimeTypeField: string | undefi
   text = text.replace(/\s+/g, '');
   // Unpadded base64 is tolerated (length % 4 of 2 or 3); a remainder of 1 is never valid.
   if (!BASE64.test(text) || text.length % 4 === 1 || (text.includes('=') && text.length % 4 !== 0)) {
-    throw new DocumentError('VALIDATION_ERROR', 'input.document.base64', 'Invalid base64 encoding');
+    throw documentError('VALIDATION_ERROR', 'input.document.base64', 'Invalid base64 encoding');
   }
   const bytes = Buffer.from(text, 'base64');
-  if (bytes.length === 0) throw new DocumentError('INVALID_DOCUMENT', 'input.document.base64', 'Document is empty');
+  if (bytes.length === 0) throw documentError('INVALID_DOCUMENT', 'input.document.base64', 'Document is empty');
   const mimeType = (mimeTypeField?.toLowerCase() ?? dataUrlMime ?? detectMimeType(bytes) ?? 'application/pdf').trim();
   if (!SUPPORTED_MIME_TYPES.includes(mimeType)) {
-    throw new DocumentError('INVALID_DOCUMENT', 'input.document.mimeType', `Unsupported document type: ${mimeType}`, {
+    throw documentError('INVALID_DOCUMENT', 'input.document.mimeType', `Unsupported document type: ${mimeType}`, {
       supported: [...SUPPORTED_MIME_TYPES],
     });
   }

@@ -1,4 +1,4 @@
-import { SimApiError } from './api-error.js';
+import { RungateError } from '../errors.js';
 
 /**
  * Remembers which run each `idempotencyKey` created, for the simulator's lifetime. Keys are
@@ -19,10 +19,10 @@ export function createIdempotencyIndex(): IdempotencyIndex {
       const entry = entries.get(key);
       if (entry === undefined) return undefined;
       if (entry.fingerprint !== fingerprint) {
-        throw new SimApiError(409, 'IDEMPOTENCY_KEY_CONFLICT', 'Idempotency key was already used with a different request', {
+        throw new RungateError('IDEMPOTENCY_KEY_CONFLICT', { message: 'Idempotency key was already used with a different request', details: {
           idempotencyKey: key,
           executionId: entry.runId,
-        });
+        } });
       }
       return entry.runId;
     },

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { SimApiError } from './api-error.js';
-import { BodyTooLargeError, readBody } from '../util/read-body.js';
+import { RungateError } from '../errors.js';
+import { readBody } from '../util/read-body.js';
+import { BodyTooLargeError } from '../errors.js';
 import { sendJson } from './http-io.js';
 import type { RateLimiter, RateLimitState } from './rate-limiter.js';
 import type { Rng } from './rng.js';
@@ -85,12 +86,12 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     if (expectedKey === undefined) return;
     const header = req.headers.authorization;
     if (header === undefined || header.trim() === '') {
-      throw new SimApiError(401, 'UNAUTHORIZED', 'Missing authorization header');
+      throw new RungateError('UNAUTHORIZED', { message: 'Missing authorization header' });
     }
     const match = /^Bearer\s+(.+)$/i.exec(header.trim());
     // Compare digests so the comparison is constant-time whatever the key's length.
     if (!match?.[1] || !timingSafeEqual(digest(match[1]), expectedKey)) {
-      throw new SimApiError(401, 'UNAUTHORIZED', 'Invalid API key');
+      throw new RungateError('UNAUTHORIZED', { message: 'Invalid API key' });
     }
   };
 
@@ -103,7 +104,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
           body = await readBody(req, deps.bodyLimitBytes);
         } catch (error) {
           if (!(error instanceof BodyTooLargeError)) throw error;
-          throw new SimApiError(413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${deps.bodyLimitBytes} bytes`, { limitBytes: deps.bodyLimitBytes });
+          throw new RungateError('PAYLOAD_TOO_LARGE', { message: `Request body exceeds ${deps.bodyLimitBytes} bytes`, details: { limitBytes: deps.bodyLimitBytes } });
         }
         const request = parseStartRequest(route.flowId, body);
         const { run, created } = deps.engine.start(route.flowId, request);
@@ -114,18 +115,18 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
         }
         const outcome = await deps.engine.waitForEnd(run, request.waitMs);
         if (outcome === 'ended') send(200, toExecution(run, deps.vocabulary, Date.now()));
-        else if (outcome === 'closed') throw new SimApiError(503, 'SERVICE_UNAVAILABLE', 'Simulator is shutting down');
+        else if (outcome === 'closed') throw new RungateError('SERVICE_UNAVAILABLE', { message: 'Simulator is shutting down' });
         else {
-          throw new SimApiError(504, 'EXECUTION_TIMEOUT', `Execution did not complete within ${request.waitMs}ms`, {
+          throw new RungateError('EXECUTION_TIMEOUT', { message: `Execution did not complete within ${request.waitMs}ms`, details: {
             executionId: run.id,
             timeoutMs: request.waitMs,
-          });
+          } });
         }
         return;
       }
       case 'get': {
         const run = deps.engine.get(route.id);
-        if (!run) throw new SimApiError(404, 'EXECUTION_NOT_FOUND', `Execution not found: ${route.id}`);
+        if (!run) throw new RungateError('EXECUTION_NOT_FOUND', { message: `Execution not found: ${route.id}` });
         send(200, toExecution(run, deps.vocabulary, Date.now()));
         return;
       }
@@ -136,9 +137,9 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
         return;
       }
       case 'wrong-method':
-        throw new SimApiError(405, 'METHOD_NOT_ALLOWED', `Method ${req.method ?? ''} not allowed here`, undefined, { allow: route.allow });
+        throw new RungateError('METHOD_NOT_ALLOWED', { message: `Method ${req.method ?? ''} not allowed here`, headers: { allow: route.allow } });
       case 'unknown':
-        throw new SimApiError(404, 'NOT_FOUND', `No route for ${req.method ?? ''} ${new URL(req.url ?? '/', 'http://sim').pathname}`);
+        throw new RungateError('NOT_FOUND', { message: `No route for ${req.method ?? ''} ${new URL(req.url ?? '/', 'http://sim').pathname}` });
     }
   };
 
@@ -147,8 +148,8 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     const path = new URL(req.url ?? '/', 'http://sim').pathname;
     if (path === '/_sim/stats') {
       if (method !== 'GET') {
-        const error = new SimApiError(405, 'METHOD_NOT_ALLOWED', `Method ${method} not allowed here`);
-        sendJson(res, 405, error.toBody(), { ...rateHeaders(deps.limiter.peek()), allow: 'GET' });
+        const error = new RungateError('METHOD_NOT_ALLOWED', { message: `Method ${method} not allowed here` });
+        sendJson(res, 405, error.toEnvelope(), { ...rateHeaders(deps.limiter.peek()), allow: 'GET' });
       } else {
         sendJson(res, 200, deps.stats(), rateHeaders(deps.limiter.peek()));
       }
@@ -161,23 +162,23 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     try {
       if (!decision.allowed) {
         deps.counters.requests.rateLimited++;
-        throw new SimApiError(429, 'RATE_LIMITED', 'Rate limit exceeded', { retryAfter: decision.retryAfterSeconds }, {
+        throw new RungateError('RATE_LIMITED', { message: 'Rate limit exceeded', details: { retryAfter: decision.retryAfterSeconds }, headers: {
           'retry-after': String(decision.retryAfterSeconds),
-        });
+        } });
       }
       if (deps.faultRng.chance(deps.errorRate)) {
         deps.counters.requests.failed++;
-        throw new SimApiError(503, 'SERVICE_UNAVAILABLE', 'Service temporarily unavailable (injected fault)');
+        throw new RungateError('SERVICE_UNAVAILABLE', { message: 'Service temporarily unavailable (injected fault)' });
       }
       checkAuth(req);
       await serveRoute(route, req, res, headers);
     } catch (error) {
-      if (error instanceof SimApiError) {
-        sendJson(res, error.status, error.toBody(), { ...headers, ...error.headers });
+      if (error instanceof RungateError) {
+        sendJson(res, error.status, error.toEnvelope(), { ...headers, ...error.headers });
         return;
       }
       deps.logger.error({ err: error, method, path }, 'simulator request failed');
-      sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal simulator error' } }, headers);
+      sendJson(res, 500, new RungateError('INTERNAL_ERROR', { message: 'Internal simulator error' }).toEnvelope(), headers);
     }
   };
 

@@ -1,4 +1,4 @@
-import { SimApiError } from './api-error.js';
+import { RungateError } from '../errors.js';
 import { deriveOutput } from './document.js';
 import { createIdempotencyIndex } from './idempotency-index.js';
 import type { Rng } from './rng.js';
@@ -30,7 +30,7 @@ export interface RunEngine {
   /** A new run, or the existing one for a repeated idempotency key (`created` false). */
   start(flowId: string, request: StartRequest): { run: SimRun; created: boolean };
   get(id: string): SimRun | undefined;
-  /** Cancels a queued or running run; throws SimApiError 404 / 409 ALREADY_CANCELLED / 409 NOT_CANCELLABLE. */
+  /** Cancels a queued or running run; throws RungateError 404 / 409 ALREADY_CANCELLED / 409 NOT_CANCELLABLE. */
   cancel(id: string): SimRun;
   /** Resolves when the run is terminal, after `ms`, or at close(), whichever comes first. */
   waitForEnd(run: SimRun, ms: number): Promise<WaitOutcome>;
@@ -140,10 +140,10 @@ export function createRunEngine(options: RunEngineOptions): RunEngine {
 
     cancel(id) {
       const run = runs.get(id);
-      if (!run) throw new SimApiError(404, 'EXECUTION_NOT_FOUND', `Execution not found: ${id}`);
-      if (run.status === 'cancelled') throw new SimApiError(409, 'ALREADY_CANCELLED', 'Execution is already cancelled');
+      if (!run) throw new RungateError('EXECUTION_NOT_FOUND', { message: `Execution not found: ${id}` });
+      if (run.status === 'cancelled') throw new RungateError('ALREADY_CANCELLED', { message: 'Execution is already cancelled' });
       if (isTerminal(run.status)) {
-        throw new SimApiError(409, 'NOT_CANCELLABLE', `Execution has already finished with status ${run.status}`, { status: run.status });
+        throw new RungateError('NOT_CANCELLABLE', { message: `Execution has already finished with status ${run.status}`, details: { status: run.status } });
       }
       run.status = 'cancelled';
       run.cancelledAtMs = now();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isHttpUrl } from '../config/option-parser.js';
-import { SimApiError } from './api-error.js';
-import { DocumentError, readDocument, type DocumentFacts } from './document.js';
+import { RungateError } from '../errors.js';
+import { readDocument, type DocumentFacts } from './document.js';
 import { isPlainObject } from '../util/is-plain-object.js';
 
 /** The longest `wait:true` hold Doclo allows (ms), and its default. */
@@ -22,11 +22,11 @@ export interface StartRequest {
   fingerprint: string;
 }
 
-const missing = (field: string): SimApiError =>
-  new SimApiError(422, 'MISSING_REQUIRED_FIELD', `Missing required field: ${field}`, { field, reason: 'Required' });
+const missing = (field: string): RungateError =>
+  new RungateError('MISSING_REQUIRED_FIELD', { message: `Missing required field: ${field}`, details: { field, reason: 'Required' } });
 
-const invalid = (field: string, reason: string): SimApiError =>
-  new SimApiError(422, 'VALIDATION_ERROR', `Invalid value for ${field}: ${reason}`, { field, reason });
+const invalid = (field: string, reason: string): RungateError =>
+  new RungateError('VALIDATION_ERROR', { message: `Invalid value for ${field}: ${reason}`, details: { field, reason } });
 
 function optionalString(body: Record<string, unknown>, key: string): string | undefined {
   const value = body[key];
@@ -49,7 +49,7 @@ function canonicalJson(value: unknown): string {
 }
 
 /**
- * Parses and validates the raw body. Throws SimApiError: 400 INVALID_INPUT for non-JSON or a
+ * Parses and validates the raw body. Throws RungateError: 400 INVALID_INPUT for non-JSON or a
  * non-object body, 422 MISSING_REQUIRED_FIELD / VALIDATION_ERROR / INVALID_DOCUMENT with
  * `details {field, reason}` otherwise.
  */
@@ -58,9 +58,9 @@ export function parseStartRequest(flowId: string, raw: Buffer): StartRequest {
   try {
     body = JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new SimApiError(400, 'INVALID_INPUT', 'Request body is not valid JSON');
+    throw new RungateError('INVALID_INPUT', { message: 'Request body is not valid JSON' });
   }
-  if (!isPlainObject(body)) throw new SimApiError(400, 'INVALID_INPUT', 'Request body must be a JSON object');
+  if (!isPlainObject(body)) throw new RungateError('INVALID_INPUT', { message: 'Request body must be a JSON object' });
 
   const input = body.input;
   if (input === undefined || input === null) throw missing('input');
@@ -97,16 +97,7 @@ export function parseStartRequest(flowId: string, raw: Buffer): StartRequest {
     throw invalid('timeout', 'Must be a non-negative number of milliseconds');
   }
 
-  let document: DocumentFacts;
-  try {
-    document = readDocument(doc.base64, doc.mimeType ?? undefined, doc.filename ?? undefined);
-  } catch (error) {
-    if (error instanceof DocumentError) {
-      const message = error.code === 'INVALID_DOCUMENT' ? error.reason : `Invalid value for ${error.field}: ${error.reason}`;
-      throw new SimApiError(422, error.code, message, { field: error.field, reason: error.reason, ...error.extra });
-    }
-    throw error;
-  }
+  const document = readDocument(doc.base64, doc.mimeType ?? undefined, doc.filename ?? undefined);
 
   // `wait` and `timeout` shape this answer, not the run, so a retry that adds wait:true is
   // still "the same request" for idempotency.

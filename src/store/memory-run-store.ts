@@ -1,5 +1,6 @@
 import { isFinal } from '../runs/run.js';
-import { InvalidCursorError, countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
 
 /**

@@ -1,7 +1,6 @@
 import type { RunRecord } from '../runs/run-record.js';
 import type { RunStatus } from '../runs/run.js';
-
-
+import { InvalidCursorError } from '../errors.js';
 
 export interface RunListQuery {
   flowId?: string;
@@ -77,11 +76,3 @@ export function decodeCursor(cursor: string): number {
   return Number(text);
 }
 
-/** A list cursor that no page of this store handed out. */
-export class InvalidCursorError extends Error {
-  readonly code = 'RUNGATE_ERR_INVALID_CURSOR';
-  constructor() {
-    super('cursor is not one this gateway handed out');
-    this.name = 'InvalidCursorError';
-  }
-}

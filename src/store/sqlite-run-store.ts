@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { isFinal } from '../runs/run.js';
-import { InvalidCursorError, decodeCursor, encodeCursor, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { decodeCursor, encodeCursor, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
 
 /** Schema migrations, applied in order; the index + 1 is the schema version they lead to. */

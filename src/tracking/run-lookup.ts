@@ -7,15 +7,7 @@ import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import type { RunWriter } from './run-writer.js';
-
-/** A client asked about an unknown run, but the lookup budget is spent. */
-export class LookupBudgetError extends Error {
-  readonly code = 'RUNGATE_ERR_LOOKUP_BUDGET';
-  constructor() {
-    super('too many lookups of unknown runs; try again later');
-    this.name = 'LookupBudgetError';
-  }
-}
+import { LookupBudgetError } from '../errors.js';
 
 export interface FindOptions {
   /** An extra per-caller budget, checked with the global one before asking upstream. */

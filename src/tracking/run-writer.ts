@@ -5,21 +5,13 @@ import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { mergeRun, type RunAnnotations, type RunNews } from '../runs/merge-run.js';
 import type { RunSource } from '../runs/run.js';
+import { WriteConflictError } from '../errors.js';
 
 /** What one `apply` did. */
 export type ApplyResult =
   | { kind: 'changed'; record: RunRecord; previous: RunRecord | undefined }
   | { kind: 'unchanged' | 'annotated'; record: RunRecord }
   | { kind: 'invalid'; reason: string; record: RunRecord | undefined };
-
-/** Thrown when compare-and-set keeps losing: something writes this run in a tight loop. */
-export class WriteConflictError extends Error {
-  readonly code = 'RUNGATE_ERR_WRITE_CONFLICT';
-  constructor(id: string) {
-    super(`run ${id} kept changing while it was being written`);
-    this.name = 'WriteConflictError';
-  }
-}
 
 const MAX_ATTEMPTS = 16;
 

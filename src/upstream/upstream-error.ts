@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.js';
 import { isPlainObject } from '../util/is-plain-object.js';
 
 /** What went wrong with an upstream call, decided by HTTP status (Doclo's codes disagree). */
@@ -24,7 +25,7 @@ export const UPSTREAM_ERROR_CODES = {
   closed: 'RUNGATE_ERR_UPSTREAM_CLOSED',
   /** Doclo's own code for a 429 (API reference), used when the wait is decided locally. */
   rateLimited: 'RATE_LIMITED',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 const RETRYABLE_KINDS: ReadonlySet<UpstreamErrorKind> = new Set(['rate_limited', 'server', 'network', 'timeout']);
 

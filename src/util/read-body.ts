@@ -1,13 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-
-/** The body passed its limit; it was read to the end and thrown away. */
-export class BodyTooLargeError extends Error {
-  readonly code = 'RUNGATE_ERR_BODY_TOO_LARGE';
-  constructor(readonly limitBytes: number) {
-    super(`body is larger than ${limitBytes} bytes`);
-    this.name = 'BodyTooLargeError';
-  }
-}
+import { BodyTooLargeError } from '../errors.js';
 
 /**
  * Reads a request body into one Buffer. Past `limitBytes` it keeps reading but discards, and

@@ -1,23 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-
-export type SignatureFailure = 'missing' | 'malformed' | 'mismatch' | 'no_secret';
-
-/** The signature failed; `reason` says how (asserted by tests, counted in metrics). */
-export class WebhookSignatureError extends Error {
-  readonly code = 'RUNGATE_ERR_WEBHOOK_SIGNATURE';
-  constructor(readonly reason: SignatureFailure) {
-    super(
-      reason === 'missing'
-        ? 'missing X-Doclo-Signature header'
-        : reason === 'malformed'
-          ? "X-Doclo-Signature must be 'sha256=<hex>'"
-          : reason === 'no_secret'
-            ? 'no webhook secret is configured'
-            : 'signature does not match',
-    );
-    this.name = 'WebhookSignatureError';
-  }
-}
+import { WebhookSignatureError } from '../errors.js';
 
 const SIGNATURE_PATTERN = /^sha256=([0-9a-f]{64})$/;
 

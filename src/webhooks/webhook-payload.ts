@@ -1,15 +1,7 @@
 import type { RunNews } from '../runs/merge-run.js';
 import { normalizeStatus } from '../runs/run.js';
 import { isPlainObject } from '../util/is-plain-object.js';
-
-/** A verified webhook whose body is not a Doclo event. */
-export class WebhookPayloadError extends Error {
-  readonly code = 'RUNGATE_ERR_WEBHOOK_PAYLOAD';
-  constructor(message: string) {
-    super(message);
-    this.name = 'WebhookPayloadError';
-  }
-}
+import { WebhookPayloadError } from '../errors.js';
 
 export interface WebhookEvent {
   event: string;
@@ -29,7 +21,6 @@ function depthOf(value: unknown, depth = 0): number {
   }
   return deepest;
 }
-
 
 /**
  * Parses a webhook body: `{event, timestamp, data}` with `event` from either family

@@ -2,10 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunWriter } from '../tracking/run-writer.js';
-import { ApiError, errorEnvelope, errors } from '../http/api-error.js';
-import { BodyTooLargeError, readBody } from '../util/read-body.js';
-import { WebhookSignatureError, verifySignature } from './signature-verifier.js';
-import { WebhookPayloadError, parseWebhookPayload } from './webhook-payload.js';
+import { readBody } from '../util/read-body.js';
+import { BodyTooLargeError, RungateError, WebhookPayloadError, WebhookSignatureError } from '../errors.js';
+import { verifySignature } from './signature-verifier.js';
+import { parseWebhookPayload } from './webhook-payload.js';
 
 export interface WebhookRouteOptions {
   bodyLimitBytes: number;
@@ -39,8 +39,8 @@ function answer(res: ServerResponse, status: number, body: Buffer | string, head
 }
 
 /** Doclo's error envelope, written straight to the response. */
-function sendApiError(res: ServerResponse, error: ApiError): void {
-  answer(res, error.status, JSON.stringify(errorEnvelope(error)), error.headers);
+function sendApiError(res: ServerResponse, error: RungateError): void {
+  answer(res, error.status, JSON.stringify(error.toEnvelope()), error.headers);
 }
 
 /**
@@ -57,7 +57,7 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
   const { metrics, logger, writer } = options;
   const now = options.now ?? Date.now;
 
-  function reject(res: ServerResponse, result: string, error: ApiError): void {
+  function reject(res: ServerResponse, result: string, error: RungateError): void {
     metrics.webhooks.inc({ result });
     sendApiError(res, error);
   }
@@ -85,7 +85,7 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     try {
       raw = await readBody(req, options.bodyLimitBytes);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return reject(res, 'too_large', errors.payloadTooLarge(error.limitBytes));
+      if (error instanceof BodyTooLargeError) return reject(res, 'too_large', error);
       throw error;
     }
     try {
@@ -94,23 +94,23 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     } catch (error) {
       if (!(error instanceof WebhookSignatureError)) throw error;
       logger.warn({ reason: error.reason, ip: req.socket.remoteAddress }, 'webhook rejected: bad signature');
-      return reject(res, 'unauthorized', new ApiError(401, error.code, error.message, { reason: error.reason }));
+      return reject(res, 'unauthorized', error);
     }
     let event;
     try {
       event = parseWebhookPayload(raw);
     } catch (error) {
       if (!(error instanceof WebhookPayloadError)) throw error;
-      return reject(res, 'malformed', new ApiError(400, error.code, error.message));
+      return reject(res, 'malformed', error);
     }
     if (options.toleranceSeconds > 0 && event.timestamp !== undefined) {
       const ageSeconds = (now() - Date.parse(event.timestamp)) / 1000;
       if (ageSeconds > options.toleranceSeconds) {
-        return reject(res, 'stale_timestamp', new ApiError(400, 'RUNGATE_ERR_WEBHOOK_STALE', `event is ${Math.round(ageSeconds)} s old; the limit is ${options.toleranceSeconds} s`));
+        return reject(res, 'stale_timestamp', new RungateError('RUNGATE_ERR_WEBHOOK_STALE', { message: `event is ${Math.round(ageSeconds)} s old; the limit is ${options.toleranceSeconds} s` }));
       }
     }
     const result = await writer.apply(event.data, 'webhook');
-    if (result.kind === 'invalid') return reject(res, 'malformed', new ApiError(400, 'RUNGATE_ERR_WEBHOOK_PAYLOAD', result.reason));
+    if (result.kind === 'invalid') return reject(res, 'malformed', new WebhookPayloadError(result.reason));
     const duplicate = result.kind !== 'changed';
     metrics.webhooks.inc({ result: duplicate ? 'duplicate' : 'accepted' });
     // The memory bus delivers inside apply, so the frames are written by now.
@@ -126,7 +126,7 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       logger.error({ err: error, method: req.method, url: req.url }, 'webhook failed');
       metrics.webhooks.inc({ result: 'error' });
       if (res.headersSent) res.end();
-      else if (!res.destroyed) sendApiError(res, errors.internal());
+      else if (!res.destroyed) sendApiError(res, new RungateError('INTERNAL_ERROR'));
     }
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../src/runs/run.js';
-import { InvalidCursorError, type RunStore } from '../../src/store/run-store.js';
+import { type RunStore } from '../../src/store/run-store.js';
+import { InvalidCursorError } from '../../src/errors.js';
 import type { RunRecord } from '../../src/runs/run-record.js';
 
 /** One store under test and how to dispose of it. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseBytes } from '../../../src/config/option-parser.js';
+import { parseBytes } from '../../../src/config/option-parser.js';
+import { ConfigError } from '../../../src/errors.js';
 import { loadServeConfig } from '../../../src/config/serve-config.js';
 
 describe('loadServeConfig', () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SimApiError } from '../../../src/simulator/api-error.js';
+import { RungateError } from '../../../src/errors.js';
 import { createRng } from '../../../src/simulator/rng.js';
 import { createRunEngine, type RunEngine } from '../../../src/simulator/run-engine.js';
 import { toExecution } from '../../../src/simulator/run-view.js';
@@ -75,7 +75,7 @@ describe('run engine', () => {
     const { run: done } = engine.start('flow_1', request({ metadata: { n: 2 } }));
     vi.advanceTimersByTime(5000);
     expect(() => engine.cancel(done.id)).toThrow(expect.objectContaining({ status: 409, code: 'NOT_CANCELLABLE' }));
-    expect(() => engine.cancel('exec_missing')).toThrow(SimApiError);
+    expect(() => engine.cancel('exec_missing')).toThrow(RungateError);
     expect(() => engine.cancel('exec_missing')).toThrow(expect.objectContaining({ status: 404, code: 'EXECUTION_NOT_FOUND' }));
   });
 

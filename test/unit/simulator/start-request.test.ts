@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimApiError } from '../../../src/simulator/api-error.js';
+import { RungateError } from '../../../src/errors.js';
 import { SUPPORTED_MIME_TYPES } from '../../../src/simulator/document.js';
 import { parseStartRequest } from '../../../src/simulator/start-request.js';
 
@@ -7,14 +7,14 @@ const b64 = (text: string): string => Buffer.from(text).toString('base64');
 const parse = (body: unknown): ReturnType<typeof parseStartRequest> =>
   parseStartRequest('flow_1', Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
 
-function errorOf(body: unknown): SimApiError {
+function errorOf(body: unknown): RungateError {
   try {
     parse(body);
   } catch (error) {
-    if (error instanceof SimApiError) return error;
+    if (error instanceof RungateError) return error;
     throw error;
   }
-  throw new Error('expected a SimApiError');
+  throw new Error('expected a RungateError');
 }
 
 describe('parseStartRequest', () => {

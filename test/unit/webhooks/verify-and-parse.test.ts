@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { signBody, verifySignature, WebhookSignatureError } from '../../../src/webhooks/signature-verifier.js';
-import { parseWebhookPayload, WebhookPayloadError } from '../../../src/webhooks/webhook-payload.js';
+import { signBody, verifySignature } from '../../../src/webhooks/signature-verifier.js';
+import { WebhookSignatureError, WebhookPayloadError } from '../../../src/errors.js';
+import { parseWebhookPayload } from '../../../src/webhooks/webhook-payload.js';
 
 const reasonOf = (fn: () => void): string | undefined => {
   try {
