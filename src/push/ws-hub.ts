@@ -8,7 +8,7 @@ import type { RunBus } from '../bus/run-bus.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunRecord } from '../runs/run-record.js';
 import type { RunLookup } from '../tracking/run-lookup.js';
-import type { RunStore } from '../store/run-store.js';
+import type { FollowedRuns, RunFollower } from '../tracking/resync.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import { WsAdmission, isRefusal } from './ws-admission.js';
@@ -32,14 +32,8 @@ export interface WsHubOptions {
   now?: () => number;
 }
 
-/** How many of a subscribed flow's newest runs a resync rereads. */
-const RESYNC_FLOW_RUNS = 100;
-/** Clock skew allowed between instances when deciding which runs may have changed unseen. */
-const RESYNC_SKEW_MS = 5000;
-
 export interface WsHubDeps {
-  bus: Pick<RunBus, 'subscribe' | 'onResync'>;
-  store: Pick<RunStore, 'get' | 'list'>;
+  bus: Pick<RunBus, 'subscribe'>;
   lookup: Pick<RunLookup, 'find' | 'findLocal'>;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -52,7 +46,7 @@ export interface WsHubDeps {
  * through the subscription index, exactly the peers that follow it — serialised once, the same
  * bytes to each. It also pings peers and cuts those that stop answering.
  */
-export class WsHub {
+export class WsHub implements RunFollower {
   private readonly server: WebSocketServer;
   private readonly connections = new Set<WsConnection>();
   private readonly index: SubscriptionIndex<WsConnection>;
@@ -60,17 +54,13 @@ export class WsHub {
   private readonly protocol: WsProtocol;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribeBus: () => void;
-  private readonly unsubscribeResync: () => void;
   private readonly now: () => number;
-  /** When the last change arrived from the bus: what a bus outage hid was written after it. */
-  private lastChangeAtMs: number;
 
   constructor(
     private readonly deps: WsHubDeps,
     private readonly options: WsHubOptions,
   ) {
     this.now = options.now ?? Date.now;
-    this.lastChangeAtMs = this.now();
     this.admission = new WsAdmission(deps.authenticator, options);
     this.index = new SubscriptionIndex({ onSizeChange: (size) => deps.metrics.wsSubscriptions.set(size) });
     this.protocol = new WsProtocol(
@@ -79,9 +69,6 @@ export class WsHub {
     );
     this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
     this.unsubscribeBus = deps.bus.subscribe((record) => this.offer(record));
-    this.unsubscribeResync = deps.bus.onResync(() => {
-      this.resync().catch((error: unknown) => deps.logger.error({ err: error }, 'resync after a bus outage failed'));
-    });
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) connection.heartbeat();
     }, options.pingIntervalMs);
@@ -113,7 +100,6 @@ export class WsHub {
    * memory sends only what it lacks. Bus changes come here, and so do records reread by a resync.
    */
   offer(record: RunRecord): void {
-    this.lastChangeAtMs = Math.max(this.lastChangeAtMs, this.now());
     const { run } = record;
     let frame: Buffer | undefined;
     this.index.forEachPeer(run, (connection) => {
@@ -125,31 +111,14 @@ export class WsHub {
     });
   }
 
-  /**
-   * After a bus outage: rereads from the store every run a peer subscribed to by id, and the
-   * newest runs of each subscribed flow written since the last change the bus delivered, and
-   * offers them like bus changes; each connection's seq check sends only what its peer lacks.
-   * Limit: a flow subscription sees at most its flow's RESYNC_FLOW_RUNS newest runs this way.
-   */
-  async resync(): Promise<void> {
-    const sinceMs = this.lastChangeAtMs - RESYNC_SKEW_MS;
-    const records = new Map<string, RunRecord>();
-    for (const runId of this.index.runIds()) {
-      const record = await this.deps.store.get(runId);
-      if (record) records.set(runId, record);
-    }
-    for (const flowId of this.index.flowIds()) {
-      const page = await this.deps.store.list(flowId === '*' ? { limit: RESYNC_FLOW_RUNS } : { flowId, limit: RESYNC_FLOW_RUNS });
-      for (const record of page.records) if (record.updatedAtMs >= sinceMs) records.set(record.run.id, record);
-    }
-    for (const record of records.values()) this.offer(record);
-    this.deps.logger.info({ runs: records.size }, 'resynchronised subscribers from the store');
+  /** The runs and flows some peer follows, for a resync to reread. */
+  followed(): FollowedRuns {
+    return { runIds: this.index.runIds(), flowIds: this.index.flowIds() };
   }
 
   /** Closes every peer with 1001 (going away) and stops listening to the bus. */
   close(): Promise<void> {
     this.unsubscribeBus();
-    this.unsubscribeResync();
     clearInterval(this.heartbeat);
     for (const connection of this.connections) connection.close(1001, 'server shutting down');
     return new Promise((resolve) => this.server.close(() => resolve()));

@@ -17,9 +17,6 @@ class FakeBus {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
-  onResync(): () => void {
-    return () => undefined;
-  }
   publish(changed: RunRecord): void {
     for (const listener of this.listeners) listener(changed);
   }
@@ -62,8 +59,7 @@ describe('WsHub', () => {
     const bus = new FakeBus();
     const lookup = new FakeLookup();
     const metrics = new GatewayMetrics();
-    const store = { get: () => Promise.resolve(undefined), list: () => Promise.resolve({ records: [] }) };
-    const hub = new WsHub({ bus, store, lookup, metrics, logger: silentLogger, authenticator: fakeAuthenticator(headerPrincipal) }, { ...OPTIONS, ...options });
+    const hub = new WsHub({ bus, lookup, metrics, logger: silentLogger, authenticator: fakeAuthenticator(headerPrincipal) }, { ...OPTIONS, ...options });
     const server = createServer();
     hub.attach(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -124,6 +120,7 @@ describe('WsHub', () => {
     const peer = await connect();
     peer.send({ op: 'subscribe', flowId: 'f' });
     await peer.waitFor((m) => m.type === 'subscribed');
+    expect(hub.followed()).toEqual({ runIds: [], flowIds: ['f'] });
     hub.offer(record(run('exec_1', 3)));
     hub.offer(record(run('exec_1', 3)));
     hub.offer(record(run('exec_1', 4, 'success')));
@@ -132,7 +129,7 @@ describe('WsHub', () => {
   });
 
   it('forgets a dropped peer: its subscriptions and its connection count go with it', async () => {
-    const { lookup, connect, gauge } = await start({ maxConnectionsPerClient: 1 });
+    const { hub, lookup, connect, gauge } = await start({ maxConnectionsPerClient: 1 });
     lookup.hold(); // a subscription still pending when the peer leaves
     const first = await connect();
     first.send({ op: 'subscribe', flowId: 'f' });
@@ -144,6 +141,7 @@ describe('WsHub', () => {
     // The hub drops it on the socket's close, which may come just after the client's.
     await eventually(async () => (await gauge('wsConnections')) === 0, 5000);
     expect(await gauge('wsSubscriptions')).toBe(0);
+    expect(hub.followed()).toEqual({ runIds: [], flowIds: [] });
     lookup.release();
     await connect();
   });
