@@ -14,6 +14,7 @@ import { Poller } from './polling/poller.js';
 import { WsHub } from './push/ws-hub.js';
 import { FinalStateWaiters } from './tracking/final-state-waiters.js';
 import { RunLookup } from './tracking/run-lookup.js';
+import { Resync } from './tracking/resync.js';
 import { isFinal } from './runs/run.js';
 import { RunWriter } from './tracking/run-writer.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
@@ -134,16 +135,10 @@ async function assemble(
   });
   const waiters = new FinalStateWaiters(bus);
   closers.push(() => waiters.close());
-  // After a bus outage changes may have gone unseen here: reread instead of trusting copies.
-  bus.onResync(() => {
-    cache.dropUnfinished();
-    void Promise.all(
-      waiters.waitedRunIds().map(async (id) => {
-        const record = await store.get(id);
-        if (record) waiters.offer(record);
-      }),
-    ).catch((error: unknown) => logger.warn({ err: error }, 'rechecking waiting readers after a bus outage failed'));
-  });
+  // One owner of catching up when changes may have gone unseen here (a bus outage; later also a
+  // store reset): rereads instead of trusting copies.
+  const resync = new Resync({ bus, store, cache, waiters, logger: logger.child({ component: 'resync' }) });
+  closers.push(() => resync.close());
 
   const poller = new Poller(
     {
@@ -202,7 +197,7 @@ async function assemble(
   server.requestTimeout = 120_000;
   server.headersTimeout = 30_000;
   const hub = new WsHub(
-    { bus, store, lookup, metrics, logger: logger.child({ component: 'ws' }), authenticator },
+    { bus, lookup, metrics, logger: logger.child({ component: 'ws' }), authenticator },
     {
       path: '/ws',
       maxPayloadBytes: WS_MAX_PAYLOAD_BYTES,
@@ -216,6 +211,7 @@ async function assemble(
     },
   );
   hub.attach(server);
+  resync.addFollower(hub);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port));

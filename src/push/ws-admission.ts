@@ -31,7 +31,7 @@ export class WsAdmission {
   private readonly perClient = new Map<string, number>();
 
   constructor(
-    private readonly authenticator: Authenticator,
+    private readonly authenticator: Pick<Authenticator, 'enabled' | 'fromHeader'>,
     private readonly options: WsAdmissionOptions,
   ) {}
 

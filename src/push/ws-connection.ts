@@ -1,117 +1,198 @@
-import { WebSocket } from 'ws';
-import type { WsErrorCode } from '../errors.js';
 import { canRead, type Principal } from '../auth/principal.js';
-import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Run } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
-import type { ClientMessage } from './client-message.js';
 import type { TokenBucket } from '../util/token-bucket.js';
+import type { ClientMessage } from './client-message.js';
+import { SentSeqMemory } from './sent-seq-memory.js';
+import type { WsErrorCode } from '../errors.js';
 
-/** A WebSocket error frame's code (the catalogue's, src/errors.ts). */
-export type ErrorCode = WsErrorCode;
+/** The part of a `ws` WebSocket a connection uses (a fake in unit tests). */
+export interface PeerSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: Buffer, options: { binary: boolean }): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  ping(): void;
+}
+
+/**
+ * Handles one client frame. A promise (an auth frame being verified) holds back the frames after
+ * it until it settles; it must not reject.
+ */
+export type FrameHandler = (message: ClientMessage) => Promise<void> | void;
+
+export interface WsConnectionOptions {
+  socket: PeerSocket;
+  /** What the connection counts against before it authenticates: `ip:<address>` or `sub:<owner>`. */
+  clientKey: string;
+  /** This peer's budget for upstream lookups of unknown runs. */
+  lookupBudget: TokenBucket;
+  /** Unsent bytes allowed before the peer is closed with 1013. */
+  maxBufferedBytes: number;
+  /** The counters it bumps (GatewayMetrics' in the gateway). */
+  metrics: Record<'wsMessagesSent' | 'wsMessagesDropped' | 'wsSlowConsumerCloses', { inc(): void }>;
+  /** Where each client frame goes, in arrival order (see FrameHandler). */
+  handle: FrameHandler;
+  now: () => number;
+}
+
+/** WebSocket ready states (the WHATWG numbers `ws` uses). */
+const OPEN = 1;
+const CLOSED = 3;
+/** Close code for authentication failures (RFC 6455: policy violation). */
+export const CLOSE_POLICY = 1008;
+/** Frames a peer may send while its auth frame is being verified. */
+export const MAX_QUEUED_FRAMES = 100;
+/** How long a close handshake may take before the socket is cut. */
+const CLOSE_GRACE_MS = 2000;
+/** setTimeout holds at most ~24.8 days; a token valid longer is rechecked then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The `{"type":"run"}` frame of a run, serialised once for every peer that gets it. */
 export function runFrame(run: Run): Buffer {
   return Buffer.from(JSON.stringify({ type: 'run', run }));
 }
 
-/** How many runs a connection remembers having sent (oldest forgotten first). */
-const MAX_REMEMBERED_RUNS = 100_000;
-
 /**
- * One WebSocket peer: what it subscribed to, the last `seq` it was sent for each run (so a run's
- * seq only grows on this connection and its final state goes out once), and the bound on its
- * unsent bytes — a peer that cannot keep up is closed with 1013, never buffered without limit.
+ * One WebSocket peer: who it is, what it was sent (so a run's seq only grows on it and its final
+ * state goes out once), its heartbeat, the queue of frames that wait for an auth frame's
+ * verification, and the bound on its unsent bytes — a peer that cannot keep up is closed with
+ * 1013, never buffered without limit. What it subscribed to lives in the hub's index.
  */
 export class WsConnection {
-  /** Runs subscribed and confirmed (`subscribed` sent). */
-  readonly runs = new Set<string>();
-  /** Runs whose subscription is being set up: changes wait here until `subscribed` is out. */
-  readonly pendingRuns = new Map<string, Run | undefined>();
-  readonly flows = new Set<string>();
-  alive = true;
-  /** Who this peer is; undefined until it authenticates (or always, with auth off). */
-  principal: Principal | undefined;
-  /** What its connection counts against: `sub:<owner>` or `ip:<address>`. */
-  clientKey = '';
-  private readonly sentSeq = new Map<string, number>();
+  private readonly socket: PeerSocket;
+  private readonly sent = new SentSeqMemory();
+  private readonly metrics: WsConnectionOptions['metrics'];
+  private readonly maxBufferedBytes: number;
+  private readonly handle: FrameHandler;
+  private readonly now: () => number;
+  private currentPrincipal: Principal | undefined;
+  private currentClientKey: string;
+  private alive = true;
   private closing = false;
+  private disposed = false;
   private authTimer: NodeJS.Timeout | undefined;
-  /** True while an auth frame is being verified; later frames wait in queuedFrames. */
-  authPending = false;
-  readonly queuedFrames: ClientMessage[] = [];
+  /** Set while a frame handler's promise (an auth frame) is pending; later frames wait in `queued`. */
+  private holding = false;
+  private readonly queued: ClientMessage[] = [];
+  /** This peer's budget for upstream lookups of unknown runs. */
+  readonly lookupBudget: TokenBucket;
 
-  constructor(
-    readonly socket: WebSocket,
-    readonly lookupBudget: TokenBucket,
-    private readonly maxBufferedBytes: number,
-    private readonly metrics: GatewayMetrics,
-  ) {}
-
-  /** Takes a verified principal; the connection closes when its token expires. */
-  authenticate(principal: Principal): void {
-    this.principal = principal;
-    if (this.authTimer) clearTimeout(this.authTimer);
-    this.authTimer = undefined;
-    if (principal.expiresAtMs !== undefined) {
-      // setTimeout holds at most ~24.8 days; a longer token is rechecked then.
-      const delay = Math.min(Math.max(0, principal.expiresAtMs - Date.now()), 2 ** 31 - 1);
-      this.setAuthDeadline(delay, () => this.close(1008, 'token expired'));
-    }
+  constructor(options: WsConnectionOptions) {
+    this.socket = options.socket;
+    this.currentClientKey = options.clientKey;
+    this.lookupBudget = options.lookupBudget;
+    this.maxBufferedBytes = options.maxBufferedBytes;
+    this.metrics = options.metrics;
+    this.handle = options.handle;
+    this.now = options.now;
   }
 
-  /** Runs `onExpiry` after `delayMs` unless authenticate or dispose comes first. */
-  setAuthDeadline(delayMs: number, onExpiry: () => void): void {
-    if (this.authTimer) clearTimeout(this.authTimer);
-    this.authTimer = setTimeout(onExpiry, delayMs);
-    this.authTimer.unref();
+  /** Who this peer is; undefined until it authenticates (or always, with auth off). */
+  get principal(): Principal | undefined {
+    return this.currentPrincipal;
   }
 
-  /** Stops this connection's timers (it is gone). */
-  dispose(): void {
-    if (this.authTimer) clearTimeout(this.authTimer);
+  /** What its connection counts against: `sub:<owner>` or `ip:<address>`. */
+  get clientKey(): string {
+    return this.currentClientKey;
   }
 
-  get subscriptionCount(): number {
-    return this.runs.size + this.pendingRuns.size + this.flows.size;
+  /** Not yet dropped: async steps check this before touching anything shared. */
+  get live(): boolean {
+    return !this.disposed;
   }
 
+  /** Still writable: open and not closing. */
   get open(): boolean {
-    return !this.closing && this.socket.readyState === WebSocket.OPEN;
+    return !this.closing && this.socket.readyState === OPEN;
   }
 
   /**
-   * Offers a change (with its frame, serialised once for every peer). Sent when a confirmed
-   * subscription covers it and it is newer than what this peer has; parked while the run's
-   * subscription is still pending; otherwise ignored.
+   * Takes a verified principal (and, when it is the first, the key the connection counts against
+   * from now on); the connection closes with 1008 when the token expires.
    */
-  offer(record: RunRecord, frame: Buffer): void {
-    const { run } = record;
-    if (!canRead(this.principal, run.id, record)) return;
-    // A run whose own subscription is being set up waits for its `subscribed`, even when a flow
-    // subscription covers it too: `subscribed` comes before any run message for it.
-    if (this.pendingRuns.has(run.id)) {
-      const parked = this.pendingRuns.get(run.id);
-      if (!parked || parked.seq < run.seq) this.pendingRuns.set(run.id, run);
-      return;
+  authenticate(principal: Principal, clientKey = this.currentClientKey): void {
+    this.currentPrincipal = principal;
+    this.currentClientKey = clientKey;
+    this.clearAuthTimer();
+    if (principal.expiresAtMs !== undefined) {
+      const delayMs = Math.min(Math.max(0, principal.expiresAtMs - this.now()), MAX_TIMER_MS);
+      this.setAuthTimer(delayMs, 'token expired');
     }
-    if (this.runs.has(run.id) || this.flows.has(run.flowId) || this.flows.has('*')) this.sendRunFrame(run, frame);
   }
 
-  /** Sends a run unless this peer already has this seq or a newer one. */
-  sendRun(run: Run, since?: number): void {
+  /** With auth on and no token yet: closes with 1008 unless authenticate comes within `delayMs`. */
+  requireAuthWithin(delayMs: number): void {
+    this.setAuthTimer(delayMs, 'authentication required');
+  }
+
+  /** May this peer see this run? */
+  mayRead(record: RunRecord): boolean {
+    return canRead(this.currentPrincipal, record.run.id, record);
+  }
+
+  /**
+   * Takes a parsed frame in arrival order: handled now, or queued (at most MAX_QUEUED_FRAMES)
+   * while an earlier frame's handler is still pending, so a subscribe sent right after an auth
+   * frame runs as the authenticated owner.
+   */
+  receive(message: ClientMessage): void {
+    if (!this.holding) {
+      this.dispatch(message);
+      return;
+    }
+    if (this.queued.length >= MAX_QUEUED_FRAMES) this.sendError('limit_exceeded', 'too many frames while authenticating');
+    else this.queued.push(message);
+  }
+
+  /** One heartbeat tick: a peer that did not answer the last ping is cut, the others pinged. */
+  heartbeat(): void {
+    if (!this.alive) {
+      this.socket.terminate();
+      return;
+    }
+    this.alive = false;
+    try {
+      this.socket.ping();
+    } catch {
+      this.socket.terminate();
+    }
+  }
+
+  /** The peer answered a ping. */
+  pong(): void {
+    this.alive = true;
+  }
+
+  /** Sends a change (with its frame when already serialised) unless this peer has that seq or a newer one. */
+  sendRun(run: Run, frame?: Buffer): void {
+    if (!this.sent.isNew(run.id, run.seq)) return;
+    if (this.write(frame ?? runFrame(run))) {
+      this.sent.remember(run.id, run.seq);
+      this.metrics.wsMessagesSent.inc();
+    } else {
+      this.metrics.wsMessagesDropped.inc();
+    }
+  }
+
+  /** Sends a subscription's first state, unless it is not newer than `since` (what the peer says it has). */
+  sendSnapshot(run: Run, since: number | undefined): void {
     if (since !== undefined && run.seq <= since) {
-      this.remember(run.id, Math.max(since, this.sentSeq.get(run.id) ?? 0));
+      this.sent.remember(run.id, since);
       return;
     }
-    this.sendRunFrame(run, runFrame(run));
+    this.sendRun(run);
   }
 
+  /** Sends a control message (`subscribed`, `error`). */
   sendControl(message: Record<string, unknown>): void {
     this.write(Buffer.from(JSON.stringify(message)));
   }
 
-  sendError(code: ErrorCode, message: string, runId?: string): void {
+  /** Sends an `{"type":"error"}` frame, naming the run it concerns when there is one. */
+  sendError(code: WsErrorCode, message: string, runId?: string): void {
     this.sendControl(runId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, runId });
   }
 
@@ -126,28 +207,37 @@ export class WsConnection {
       return;
     }
     setTimeout(() => {
-      if (this.socket.readyState !== WebSocket.CLOSED) this.socket.terminate();
-    }, 2000).unref();
+      if (this.socket.readyState !== CLOSED) this.socket.terminate();
+    }, CLOSE_GRACE_MS).unref();
   }
 
-  private sendRunFrame(run: Run, frame: Buffer): void {
-    const sent = this.sentSeq.get(run.id) ?? 0;
-    if (run.seq <= sent) return;
-    if (this.write(frame)) {
-      this.remember(run.id, run.seq);
-      this.metrics.wsMessagesSent.inc();
-    } else {
-      this.metrics.wsMessagesDropped.inc();
-    }
+  /** The peer is gone: stops its timers, drops its queued frames, and marks it no longer live. */
+  dispose(): void {
+    this.disposed = true;
+    this.clearAuthTimer();
+    this.queued.length = 0;
   }
 
-  private remember(id: string, seq: number): void {
-    this.sentSeq.delete(id);
-    this.sentSeq.set(id, seq);
-    if (this.sentSeq.size > MAX_REMEMBERED_RUNS) {
-      const oldest = this.sentSeq.keys().next().value;
-      if (oldest !== undefined) this.sentSeq.delete(oldest);
-    }
+  private dispatch(message: ClientMessage): void {
+    const pending = this.handle(message);
+    if (!pending) return;
+    this.holding = true;
+    void pending.finally(() => {
+      this.holding = false;
+      // Drained one by one: a queued auth frame holds the rest back again.
+      while (!this.holding && this.queued.length > 0 && !this.disposed) this.dispatch(this.queued.shift()!);
+    });
+  }
+
+  private setAuthTimer(delayMs: number, reason: string): void {
+    this.clearAuthTimer();
+    this.authTimer = setTimeout(() => this.close(CLOSE_POLICY, reason), delayMs);
+    this.authTimer.unref();
+  }
+
+  private clearAuthTimer(): void {
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = undefined;
   }
 
   /** Writes a text frame (a Buffer, so one serialisation serves every peer). */

@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { RungateError } from '../errors.js';
+import { RungateError, BodyTooLargeError } from '../errors.js';
 import { readBody } from '../util/read-body.js';
-import { BodyTooLargeError } from '../errors.js';
 import { sendJson } from './http-io.js';
 import type { RateLimiter, RateLimitState } from './rate-limiter.js';
 import type { Rng } from './rng.js';
