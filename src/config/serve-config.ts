@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { redisDbOf } from '../redis/redis-connection.js';
 import { ConfigError, atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
 
 /** `OWNER=KEY`, the key at least 16 characters. */
@@ -10,13 +11,12 @@ function isStoreUrl(value: string): string | undefined {
   if (value === 'memory') return undefined;
   if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return undefined;
   if (value.startsWith('redis://') || value.startsWith('rediss://')) {
+    if (!URL.canParse(value)) return 'is not a valid redis:// URL';
     try {
-      const url = new URL(value);
-      const db = url.pathname.replace(/^\//, '');
-      if (db !== '' && !/^\d+$/.test(db)) return 'the Redis database must be a number';
+      redisDbOf(value);
       return undefined;
-    } catch {
-      return 'is not a valid redis:// URL';
+    } catch (error) {
+      return (error as Error).message;
     }
   }
   return "must be 'memory', 'sqlite:PATH' or 'redis://HOST:PORT[/DB]'";

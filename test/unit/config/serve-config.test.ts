@@ -32,7 +32,7 @@ describe('loadServeConfig', () => {
       [['--port', '70000'], {}, /--port/],
       [[], { RUNGATE_PORT: 'x' }, /RUNGATE_PORT \(--port\)/],
       [['--store', 'mysql://x'], {}, /--store/],
-      [['--store', 'redis://h:1/x'], {}, /--store/],
+      [['--store', 'redis://h:1/x'], {}, /--store: the Redis database must be a number/],
       [['--upstream-url', 'ftp://x'], {}, /--upstream-url/],
       [['--log-level', 'loud'], {}, /--log-level/],
       [['--webhook-body-limit', 'huge'], {}, /--webhook-body-limit/],
