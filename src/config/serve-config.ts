@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { redisDbOf } from '../redis/redis-connection.js';
+import { LOG_LEVEL_OPTION } from './log-level.js';
 import { ConfigError, atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
 
 /** `OWNER=KEY`, the key at least 16 characters. */
 const CLIENT_KEY_PAIR = /^[^=\s]{1,128}=\S{16,}$/;
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function isStoreUrl(value: string): string | undefined {
   if (value === 'memory') return undefined;
@@ -66,10 +65,7 @@ export const SERVE_OPTIONS = {
   rateLimitPerOwner: { flag: 'rate-limit-per-owner', env: 'RUNGATE_RATE_LIMIT_PER_OWNER', kind: 'int', default: 60_000, check: atLeast(0), help: 'REST requests per minute per authenticated owner; 0 = no limit' },
   wsMaxConnectionsPerClient: { flag: 'ws-max-connections-per-client', env: 'RUNGATE_WS_MAX_CONNECTIONS_PER_CLIENT', kind: 'int', default: 10_000, check: atLeast(1), help: 'open WebSocket connections per owner (or per IP before authentication)' },
   wsAuthTimeoutMs: { flag: 'ws-auth-timeout-ms', env: 'RUNGATE_WS_AUTH_TIMEOUT_MS', kind: 'int', default: 5000, check: atLeast(100), help: 'with auth on, a connection without a valid token by then is closed' },
-  logLevel: {
-    flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info',
-    check: (v: string) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`), help: 'pino level',
-  },
+  logLevel: LOG_LEVEL_OPTION,
   webhookBodyLimit: { flag: 'webhook-body-limit', env: 'RUNGATE_WEBHOOK_BODY_LIMIT', kind: 'bytes', default: 16 * 1024 * 1024, check: atLeast(1024), help: 'largest webhook body accepted (bytes, or 512kb, 16mb…)' },
   webhookToleranceSeconds: {
     flag: 'webhook-tolerance-s', env: 'RUNGATE_WEBHOOK_TOLERANCE_S', kind: 'int', default: 0, check: atLeast(0),

@@ -1,3 +1,4 @@
+import { LOG_LEVEL_OPTION } from './log-level.js';
 import { atLeast, between, isPort, isRate, parseOptions, type OptionTable } from './option-parser.js';
 
 /** Every `rungate simulate` flag (contract section 7), with its environment variable and default. */
@@ -24,11 +25,7 @@ export const SIMULATE_OPTIONS = {
     check: (v: string) => (v === 'sdk' || v === 'apiref' ? undefined : "must be 'sdk' (queued/success) or 'apiref' (pending/completed)"),
     help: "Doclo's status names: sdk (queued, success) or apiref (pending, completed)",
   },
-  logLevel: {
-    flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info',
-    check: (v: string) => (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v) ? undefined : 'is not a pino level'),
-    help: 'pino level',
-  },
+  logLevel: LOG_LEVEL_OPTION,
 } satisfies OptionTable;
 
 /** The validated options of `rungate simulate`, also accepted by `createSimulator`. */
