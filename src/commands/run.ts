@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '../client/index.js';
 import { ConfigError, describeOptions, parseOptions, type OptionTable } from '../config/option-parser.js';
+import { sniffMimeType } from '../util/sniff-mime.js';
 import { CLIENT_OPTIONS, EXIT, describeFailure, exitCodeFor, followRun } from './watch.js';
 
 function isJsonObject(text: string): boolean {
@@ -31,17 +32,6 @@ Exit 0 success, 1 failed, 2 cancelled, 3 error.
 
 Flags:
 ${describeOptions(RUN_OPTIONS)}`;
-
-/** The document types Doclo takes, by their leading bytes; undefined for anything else. */
-export function detectMimeType(bytes: Uint8Array): string | undefined {
-  const at = (offset: number, ...expected: number[]) => expected.every((byte, i) => bytes[offset + i] === byte);
-  if (at(0, 0x25, 0x50, 0x44, 0x46)) return 'application/pdf'; // %PDF
-  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'image/png';
-  if (at(0, 0xff, 0xd8, 0xff)) return 'image/jpeg';
-  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'image/webp'; // RIFF....WEBP
-  if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return 'image/tiff'; // II*\0, MM\0*
-  return undefined;
-}
 
 const START_ATTEMPTS = 3;
 
@@ -75,7 +65,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`rungate run: cannot read ${file}: ${(error as Error).message}\n`);
     return EXIT.error;
   }
-  const mimeType = detectMimeType(bytes);
+  const mimeType = sniffMimeType(bytes);
   if (!mimeType) {
     process.stderr.write(`rungate run: ${file} is not a PDF, PNG, JPEG, WebP or TIFF document (judged by its first bytes)\n`);
     return EXIT.error;
