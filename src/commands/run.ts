@@ -3,22 +3,26 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '../client/index.js';
 import { ConfigError, describeOptions, parseOptions, type OptionTable } from '../config/option-parser.js';
+import { isPlainObject } from '../util/is-plain-object.js';
 import { sniffMimeType } from '../util/sniff-mime.js';
 import { CLIENT_OPTIONS, EXIT, describeFailure, exitCodeFor, followRun } from './watch.js';
 
-function isJsonObject(text: string): boolean {
+/** `--metadata` as the object it must be, parsed once: the value checked is the value sent. */
+function metadataOf(text: string): Record<string, unknown> {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
+    value = JSON.parse(text);
   } catch {
-    return false;
+    // reported below
   }
+  if (!isPlainObject(value)) throw new ConfigError('--metadata: must be a JSON object');
+  return value;
 }
 
 const RUN_OPTIONS = {
   ...CLIENT_OPTIONS,
   metadata: {
-    flag: 'metadata', kind: 'string', check: (v: string) => (isJsonObject(v) ? undefined : 'must be a JSON object'),
+    flag: 'metadata', kind: 'string', to: metadataOf,
     help: 'custom data echoed back with the run, as a JSON object',
   },
   version: { flag: 'version', kind: 'string', help: 'flow version (default: the latest)' },
@@ -76,7 +80,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     const started = await startRun(client, flowId, {
       input: { document: { base64: bytes.toString('base64'), filename: basename(file), mimeType } },
       idempotencyKey: randomUUID(),
-      ...(values.metadata === undefined ? {} : { metadata: JSON.parse(values.metadata) as Record<string, unknown> }),
+      ...(values.metadata === undefined ? {} : { metadata: values.metadata }),
       ...(values.version === undefined ? {} : { version: values.version }),
     });
     process.stderr.write(`started ${started.id} (flow ${flowId}, ${mimeType}, ${bytes.length} bytes)\n`);

@@ -20,7 +20,10 @@ export interface OptionSpec<K extends OptionKind> {
   default?: ValueOf<K>;
   /** Returns an error message when the value is not acceptable. */
   check?: (value: ValueOf<K>) => string | undefined;
-  /** Turns the checked value into the config's (another unit, a normal form); not called when unset. */
+  /**
+   * Turns the checked value into the config's (another unit, a normal form, a parsed document);
+   * not called when unset. One that cannot convert throws ConfigError naming the flag.
+   */
   to?: (value: ValueOf<K>) => unknown;
   help: string;
 }
