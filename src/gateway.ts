@@ -46,15 +46,19 @@ const PRUNE_INTERVAL_MS = 10 * 60_000;
  */
 export async function startGateway(config: ServeConfig, logger: Logger): Promise<Gateway> {
   const closers: Array<() => Promise<void> | void> = [];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        logger.error({ err: error }, 'error while closing');
+  // Once: a second call (a signal during shutdown, a test's cleanup after its own close) gets the
+  // same promise instead of closing every part again.
+  let closing: Promise<void> | undefined;
+  const closeAll = () =>
+    (closing ??= (async () => {
+      for (const close of closers.toReversed()) {
+        try {
+          await close();
+        } catch (error) {
+          logger.error({ err: error }, 'error while closing');
+        }
       }
-    }
-  };
+    })());
   try {
     return await assemble(config, logger, closers, closeAll);
   } catch (error) {

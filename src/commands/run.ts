@@ -4,21 +4,26 @@ import { basename } from 'node:path';
 import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '../client/index.js';
 import { describeOptions, parseOptions, type OptionTable } from '../config/option-parser.js';
 import { ConfigError } from '../errors.js';
+import { isPlainObject } from '../util/is-plain-object.js';
+import { sniffMimeType } from '../util/sniff-mime.js';
 import { CLIENT_OPTIONS, EXIT, describeFailure, exitCodeFor, followRun } from './watch.js';
 
-function isJsonObject(text: string): boolean {
+/** `--metadata` as the object it must be, parsed once: the value checked is the value sent. */
+function metadataOf(text: string): Record<string, unknown> {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value);
+    value = JSON.parse(text);
   } catch {
-    return false;
+    // reported below
   }
+  if (!isPlainObject(value)) throw new ConfigError('--metadata: must be a JSON object');
+  return value;
 }
 
 const RUN_OPTIONS = {
   ...CLIENT_OPTIONS,
   metadata: {
-    flag: 'metadata', kind: 'string', check: (v: string) => (isJsonObject(v) ? undefined : 'must be a JSON object'),
+    flag: 'metadata', kind: 'string', to: metadataOf,
     help: 'custom data echoed back with the run, as a JSON object',
   },
   version: { flag: 'version', kind: 'string', help: 'flow version (default: the latest)' },
@@ -32,17 +37,6 @@ Exit 0 success, 1 failed, 2 cancelled, 3 error.
 
 Flags:
 ${describeOptions(RUN_OPTIONS)}`;
-
-/** The document types Doclo takes, by their leading bytes; undefined for anything else. */
-export function detectMimeType(bytes: Uint8Array): string | undefined {
-  const at = (offset: number, ...expected: number[]) => expected.every((byte, i) => bytes[offset + i] === byte);
-  if (at(0, 0x25, 0x50, 0x44, 0x46)) return 'application/pdf'; // %PDF
-  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'image/png';
-  if (at(0, 0xff, 0xd8, 0xff)) return 'image/jpeg';
-  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'image/webp'; // RIFF....WEBP
-  if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return 'image/tiff'; // II*\0, MM\0*
-  return undefined;
-}
 
 const START_ATTEMPTS = 3;
 
@@ -76,7 +70,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.stderr.write(`rungate run: cannot read ${file}: ${(error as Error).message}\n`);
     return EXIT.error;
   }
-  const mimeType = detectMimeType(bytes);
+  const mimeType = sniffMimeType(bytes);
   if (!mimeType) {
     process.stderr.write(`rungate run: ${file} is not a PDF, PNG, JPEG, WebP or TIFF document (judged by its first bytes)\n`);
     return EXIT.error;
@@ -87,7 +81,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     const started = await startRun(client, flowId, {
       input: { document: { base64: bytes.toString('base64'), filename: basename(file), mimeType } },
       idempotencyKey: randomUUID(),
-      ...(values.metadata === undefined ? {} : { metadata: JSON.parse(values.metadata) as Record<string, unknown> }),
+      ...(values.metadata === undefined ? {} : { metadata: values.metadata }),
       ...(values.version === undefined ? {} : { version: values.version }),
     });
     process.stderr.write(`started ${started.id} (flow ${flowId}, ${mimeType}, ${bytes.length} bytes)\n`);

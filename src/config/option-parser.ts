@@ -8,9 +8,15 @@ export interface OptionSpec<K extends OptionKind> {
   flag: string;
   env?: string;
   kind: K;
+  /** Without one the value is undefined when unset; a list is then empty. */
   default?: ValueOf<K>;
   /** Returns an error message when the value is not acceptable. */
   check?: (value: ValueOf<K>) => string | undefined;
+  /**
+   * Turns the checked value into the config's (another unit, a normal form, a parsed document);
+   * not called when unset. One that cannot convert throws ConfigError naming the flag.
+   */
+  to?: (value: ValueOf<K>) => unknown;
   help: string;
 }
 
@@ -25,16 +31,69 @@ type ValueOf<K extends OptionKind> = K extends 'boolean'
 /** Any one option: a union, so that each spec's `check` sees its own kind's value. */
 export type AnyOptionSpec = { [K in OptionKind]: OptionSpec<K> }[OptionKind];
 
+/** Options that become one config value together, made by `combine` from their own values. */
+export interface OptionGroup<T extends OptionTree, R> {
+  options: T;
+  combine: (values: ConfigOf<T>) => R;
+}
+
+/** Any group, whatever it combines (`never`: a tree need not know what each group takes). */
+interface AnyOptionGroup {
+  options: OptionTree;
+  combine: (values: never) => unknown;
+}
+
+/**
+ * A command's options laid out as its config: each key is the config's field, each leaf a flag;
+ * a nested table is a section of the config (`poll.graceMs`), a group one value made of several.
+ */
+export interface OptionTree {
+  readonly [key: string]: AnyOptionSpec | OptionTree | AnyOptionGroup;
+}
+
+/** A flat table of options (no sections or groups): what watch, run and simulate take. */
 export type OptionTable = Record<string, AnyOptionSpec>;
 
-/** The parsed values: an option with a default is always set, one without may be undefined. */
-export type ParsedOptions<T extends OptionTable> = {
-  -readonly [P in keyof T]: T[P] extends OptionSpec<infer K>
-    ? T[P] extends { default: ValueOf<K> }
-      ? ValueOf<K>
-      : ValueOf<K> | undefined
+type LeafValue<S> = S extends { to: (value: never) => infer R }
+  ? R
+  : S extends OptionSpec<infer K>
+    ? ValueOf<K> extends string[]
+      ? readonly string[]
+      : ValueOf<K>
     : never;
-} & { help?: boolean };
+
+/** The config a tree describes: an option with a default (or a list) is always set, another may be undefined. */
+export type ConfigOf<T extends OptionTree> = {
+  readonly [P in keyof T]: T[P] extends AnyOptionSpec
+    ? T[P] extends { default: unknown } | { kind: 'list' }
+      ? LeafValue<T[P]>
+      : LeafValue<T[P]> | undefined
+    : T[P] extends { combine: (values: never) => infer R }
+      ? R
+      : T[P] extends OptionTree
+        ? ConfigOf<T[P]>
+        : never;
+};
+
+/** Declares a group, so that `combine` is typed by the options it combines. */
+export function group<T extends OptionTree, R>(options: T, combine: (values: ConfigOf<T>) => R): OptionGroup<T, R> {
+  return { options, combine };
+}
+
+type OptionNode = OptionTree[string];
+
+function isSpec(node: OptionNode): node is AnyOptionSpec {
+  return 'flag' in node && typeof node.flag === 'string';
+}
+
+function isGroup(node: OptionNode): node is AnyOptionGroup {
+  return 'combine' in node && typeof node.combine === 'function';
+}
+
+/** Every flag of a tree, in the order it is written (the order of --help). */
+export function flattenOptions(tree: OptionTree): AnyOptionSpec[] {
+  return Object.values(tree).flatMap((node) => (isSpec(node) ? [node] : flattenOptions(isGroup(node) ? node.options : node)));
+}
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
 
@@ -85,17 +144,18 @@ function convert(spec: AnyOptionSpec, raw: string | boolean, origin: string): un
 }
 
 /**
- * Flags over environment over defaults. Unknown flags, stray positionals (unless allowed) and
- * values that fail a check throw ConfigError naming the flag.
+ * Flags over environment over defaults, laid out as the tree says. Unknown flags, stray
+ * positionals (unless allowed) and values that fail a check throw ConfigError naming the flag.
  */
-export function parseOptions<T extends OptionTable>(
-  table: T,
+export function parseOptions<T extends OptionTree>(
+  tree: T,
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   options: { positionals?: number } = {},
-): { values: ParsedOptions<T>; positionals: string[] } {
-  const parseSpec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
-  for (const spec of Object.values(table)) {
+): { values: ConfigOf<T>; positionals: string[] } {
+  const parseSpec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const spec of flattenOptions(tree)) {
+    if (parseSpec[spec.flag]) throw new Error(`--${spec.flag} is declared twice`);
     // A list flag may be given several times; its values join the comma-separated ones.
     parseSpec[spec.flag] = spec.kind === 'list' ? { type: 'string', multiple: true } : { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
   }
@@ -111,19 +171,26 @@ export function parseOptions<T extends OptionTable>(
   if (parsed.positionals.length > allowed) {
     throw new ConfigError(`unexpected argument '${parsed.positionals[allowed]}'`);
   }
-  const values: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(table)) {
+  const read = (spec: AnyOptionSpec): unknown => {
     const given = parsed.values[spec.flag] as string | boolean | string[] | undefined;
     const fromFlag = Array.isArray(given) ? given.join(',') : given;
     const fromEnv = spec.env === undefined ? undefined : env[spec.env];
-    let value: unknown = spec.default;
+    // A copy, so that freezing a config never freezes the table's default.
+    let value: unknown = Array.isArray(spec.default) ? [...spec.default] : spec.default;
     if (fromFlag !== undefined) value = convert(spec, fromFlag, `--${spec.flag}`);
     else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, `${spec.env} (--${spec.flag})`);
+    else if (value === undefined && spec.kind === 'list') value = [];
     checkValue(spec, value, `--${spec.flag}`);
-    values[key] = value;
-  }
-  if (parsed.values.help === true) values.help = true;
-  return { values: values as ParsedOptions<T>, positionals: parsed.positionals };
+    return value === undefined || !spec.to ? value : (spec.to as (v: unknown) => unknown)(value);
+  };
+  const build = (node: OptionTree): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(node).map(([key, child]) => [
+        key,
+        isSpec(child) ? read(child) : isGroup(child) ? child.combine(build(child.options) as never) : build(child),
+      ]),
+    );
+  return { values: build(tree) as ConfigOf<T>, positionals: parsed.positionals };
 }
 
 /** Runs a spec's check on a value (skipped when undefined); a problem throws ConfigError naming `name`. */
@@ -133,9 +200,9 @@ export function checkValue(spec: AnyOptionSpec, value: unknown, name: string): v
   if (problem) throw new ConfigError(`${name}: ${problem}`);
 }
 
-/** Renders the table as help text. */
-export function describeOptions(table: OptionTable): string {
-  return Object.values(table)
+/** Renders the tree's flags as help text. */
+export function describeOptions(tree: OptionTree): string {
+  return flattenOptions(tree)
     .map((spec) => {
       const env = spec.env ? ` [${spec.env}]` : '';
       const def = spec.default === undefined ? '' : ` (default ${JSON.stringify(spec.default)})`;

@@ -1,61 +1,102 @@
 import { readFileSync } from 'node:fs';
-import { atLeast, between, isHttpUrl, isPort, parseOptions, type OptionTable } from './option-parser.js';
+import { redisDbOf } from '../redis/redis-connection.js';
+import { LOG_LEVEL_OPTION } from './log-level.js';
+import { atLeast, between, group, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionTree } from './option-parser.js';
 import { ConfigError } from '../errors.js';
 
 /** `OWNER=KEY`, the key at least 16 characters. */
 const CLIENT_KEY_PAIR = /^[^=\s]{1,128}=\S{16,}$/;
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 function isStoreUrl(value: string): string | undefined {
   if (value === 'memory') return undefined;
   if (value.startsWith('sqlite:') && value.length > 'sqlite:'.length) return undefined;
   if (value.startsWith('redis://') || value.startsWith('rediss://')) {
+    if (!URL.canParse(value)) return 'is not a valid redis:// URL';
     try {
-      const url = new URL(value);
-      const db = url.pathname.replace(/^\//, '');
-      if (db !== '' && !/^\d+$/.test(db)) return 'the Redis database must be a number';
+      redisDbOf(value);
       return undefined;
-    } catch {
-      return 'is not a valid redis:// URL';
+    } catch (error) {
+      return (error as Error).message;
     }
   }
   return "must be 'memory', 'sqlite:PATH' or 'redis://HOST:PORT[/DB]'";
 }
 
-/** Every `rungate serve` flag, with its environment variable and default. */
+/** Where runs live, as `--store` names it. */
+export type StoreConfig =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string; prefix: string };
+
+function storeOf(url: string, redisPrefix: string): StoreConfig {
+  if (url === 'memory') return { kind: 'memory' };
+  if (url.startsWith('sqlite:')) return { kind: 'sqlite', path: url.slice('sqlite:'.length) };
+  return { kind: 'redis', url, prefix: redisPrefix };
+}
+
+/** The origin a text names exactly (a trailing slash aside), or undefined. */
+function originOf(text: string): string | undefined {
+  if (!URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  const isWeb = url.protocol === 'http:' || url.protocol === 'https:';
+  return isWeb && url.origin === text.replace(/\/+$/, '') ? url.origin : undefined;
+}
+
+const withoutTrailingSlashes = (url: string): string => url.replace(/\/+$/, '');
+
+/**
+ * Every `rungate serve` flag, with its environment variable and default, placed where its value
+ * lands in ServeConfig: adding a flag is adding its entry here.
+ */
 export const SERVE_OPTIONS = {
   host: { flag: 'host', env: 'RUNGATE_HOST', kind: 'string', default: '127.0.0.1', help: 'listen address' },
   port: { flag: 'port', env: 'RUNGATE_PORT', kind: 'int', default: 8080, check: isPort, help: 'listen port; 0 = any free port' },
   publicUrl: {
-    flag: 'public-url', env: 'RUNGATE_PUBLIC_URL', kind: 'string', check: isHttpUrl,
+    flag: 'public-url', env: 'RUNGATE_PUBLIC_URL', kind: 'string', check: isHttpUrl, to: withoutTrailingSlashes,
     help: 'base URL at which Doclo reaches this gateway (default: the listening URL)',
   },
   upstreamUrl: {
-    flag: 'upstream-url', env: 'DOCLO_API_URL', kind: 'string', default: 'https://app.doclo.ai/api/v1', check: isHttpUrl,
+    flag: 'upstream-url', env: 'DOCLO_API_URL', kind: 'string', default: 'https://app.doclo.ai/api/v1', check: isHttpUrl, to: withoutTrailingSlashes,
     help: "Doclo's API base",
   },
   apiKey: { flag: 'api-key', env: 'DOCLO_API_KEY', kind: 'string', help: 'Doclo API key used for every upstream call' },
-  webhookSecret: {
+  webhookSecrets: {
     flag: 'webhook-secret', env: 'DOCLO_WEBHOOK_SECRET', kind: 'list',
     help: 'comma-separated webhook signing secrets; a webhook verifies if any one matches',
   },
-  store: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH or redis://HOST:PORT[/DB]' },
-  redisPrefix: { flag: 'redis-prefix', env: 'RUNGATE_REDIS_PREFIX', kind: 'string', default: 'rungate:', help: 'key and channel prefix in Redis' },
+  store: group(
+    {
+      url: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH or redis://HOST:PORT[/DB]' },
+      redisPrefix: { flag: 'redis-prefix', env: 'RUNGATE_REDIS_PREFIX', kind: 'string', default: 'rungate:', help: 'key and channel prefix in Redis' },
+    },
+    ({ url, redisPrefix }) => storeOf(url, redisPrefix),
+  ),
+  /** Resolved by loadServeConfig when unset, since the default depends on the upstream flags. */
   simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when neither an API key nor --upstream-url is given; RUNGATE_SIMULATE=false turns it off)' },
   jwtSecret: {
     flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string',
     check: (v: string) => (v.length === 0 ? 'must not be empty' : undefined),
     help: 'when set, clients need an HS256 JWT (or a client key); use at least 32 random characters',
   },
-  clientKey: {
-    flag: 'client-key', env: 'RUNGATE_CLIENT_KEYS', kind: 'list',
-    check: (v: string[]) => (v.every((pair) => CLIENT_KEY_PAIR.test(pair)) ? undefined : 'each must be OWNER=KEY with a key of at least 16 characters'),
-    help: 'static client keys for server-to-server callers, OWNER=KEY (repeatable or comma-separated); the key is sent as a Bearer token',
-  },
-  clientKeysFile: { flag: 'client-keys-file', env: 'RUNGATE_CLIENT_KEYS_FILE', kind: 'string', help: 'a file of OWNER=KEY lines (# comments allowed)' },
+  /** Static client keys: key → owner. */
+  clientKeys: group(
+    {
+      pairs: {
+        flag: 'client-key', env: 'RUNGATE_CLIENT_KEYS', kind: 'list',
+        check: (v: string[]) => (v.every((pair) => CLIENT_KEY_PAIR.test(pair)) ? undefined : 'each must be OWNER=KEY with a key of at least 16 characters'),
+        help: 'static client keys for server-to-server callers, OWNER=KEY (repeatable or comma-separated); the key is sent as a Bearer token',
+      },
+      file: { flag: 'client-keys-file', env: 'RUNGATE_CLIENT_KEYS_FILE', kind: 'string', help: 'a file of OWNER=KEY lines (# comments allowed)' },
+    },
+    ({ pairs, file }): ReadonlyMap<string, string> => readClientKeys(pairs, file),
+  ),
   allowedOrigins: {
     flag: 'allowed-origins', env: 'RUNGATE_ALLOWED_ORIGINS', kind: 'list',
+    check: (v: string[]) => {
+      const bad = v.find((origin) => originOf(origin) === undefined);
+      return bad === undefined ? undefined : `'${bad}' is not an origin like https://app.example.com`;
+    },
+    to: (v: string[]): readonly string[] => v.map((origin) => originOf(origin) ?? origin),
     help: 'browser origins allowed to use the REST API (CORS) and /ws; unset = same-origin pages and non-browser clients only',
   },
   trustProxy: { flag: 'trust-proxy', env: 'RUNGATE_TRUST_PROXY', kind: 'boolean', default: false, help: 'take client IPs from X-Forwarded-For (behind a load balancer)' },
@@ -63,109 +104,61 @@ export const SERVE_OPTIONS = {
     flag: 'per-run-webhook-secret', env: 'RUNGATE_PER_RUN_WEBHOOK_SECRET', kind: 'boolean', default: false,
     help: "send a fresh webhookSecret with each start and also accept that run's webhooks signed with it",
   },
-  rateLimitPerIp: { flag: 'rate-limit-per-ip', env: 'RUNGATE_RATE_LIMIT_PER_IP', kind: 'int', default: 60_000, check: atLeast(0), help: 'REST requests per minute from one IP (a flood guard); 0 = no limit' },
-  rateLimitPerOwner: { flag: 'rate-limit-per-owner', env: 'RUNGATE_RATE_LIMIT_PER_OWNER', kind: 'int', default: 60_000, check: atLeast(0), help: 'REST requests per minute per authenticated owner; 0 = no limit' },
-  wsMaxConnectionsPerClient: { flag: 'ws-max-connections-per-client', env: 'RUNGATE_WS_MAX_CONNECTIONS_PER_CLIENT', kind: 'int', default: 10_000, check: atLeast(1), help: 'open WebSocket connections per owner (or per IP before authentication)' },
-  wsAuthTimeoutMs: { flag: 'ws-auth-timeout-ms', env: 'RUNGATE_WS_AUTH_TIMEOUT_MS', kind: 'int', default: 5000, check: atLeast(100), help: 'with auth on, a connection without a valid token by then is closed' },
-  logLevel: {
-    flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', default: 'info',
-    check: (v: string) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`), help: 'pino level',
+  rateLimit: {
+    perIpPerMinute: { flag: 'rate-limit-per-ip', env: 'RUNGATE_RATE_LIMIT_PER_IP', kind: 'int', default: 60_000, check: atLeast(0), help: 'REST requests per minute from one IP (a flood guard); 0 = no limit' },
+    perOwnerPerMinute: { flag: 'rate-limit-per-owner', env: 'RUNGATE_RATE_LIMIT_PER_OWNER', kind: 'int', default: 60_000, check: atLeast(0), help: 'REST requests per minute per authenticated owner; 0 = no limit' },
   },
-  webhookBodyLimit: { flag: 'webhook-body-limit', env: 'RUNGATE_WEBHOOK_BODY_LIMIT', kind: 'bytes', default: 16 * 1024 * 1024, check: atLeast(1024), help: 'largest webhook body accepted (bytes, or 512kb, 16mb…)' },
+  logLevel: LOG_LEVEL_OPTION,
+  webhookBodyLimitBytes: { flag: 'webhook-body-limit', env: 'RUNGATE_WEBHOOK_BODY_LIMIT', kind: 'bytes', default: 16 * 1024 * 1024, check: atLeast(1024), help: 'largest webhook body accepted (bytes, or 512kb, 16mb…)' },
   webhookToleranceSeconds: {
     flag: 'webhook-tolerance-s', env: 'RUNGATE_WEBHOOK_TOLERANCE_S', kind: 'int', default: 0, check: atLeast(0),
     help: "reject webhooks whose signed timestamp is older than this many seconds; 0 = no limit (Doclo's retry timing is unknown)",
   },
-  requestBodyLimit: { flag: 'request-body-limit', env: 'RUNGATE_REQUEST_BODY_LIMIT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(1024), help: 'largest REST request body (a start carries the document)' },
-  pollGraceMs: { flag: 'poll-grace-ms', env: 'RUNGATE_POLL_GRACE_MS', kind: 'int', default: 6000, check: atLeast(0), help: 'wait before the first poll of a run whose flow has no history yet' },
-  pollMinGraceMs: { flag: 'poll-min-grace-ms', env: 'RUNGATE_POLL_MIN_GRACE_MS', kind: 'int', default: 2000, check: atLeast(0), help: 'lower bound of the learned first-poll grace' },
-  pollMaxGraceMs: { flag: 'poll-max-grace-ms', env: 'RUNGATE_POLL_MAX_GRACE_MS', kind: 'int', default: 120_000, check: atLeast(0), help: 'upper bound of the learned first-poll grace' },
-  pollIntervalMs: { flag: 'poll-interval-ms', env: 'RUNGATE_POLL_INTERVAL_MS', kind: 'int', default: 2000, check: atLeast(100), help: 'first interval between polls of an unfinished run; grows ×1.5 with jitter' },
-  pollMaxIntervalMs: { flag: 'poll-max-interval-ms', env: 'RUNGATE_POLL_MAX_INTERVAL_MS', kind: 'int', default: 60_000, check: atLeast(100), help: 'largest interval between polls' },
-  pollMaxAgeMs: { flag: 'poll-max-age-ms', env: 'RUNGATE_POLL_MAX_AGE_MS', kind: 'int', default: 24 * 3600_000, check: atLeast(1000), help: 'stop polling a run this long after it started and mark it stale' },
-  pollLeaseMs: {
-    flag: 'poll-lease-ms', env: 'RUNGATE_POLL_LEASE_MS', kind: 'int', default: 30_000, check: atLeast(100),
-    help: 'how long a taken poll is held before another instance may take it (the runs of a crashed instance move on after this)',
-  },
-  pollConcurrency: { flag: 'poll-concurrency', env: 'RUNGATE_POLL_CONCURRENCY', kind: 'int', default: 8, check: between(1, 1000), help: 'polls in flight at once' },
-  upstreamTimeoutMs: { flag: 'upstream-timeout-ms', env: 'RUNGATE_UPSTREAM_TIMEOUT_MS', kind: 'int', default: 15_000, check: atLeast(100), help: 'per-request timeout for Doclo calls' },
-  upstreamConcurrency: { flag: 'upstream-concurrency', env: 'RUNGATE_UPSTREAM_CONCURRENCY', kind: 'int', default: 16, check: between(1, 1000), help: 'Doclo calls in flight at once' },
-  upstreamRetries: { flag: 'upstream-retries', env: 'RUNGATE_UPSTREAM_RETRIES', kind: 'int', default: 4, check: between(0, 20), help: 'retries of a Doclo call on 429, 5xx, network errors and timeouts' },
-  cacheFinalTtlSeconds: { flag: 'cache-final-ttl-s', env: 'RUNGATE_CACHE_FINAL_TTL_S', kind: 'int', default: 3600, check: atLeast(1), help: 'how long a finished run stays in the hot cache' },
-  cacheActiveTtlSeconds: { flag: 'cache-active-ttl-s', env: 'RUNGATE_CACHE_ACTIVE_TTL_S', kind: 'int', default: 30, check: atLeast(1), help: 'how long an unfinished run stays in the hot cache' },
-  cacheMaxRuns: { flag: 'cache-max-runs', env: 'RUNGATE_CACHE_MAX_RUNS', kind: 'int', default: 100_000, check: atLeast(1), help: 'most runs held in the hot cache' },
-  retentionHours: { flag: 'retention-h', env: 'RUNGATE_RETENTION_H', kind: 'int', default: 24 * 30, check: atLeast(1), help: 'finished runs are pruned from the store after this many hours' },
-  wsMaxSubscriptions: { flag: 'ws-max-subscriptions', env: 'RUNGATE_WS_MAX_SUBSCRIPTIONS', kind: 'int', default: 1000, check: atLeast(1), help: 'subscriptions per WebSocket connection' },
-  wsMaxBufferedBytes: { flag: 'ws-max-buffered', env: 'RUNGATE_WS_MAX_BUFFERED', kind: 'bytes', default: 4 * 1024 * 1024, check: atLeast(1024), help: 'a peer with more unsent bytes than this is closed with 1013' },
-  wsPingIntervalMs: { flag: 'ws-ping-interval-ms', env: 'RUNGATE_WS_PING_INTERVAL_MS', kind: 'int', default: 30_000, check: atLeast(100), help: 'ping period; a peer silent for two periods is closed' },
-  wsLookupsPerConnection: { flag: 'ws-lookups-per-connection', env: 'RUNGATE_WS_LOOKUPS_PER_CONNECTION', kind: 'int', default: 120, check: atLeast(0), help: 'upstream lookups of unknown runs one connection may cause per minute' },
-  lookupsPerMinute: { flag: 'lookups-per-minute', env: 'RUNGATE_LOOKUPS_PER_MINUTE', kind: 'int', default: 1200, check: atLeast(0), help: 'upstream lookups of unknown runs that clients may cause per minute, in total' },
-  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 6000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM (the whole shutdown must fit in 10 s)' },
-} satisfies OptionTable;
-
-type StoreConfig =
-  | { kind: 'memory' }
-  | { kind: 'sqlite'; path: string }
-  | { kind: 'redis'; url: string; prefix: string };
-
-/** The validated, frozen configuration of `rungate serve`. */
-export interface ServeConfig {
-  host: string;
-  port: number;
-  publicUrl: string | undefined;
-  upstreamUrl: string;
-  apiKey: string | undefined;
-  webhookSecrets: readonly string[];
-  store: StoreConfig;
-  simulate: boolean;
-  jwtSecret: string | undefined;
-  /** Static client keys: key → owner. */
-  clientKeys: ReadonlyMap<string, string>;
-  allowedOrigins: readonly string[];
-  trustProxy: boolean;
-  perRunWebhookSecret: boolean;
-  rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
-  logLevel: string;
-  webhookBodyLimitBytes: number;
-  webhookToleranceSeconds: number;
-  requestBodyLimitBytes: number;
+  requestBodyLimitBytes: { flag: 'request-body-limit', env: 'RUNGATE_REQUEST_BODY_LIMIT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(1024), help: 'largest REST request body (a start carries the document)' },
   poll: {
-    graceMs: number;
-    minGraceMs: number;
-    maxGraceMs: number;
-    intervalMs: number;
-    maxIntervalMs: number;
-    maxAgeMs: number;
-    concurrency: number;
-    leaseMs: number;
-  };
-  upstream: { timeoutMs: number; concurrency: number; retries: number };
-  cache: { finalTtlSeconds: number; activeTtlSeconds: number; maxRuns: number };
-  retentionMs: number;
+    graceMs: { flag: 'poll-grace-ms', env: 'RUNGATE_POLL_GRACE_MS', kind: 'int', default: 6000, check: atLeast(0), help: 'wait before the first poll of a run whose flow has no history yet' },
+    minGraceMs: { flag: 'poll-min-grace-ms', env: 'RUNGATE_POLL_MIN_GRACE_MS', kind: 'int', default: 2000, check: atLeast(0), help: 'lower bound of the learned first-poll grace' },
+    maxGraceMs: { flag: 'poll-max-grace-ms', env: 'RUNGATE_POLL_MAX_GRACE_MS', kind: 'int', default: 120_000, check: atLeast(0), help: 'upper bound of the learned first-poll grace' },
+    intervalMs: { flag: 'poll-interval-ms', env: 'RUNGATE_POLL_INTERVAL_MS', kind: 'int', default: 2000, check: atLeast(100), help: 'first interval between polls of an unfinished run; grows ×1.5 with jitter' },
+    maxIntervalMs: { flag: 'poll-max-interval-ms', env: 'RUNGATE_POLL_MAX_INTERVAL_MS', kind: 'int', default: 60_000, check: atLeast(100), help: 'largest interval between polls' },
+    maxAgeMs: { flag: 'poll-max-age-ms', env: 'RUNGATE_POLL_MAX_AGE_MS', kind: 'int', default: 24 * 3600_000, check: atLeast(1000), help: 'stop polling a run this long after it started and mark it stale' },
+    leaseMs: {
+      flag: 'poll-lease-ms', env: 'RUNGATE_POLL_LEASE_MS', kind: 'int', default: 30_000, check: atLeast(100),
+      help: 'how long a taken poll is held before another instance may take it (the runs of a crashed instance move on after this)',
+    },
+    concurrency: { flag: 'poll-concurrency', env: 'RUNGATE_POLL_CONCURRENCY', kind: 'int', default: 8, check: between(1, 1000), help: 'polls in flight at once' },
+  },
+  upstream: {
+    timeoutMs: { flag: 'upstream-timeout-ms', env: 'RUNGATE_UPSTREAM_TIMEOUT_MS', kind: 'int', default: 15_000, check: atLeast(100), help: 'per-request timeout for Doclo calls' },
+    concurrency: { flag: 'upstream-concurrency', env: 'RUNGATE_UPSTREAM_CONCURRENCY', kind: 'int', default: 16, check: between(1, 1000), help: 'Doclo calls in flight at once' },
+    retries: { flag: 'upstream-retries', env: 'RUNGATE_UPSTREAM_RETRIES', kind: 'int', default: 4, check: between(0, 20), help: 'retries of a Doclo call on 429, 5xx, network errors and timeouts' },
+  },
+  cache: {
+    finalTtlSeconds: { flag: 'cache-final-ttl-s', env: 'RUNGATE_CACHE_FINAL_TTL_S', kind: 'int', default: 3600, check: atLeast(1), help: 'how long a finished run stays in the hot cache' },
+    activeTtlSeconds: { flag: 'cache-active-ttl-s', env: 'RUNGATE_CACHE_ACTIVE_TTL_S', kind: 'int', default: 30, check: atLeast(1), help: 'how long an unfinished run stays in the hot cache' },
+    maxRuns: { flag: 'cache-max-runs', env: 'RUNGATE_CACHE_MAX_RUNS', kind: 'int', default: 100_000, check: atLeast(1), help: 'most runs held in the hot cache' },
+  },
+  retentionMs: {
+    flag: 'retention-h', env: 'RUNGATE_RETENTION_H', kind: 'int', default: 24 * 30, check: atLeast(1), to: (hours: number) => hours * 3600_000,
+    help: 'finished runs are pruned from the store after this many hours',
+  },
   ws: {
-    maxSubscriptions: number;
-    maxBufferedBytes: number;
-    pingIntervalMs: number;
-    lookupsPerConnectionPerMinute: number;
-    lookupsPerMinute: number;
-    maxConnectionsPerClient: number;
-    authTimeoutMs: number;
-  };
-  shutdownTimeoutMs: number;
-}
+    maxSubscriptions: { flag: 'ws-max-subscriptions', env: 'RUNGATE_WS_MAX_SUBSCRIPTIONS', kind: 'int', default: 1000, check: atLeast(1), help: 'subscriptions per WebSocket connection' },
+    maxBufferedBytes: { flag: 'ws-max-buffered', env: 'RUNGATE_WS_MAX_BUFFERED', kind: 'bytes', default: 4 * 1024 * 1024, check: atLeast(1024), help: 'a peer with more unsent bytes than this is closed with 1013' },
+    pingIntervalMs: { flag: 'ws-ping-interval-ms', env: 'RUNGATE_WS_PING_INTERVAL_MS', kind: 'int', default: 30_000, check: atLeast(100), help: 'ping period; a peer silent for two periods is closed' },
+    lookupsPerConnectionPerMinute: { flag: 'ws-lookups-per-connection', env: 'RUNGATE_WS_LOOKUPS_PER_CONNECTION', kind: 'int', default: 120, check: atLeast(0), help: 'upstream lookups of unknown runs one connection may cause per minute' },
+    lookupsPerMinute: { flag: 'lookups-per-minute', env: 'RUNGATE_LOOKUPS_PER_MINUTE', kind: 'int', default: 1200, check: atLeast(0), help: 'upstream lookups of unknown runs that clients may cause per minute, in total' },
+    maxConnectionsPerClient: { flag: 'ws-max-connections-per-client', env: 'RUNGATE_WS_MAX_CONNECTIONS_PER_CLIENT', kind: 'int', default: 10_000, check: atLeast(1), help: 'open WebSocket connections per owner (or per IP before authentication)' },
+    authTimeoutMs: { flag: 'ws-auth-timeout-ms', env: 'RUNGATE_WS_AUTH_TIMEOUT_MS', kind: 'int', default: 5000, check: atLeast(100), help: 'with auth on, a connection without a valid token by then is closed' },
+  },
+  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 6000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM (the whole shutdown must fit in 10 s)' },
+} satisfies OptionTree;
 
-function checkOrigin(origin: string): string {
-  try {
-    const url = new URL(origin);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin.replace(/\/+$/, '')) return url.origin;
-  } catch {
-    // reported below
-  }
-  throw new ConfigError(`--allowed-origins: '${origin}' is not an origin like https://app.example.com`);
-}
+/** The validated, frozen configuration of `rungate serve`: SERVE_OPTIONS' layout, `simulate` resolved. */
+export type ServeConfig = Omit<ConfigOf<typeof SERVE_OPTIONS>, 'simulate'> & { readonly simulate: boolean };
 
 /** Client keys from the flag and the file, as key → owner; a key given twice is an error. */
-function readClientKeys(pairs: string[], file: string | undefined): Map<string, string> {
+function readClientKeys(pairs: readonly string[], file: string | undefined): Map<string, string> {
   const all = [...pairs];
   if (file !== undefined) {
     let text: string;
@@ -201,59 +194,12 @@ function deepFreeze<T>(value: T): T {
 
 /** Builds the serve config from argv (after the command) and the environment. */
 export function loadServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
-  const { values: v } = parseOptions(SERVE_OPTIONS, argv, env);
-  const store: StoreConfig =
-    v.store === 'memory'
-      ? { kind: 'memory' }
-      : v.store.startsWith('sqlite:')
-        ? { kind: 'sqlite', path: v.store.slice('sqlite:'.length) }
-        : { kind: 'redis', url: v.store, prefix: v.redisPrefix };
-  if (v.pollMinGraceMs > v.pollMaxGraceMs) throw new ConfigError('--poll-min-grace-ms: must not exceed --poll-max-grace-ms');
-  if (v.pollIntervalMs > v.pollMaxIntervalMs) throw new ConfigError('--poll-interval-ms: must not exceed --poll-max-interval-ms');
+  const { values } = parseOptions(SERVE_OPTIONS, argv, env);
+  const { poll } = values;
+  if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError('--poll-min-grace-ms: must not exceed --poll-max-grace-ms');
+  if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError('--poll-interval-ms: must not exceed --poll-max-interval-ms');
   // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
   // (a standalone simulator, a keyless proxy) is used as given.
-  const simulate = v.simulate ?? (v.apiKey === undefined && v.upstreamUrl === SERVE_OPTIONS.upstreamUrl.default);
-  return deepFreeze({
-    host: v.host,
-    port: v.port,
-    publicUrl: v.publicUrl?.replace(/\/+$/, ''),
-    upstreamUrl: v.upstreamUrl.replace(/\/+$/, ''),
-    apiKey: v.apiKey,
-    webhookSecrets: v.webhookSecret ?? [],
-    store,
-    simulate,
-    jwtSecret: v.jwtSecret,
-    clientKeys: readClientKeys(v.clientKey ?? [], v.clientKeysFile),
-    allowedOrigins: (v.allowedOrigins ?? []).map(checkOrigin),
-    trustProxy: v.trustProxy,
-    perRunWebhookSecret: v.perRunWebhookSecret,
-    rateLimit: { perIpPerMinute: v.rateLimitPerIp, perOwnerPerMinute: v.rateLimitPerOwner },
-    logLevel: v.logLevel,
-    webhookBodyLimitBytes: v.webhookBodyLimit,
-    webhookToleranceSeconds: v.webhookToleranceSeconds,
-    requestBodyLimitBytes: v.requestBodyLimit,
-    poll: {
-      graceMs: v.pollGraceMs,
-      minGraceMs: v.pollMinGraceMs,
-      maxGraceMs: v.pollMaxGraceMs,
-      intervalMs: v.pollIntervalMs,
-      maxIntervalMs: v.pollMaxIntervalMs,
-      maxAgeMs: v.pollMaxAgeMs,
-      concurrency: v.pollConcurrency,
-      leaseMs: v.pollLeaseMs,
-    },
-    upstream: { timeoutMs: v.upstreamTimeoutMs, concurrency: v.upstreamConcurrency, retries: v.upstreamRetries },
-    cache: { finalTtlSeconds: v.cacheFinalTtlSeconds, activeTtlSeconds: v.cacheActiveTtlSeconds, maxRuns: v.cacheMaxRuns },
-    retentionMs: v.retentionHours * 3600_000,
-    ws: {
-      maxSubscriptions: v.wsMaxSubscriptions,
-      maxBufferedBytes: v.wsMaxBufferedBytes,
-      pingIntervalMs: v.wsPingIntervalMs,
-      lookupsPerConnectionPerMinute: v.wsLookupsPerConnection,
-      lookupsPerMinute: v.lookupsPerMinute,
-      maxConnectionsPerClient: v.wsMaxConnectionsPerClient,
-      authTimeoutMs: v.wsAuthTimeoutMs,
-    },
-    shutdownTimeoutMs: v.shutdownTimeoutMs,
-  });
+  const simulate = values.simulate ?? (values.apiKey === undefined && values.upstreamUrl === SERVE_OPTIONS.upstreamUrl.default);
+  return deepFreeze({ ...values, simulate });
 }

@@ -11,10 +11,15 @@ export async function closeConnection(connection: Redis): Promise<void> {
   else connection.disconnect();
 }
 
-/** The database number of a redis:// URL (0 when the path names none). */
+/**
+ * The database number of a redis:// URL (0 when the path names none). A path that is not a
+ * number throws, rather than letting ioredis pick a database nobody asked for.
+ */
 export function redisDbOf(url: string): number {
   const db = new URL(url).pathname.replace(/^\//, '');
-  return db === '' ? 0 : Number(db);
+  if (db === '') return 0;
+  if (!/^\d+$/.test(db)) throw new RangeError('the Redis database must be a number');
+  return Number(db);
 }
 
 /** How long startup waits for Redis before giving up with a clear error. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RungateError } from '../errors.js';
+import { sniffMimeType } from '../util/sniff-mime.js';
 
 /** Doclo's supported document types (doclo-api.md §4.1). */
 export const SUPPORTED_MIME_TYPES: readonly string[] = ['application/pdf', 'image/jpeg', 'image/png', 'image/webp', 'image/tiff'];
@@ -21,17 +22,6 @@ function documentError(code: 'VALIDATION_ERROR' | 'INVALID_DOCUMENT', field: str
 
 const DATA_URL = /^data:([^;,]*)(?:;[^,]*)?;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function detectMimeType(bytes: Buffer): string | undefined {
-  const head = bytes.subarray(0, 12);
-  if (head.subarray(0, 5).toString('latin1') === '%PDF-') return 'application/pdf';
-  if (head[0] === 0x89 && head.subarray(1, 4).toString('latin1') === 'PNG') return 'image/png';
-  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'image/jpeg';
-  if (head.subarray(0, 4).toString('latin1') === 'RIFF' && head.subarray(8, 12).toString('latin1') === 'WEBP') return 'image/webp';
-  const tiff = head.subarray(0, 4).toString('latin1');
-  if (tiff === 'II*\0' || tiff === 'MM\0*') return 'image/tiff';
-  return undefined;
-}
 
 function countPdfPages(bytes: Buffer): number {
   // `/Type /Page` but not `/Type /Pages`: a good-enough page count for a simulator.
@@ -60,7 +50,7 @@ export function readDocument(base64Field: string, mimeTypeField: string | undefi
   }
   const bytes = Buffer.from(text, 'base64');
   if (bytes.length === 0) throw documentError('INVALID_DOCUMENT', 'input.document.base64', 'Document is empty');
-  const mimeType = (mimeTypeField?.toLowerCase() ?? dataUrlMime ?? detectMimeType(bytes) ?? 'application/pdf').trim();
+  const mimeType = (mimeTypeField?.toLowerCase() ?? dataUrlMime ?? sniffMimeType(bytes) ?? 'application/pdf').trim();
   if (!SUPPORTED_MIME_TYPES.includes(mimeType)) {
     throw documentError('INVALID_DOCUMENT', 'input.document.mimeType', `Unsupported document type: ${mimeType}`, {
       supported: [...SUPPORTED_MIME_TYPES],

@@ -19,6 +19,8 @@ describe('createDrivers', () => {
     expect(redisDbOf('redis://127.0.0.1:6379')).toBe(0);
     expect(redisDbOf('redis://127.0.0.1:6379/')).toBe(0);
     expect(redisDbOf('redis://:secret@127.0.0.1:6379/7')).toBe(7);
+    // Not a number: refused rather than read as NaN (the serve config reports it as --store).
+    expect(() => redisDbOf('redis://127.0.0.1:6379/x')).toThrow(/must be a number/);
   });
 
   it('fails with a clear error, leaving nothing open, when Redis does not answer', async () => {

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { flattenOptions } from '../../src/config/option-parser.js';
+import { SERVE_OPTIONS } from '../../src/config/serve-config.js';
 import { startStack, type Stack } from '../support/gateway-harness.js';
 
 interface Outcome {
@@ -50,6 +52,17 @@ describe('rungate watch / rungate run (spawned CLI)', () => {
     await ok?.close();
     await failing?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--help lists the flags and exits 0, for serve, watch and run', async () => {
+    const serve = await cli(['serve', '--help']);
+    expect(serve.code).toBe(0);
+    for (const spec of flattenOptions(SERVE_OPTIONS)) expect(serve.stdout).toContain(`--${spec.flag}`);
+    for (const [command, flags] of [['watch', ['--url', '--token']], ['run', ['--url', '--token', '--metadata', '--version']]] as const) {
+      const result = await cli([command, '-h']);
+      expect(result.code).toBe(0);
+      for (const flag of flags) expect(result.stdout).toContain(flag);
+    }
   });
 
   it('watch: exit 0 on success, plain lines on stderr, the final run JSON on stdout', async () => {

@@ -10,7 +10,6 @@ import {
   errorFromFrame,
   errorFromResponse,
 } from '../../../src/client/errors.js';
-import { detectMimeType } from '../../../src/commands/run.js';
 
 const envelope = (code: string, message = 'm', details?: Record<string, unknown>) => ({ error: { code, message, ...(details ? { details } : {}) } });
 
@@ -66,20 +65,5 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, opts, () => 0.999999)).toBe(799);
     expect(backoffDelay(10, opts, () => 0.999999)).toBe(999);
     expect(backoffDelay(1000, opts, () => 0.5)).toBe(500);
-  });
-});
-
-describe('detectMimeType (rungate run)', () => {
-  const bytes = (...values: number[]) => Uint8Array.from(values);
-  it('recognises PDF, PNG, JPEG, WebP and both TIFF byte orders, and nothing else', () => {
-    expect(detectMimeType(Buffer.from('%PDF-1.7'))).toBe('application/pdf');
-    expect(detectMimeType(bytes(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a))).toBe('image/png');
-    expect(detectMimeType(bytes(0xff, 0xd8, 0xff, 0xe0))).toBe('image/jpeg');
-    expect(detectMimeType(Buffer.from('RIFF\x10\x00\x00\x00WEBPVP8 ', 'latin1'))).toBe('image/webp');
-    expect(detectMimeType(Buffer.from('RIFF\x10\x00\x00\x00WAVEfmt ', 'latin1'))).toBeUndefined();
-    expect(detectMimeType(bytes(0x49, 0x49, 0x2a, 0x00))).toBe('image/tiff');
-    expect(detectMimeType(bytes(0x4d, 0x4d, 0x00, 0x2a))).toBe('image/tiff');
-    expect(detectMimeType(Buffer.from('<svg/>'))).toBeUndefined();
-    expect(detectMimeType(bytes())).toBeUndefined();
   });
 });

@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { parseBytes } from '../../../src/config/option-parser.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { describeOptions, flattenOptions, parseBytes } from '../../../src/config/option-parser.js';
 import { ConfigError } from '../../../src/errors.js';
-import { loadServeConfig } from '../../../src/config/serve-config.js';
+import { SERVE_OPTIONS, loadServeConfig, type ServeConfig, type StoreConfig } from '../../../src/config/serve-config.js';
 
 describe('loadServeConfig', () => {
   it('has the contract defaults, and simulate is on without an API key', () => {
@@ -33,7 +35,7 @@ describe('loadServeConfig', () => {
       [['--port', '70000'], {}, /--port/],
       [[], { RUNGATE_PORT: 'x' }, /RUNGATE_PORT \(--port\)/],
       [['--store', 'mysql://x'], {}, /--store/],
-      [['--store', 'redis://h:1/x'], {}, /--store/],
+      [['--store', 'redis://h:1/x'], {}, /--store: the Redis database must be a number/],
       [['--upstream-url', 'ftp://x'], {}, /--upstream-url/],
       [['--log-level', 'loud'], {}, /--log-level/],
       [['--webhook-body-limit', 'huge'], {}, /--webhook-body-limit/],
@@ -51,5 +53,47 @@ describe('loadServeConfig', () => {
     expect(parseBytes('1024')).toBe(1024);
     expect(parseBytes('2 KiB')).toBe(2048);
     expect(parseBytes('lots')).toBeUndefined();
+  });
+
+  it('lays the values out as the consumers read them, converted and frozen', () => {
+    const config = loadServeConfig(
+      ['--public-url', 'https://gw.example.com//', '--allowed-origins', 'https://app.example.com/', '--retention-h', '2', '--poll-grace-ms', '7000', '--ws-lookups-per-connection', '5', '--client-key', `me=${'k'.repeat(16)}`],
+      {},
+    );
+    expect(config.publicUrl).toBe('https://gw.example.com');
+    expect(config.allowedOrigins).toEqual(['https://app.example.com']);
+    expect(config.retentionMs).toBe(2 * 3600_000);
+    expect(config.poll).toMatchObject({ graceMs: 7000, minGraceMs: 2000, maxGraceMs: 120_000, concurrency: 8, leaseMs: 30_000 });
+    expect(config.ws.lookupsPerConnectionPerMinute).toBe(5);
+    expect(config.rateLimit).toEqual({ perIpPerMinute: 60_000, perOwnerPerMinute: 60_000 });
+    expect([...config.clientKeys]).toEqual([['k'.repeat(16), 'me']]);
+    expect(config.webhookSecrets).toEqual([]);
+    expect(Object.isFrozen(config.store) && Object.isFrozen(config.webhookSecrets) && Object.isFrozen(config.ws)).toBe(true);
+    // Freezing one config leaves the table, and so the next config, alone.
+    expect(Object.isFrozen(SERVE_OPTIONS.host)).toBe(false);
+  });
+
+  it('types each value as its option says', () => {
+    expectTypeOf<ServeConfig['poll']['graceMs']>().toEqualTypeOf<number>();
+    expectTypeOf<ServeConfig['publicUrl']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ServeConfig['apiKey']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ServeConfig['webhookSecrets']>().toEqualTypeOf<readonly string[]>();
+    expectTypeOf<ServeConfig['store']>().toEqualTypeOf<StoreConfig>();
+    expectTypeOf<ServeConfig['clientKeys']>().toEqualTypeOf<ReadonlyMap<string, string>>();
+    expectTypeOf<ServeConfig['simulate']>().toEqualTypeOf<boolean>();
+    expectTypeOf<ServeConfig['retentionMs']>().toEqualTypeOf<number>();
+    expectTypeOf<ServeConfig['trustProxy']>().toEqualTypeOf<boolean>();
+  });
+
+  it('names every flag once, and --help and README list them all', () => {
+    const specs = flattenOptions(SERVE_OPTIONS);
+    expect(new Set(specs.map((spec) => spec.flag)).size).toBe(specs.length);
+    expect(new Set(specs.map((spec) => spec.env)).size).toBe(specs.length);
+    const help = describeOptions(SERVE_OPTIONS);
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', '..', 'README.md'), 'utf8');
+    for (const spec of specs) {
+      expect(help).toContain(`--${spec.flag} [${spec.env}]\n      ${spec.help}`);
+      expect(readme).toMatch(new RegExp(`\`--${spec.flag}[\` ]`));
+    }
   });
 });
