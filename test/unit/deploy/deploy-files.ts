@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { flattenOptions } from '../../../src/config/option-parser.js';
 import { SERVE_OPTIONS } from '../../../src/config/serve-config.js';
 
 /** The repository's root. */
@@ -11,7 +12,7 @@ export const DEPLOY = join(ROOT, 'deploy');
 
 /** Every environment variable `rungate serve` reads, from its option table. */
 export const SERVE_ENV_NAMES: ReadonlySet<string> = new Set(
-  Object.values(SERVE_OPTIONS).flatMap((option: { env?: string }) => (option.env === undefined ? [] : [option.env])),
+  flattenOptions(SERVE_OPTIONS).flatMap((option) => (option.env === undefined ? [] : [option.env])),
 );
 
 /** One YAML document; a syntax error or a duplicate key fails the test. */
