@@ -1,10 +1,11 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { loadServeConfig } from '../../src/config/serve-config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import type { Run } from '../../src/runs/run.js';
+import { testLogger } from './test-logs.js';
 
 /** A simulator and a gateway in front of it, both on port 0. */
 export interface Stack {
@@ -23,14 +24,14 @@ export interface StackOptions {
 
 /** Starts a simulator (options as given) and a memory-store gateway using it as upstream. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const sim = await createSimulator({ seed: 42, ...options.sim });
+  const sim = await createSimulator({ seed: 42, logger: testLogger('simulator'), ...options.sim });
   let gateway: Gateway;
   try {
     const config = loadServeConfig(
       ['--port', '0', '--store', 'memory', '--upstream-url', `${sim.url}/api/v1`, '--webhook-secret', sim.webhookSecret, '--log-level', 'silent', ...(options.args ?? [])],
       {},
     );
-    gateway = await startGateway({ ...config, simulate: false }, options.logger ?? pino({ level: 'silent' }));
+    gateway = await startGateway({ ...config, simulate: false }, options.logger ?? testLogger('gateway'));
   } catch (error) {
     await sim.close();
     throw error;
