@@ -62,7 +62,8 @@ describe('rungate client across a gateway restart', () => {
 
     await gateway.close();
     gateway = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Back only once the client has tried to reconnect and met the closed port.
+    await eventually(() => sockets >= 2, 10_000);
     gateway = await start(port);
 
     const done = await waiting;

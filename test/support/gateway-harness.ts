@@ -103,6 +103,8 @@ export interface Received {
 
 /** A test WebSocket client that records every message. */
 export class WsProbe {
+  /** Numbers roundTrip() markers, so each waits for its own answer. */
+  private static roundTrips = 0;
   readonly messages: Received[] = [];
   closeCode: number | undefined;
   private readonly closed: Promise<void>;
@@ -146,6 +148,18 @@ export class WsProbe {
       if (Date.now() > deadline) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.slice(-5))}`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+  }
+
+  /**
+   * Resolves once every frame the gateway wrote to this socket before reading this call's marker
+   * has arrived: a subscribe to a flow no run uses, answered at once and in order. A barrier
+   * for "nothing more is coming", when all that could send more (webhooks, requests) is done.
+   */
+  async roundTrip(timeoutMs = 10_000): Promise<void> {
+    const flowId = `round-trip-${++WsProbe.roundTrips}`;
+    const from = this.messages.length;
+    this.send({ op: 'subscribe', flowId });
+    await this.waitFor((m) => m.type === 'subscribed' && m.flowId === flowId, timeoutMs, from);
   }
 
   async close(): Promise<void> {
