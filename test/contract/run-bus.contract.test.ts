@@ -18,6 +18,7 @@ async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   }
 }
 
+/** A quiet window for the checks that a listener gets nothing: how long they listen. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
 
 /** Makes a bus; the same `scope` means the same channel (cluster peers), another means apart. */

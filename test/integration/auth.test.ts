@@ -130,7 +130,11 @@ describe('auth and tenancy', () => {
     good.send({ op: 'auth', token: alice });
     good.send({ op: 'subscribe', flowId: 'f' });
     await good.waitFor((m) => m.type === 'subscribed');
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // A silent peer that connects after good is closed by its own deadline; good's, set earlier
+    // and as long, has passed by then, and good must still be open.
+    const later = await fixture.probe();
+    await later.waitClosed();
+    expect(later.closeCode).toBe(1008);
     expect(good.socket.readyState).toBe(WebSocket.OPEN);
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { redisAvailable } from '../support/redis.js';
+import { captureProcess } from '../support/test-logs.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -26,6 +27,7 @@ describe('npm run bench --smoke', () => {
       env: { ...process.env, RUNGATE_BENCH_DIST: buildDir as string },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    captureProcess(child, 'bench/run.js --smoke');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { flattenOptions } from '../../src/config/option-parser.js';
 import { SERVE_OPTIONS } from '../../src/config/serve-config.js';
-import { startStack, type Stack } from '../support/gateway-harness.js';
+import { signWebhookBody } from '../../src/simulator/index.js';
+import { eventually, startStack, type Stack } from '../support/gateway-harness.js';
+import { captureProcess } from '../support/test-logs.js';
 
 interface Outcome {
   code: number | null;
@@ -13,17 +15,29 @@ interface Outcome {
   stderr: string;
 }
 
-/** Runs `node <build>/cli.js …` to its end (the build comes from test/global-setup.ts). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+/** A `node <build>/cli.js …` on its way: its outcome, and its stderr so far. */
+interface RunningCli {
+  done: Promise<Outcome>;
+  stderr(): string;
+}
+
+/** Starts `node <build>/cli.js …` (the build comes from test/global-setup.ts). */
+function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
   const child = spawn(process.execPath, [join(inject('rungateBuildDir'), 'cli.js'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUNGATE_URL: '', RUNGATE_TOKEN: '', ...env },
   });
+  captureProcess(child, `rungate ${args[0] ?? ''}`);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))), stderr: () => stderr };
+}
+
+/** Runs `node <build>/cli.js …` to its end. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+  return startCli(args, env).done;
 }
 
 async function startRun(stack: Stack): Promise<string> {
@@ -35,14 +49,28 @@ async function startRun(stack: Stack): Promise<string> {
   return ((await response.json()) as { id: string }).id;
 }
 
+/** Ends a run at the gateway as Doclo would: a signed webhook with its final state. */
+async function finishByWebhook(stack: Stack, id: string, status: string): Promise<void> {
+  const body = JSON.stringify({ event: 'execution.completed', timestamp: new Date().toISOString(), data: { id, flowId: 'invoice-extractor', status, output: {} } });
+  const response = await fetch(`${stack.url}/webhooks/doclo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-doclo-signature': signWebhookBody(stack.sim.webhookSecret, body) },
+    body,
+  });
+  expect(response.status).toBe(200);
+}
+
 describe('rungate watch / rungate run (spawned CLI)', () => {
   let ok: Stack;
   let failing: Stack;
+  /** Runs that outlast the CLI's start however slow the machine; tests end them themselves. */
+  let slow: Stack;
   let dir = '';
 
   beforeAll(async () => {
     ok = await startStack({ sim: { runMs: 400, failRate: 0, seed: 21 } });
     failing = await startStack({ sim: { runMs: 300, failRate: 1, seed: 22 } });
+    slow = await startStack({ sim: { runMs: 60_000, failRate: 0, seed: 23 } });
     dir = mkdtempSync(join(tmpdir(), 'rungate-cli-'));
     writeFileSync(join(dir, 'doc.pdf'), Buffer.from('%PDF-1.4\n% a tiny document\n'));
     writeFileSync(join(dir, 'scan.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
@@ -51,6 +79,7 @@ describe('rungate watch / rungate run (spawned CLI)', () => {
   afterAll(async () => {
     await ok?.close();
     await failing?.close();
+    await slow?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -66,13 +95,17 @@ describe('rungate watch / rungate run (spawned CLI)', () => {
   });
 
   it('watch: exit 0 on success, plain lines on stderr, the final run JSON on stdout', async () => {
-    const id = await startRun(ok);
-    const result = await cli(['watch', id, '--url', ok.url]);
+    const id = await startRun(slow);
+    const watching = startCli(['watch', id, '--url', slow.url]);
+    // Ended once watch has printed the run under way, not after a run time the CLI may outlast.
+    await eventually(() => watching.stderr().includes(id), 20_000);
+    await finishByWebhook(slow, id, 'success');
+    const result = await watching.done;
     expect(result.code).toBe(0);
     const run = JSON.parse(result.stdout) as { id: string; status: string };
     expect(run).toMatchObject({ id, status: 'success' });
     const lines = result.stderr.trim().split('\n');
-    // The first line is the state when watch looked: queued, or running on a busy machine.
+    // The first line is the state when watch looked: queued (or running).
     expect(lines[0]).toMatch(new RegExp(`${id} (queued|running)`));
     expect(lines.at(-1)).toContain(`${id} success`);
     expect(result.stderr).not.toContain('\r');
@@ -86,11 +119,12 @@ describe('rungate watch / rungate run (spawned CLI)', () => {
   });
 
   it('watch: exit 2 when the run is cancelled', async () => {
-    const id = await startRun(ok);
-    const watching = cli(['watch', id, '--url', ok.url]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await fetch(`${ok.url}/api/v1/runs/${id}/cancel`, { method: 'POST' });
-    const result = await watching;
+    const id = await startRun(slow);
+    const watching = startCli(['watch', id, '--url', slow.url]);
+    // Cancelled once watch has printed the run under way, so watch sees the cancel happen.
+    await eventually(() => watching.stderr().includes(id), 20_000);
+    await fetch(`${slow.url}/api/v1/runs/${id}/cancel`, { method: 'POST' });
+    const result = await watching.done;
     expect(result.code).toBe(2);
     expect(JSON.parse(result.stdout)).toMatchObject({ id, status: 'cancelled' });
   });

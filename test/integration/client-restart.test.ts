@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { WebSocket as NodeWebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type Run, type RungateClient } from '../../src/client/index.js';
@@ -9,6 +8,7 @@ import { loadServeConfig } from '../../src/config/serve-config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually, metricValue } from '../support/gateway-harness.js';
+import { testLogger } from '../support/test-logs.js';
 
 const DOCUMENT = { base64: Buffer.from('%PDF-1.4 restart').toString('base64'), mimeType: 'application/pdf' };
 
@@ -29,7 +29,7 @@ describe('rungate client across a gateway restart', () => {
         ),
         simulate: false,
       },
-      pino({ level: 'silent' }),
+      testLogger('gateway'),
     );
 
   beforeAll(async () => {
@@ -62,7 +62,8 @@ describe('rungate client across a gateway restart', () => {
 
     await gateway.close();
     gateway = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Back only once the client has tried to reconnect and met the closed port.
+    await eventually(() => sockets >= 2, 10_000);
     gateway = await start(port);
 
     const done = await waiting;

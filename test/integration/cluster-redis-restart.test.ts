@@ -79,12 +79,19 @@ describe.skipIf(!installed)('cluster mode: Redis restarted mid-stream', () => {
       ids.push(answer.body.id as string);
     }
 
-    // Mid-stream: the first runs are ending, most are still running.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Mid-stream: the first runs are ending (one has reached a subscriber), most are still running.
+    await waitFor(() => ids.some((id) => subscribers[0]!.finals(id).length > 0), 10_000, 'a first final state');
     const finalsBefore = ids.filter((id) => subscribers[0]!.finals(id).length > 0).length;
     const downAtMs = Date.now();
+    const terminalAtDown = sim.stats().runs.terminal;
     await redis.stop('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // An outage of 1.5 s at least (its length is the scenario), and until a run has ended upstream
+    // while Redis was away.
+    const simulator = sim;
+    await Promise.all([
+      new Promise((resolve) => setTimeout(resolve, 1500)),
+      waitFor(() => simulator.stats().runs.terminal > terminalAtDown, 10_000, 'a run ending during the outage'),
+    ]);
     await redis.start();
     const upAtMs = Date.now();
 
@@ -93,7 +100,18 @@ describe.skipIf(!installed)('cluster mode: Redis restarted mid-stream', () => {
       25_000,
       'every final state on both instances',
     );
-    // Long enough for a late duplicate (a retried webhook, a resync, a poll) to show up.
+    // Late duplicates could come from a retried webhook, a resync or a poll. Wait until every
+    // delivery has ended (answered, dropped or given up: retries run up to 7 s after a failure)
+    // and both instances have resynchronised; then a quiet window of 1.5 s for polls and the bus.
+    await waitFor(() => {
+      const { webhooks } = simulator.stats();
+      return webhooks.sent + webhooks.failed + webhooks.dropped >= RUNS + webhooks.duplicated;
+    }, 25_000, 'every webhook delivery ended');
+    await waitFor(
+      () => cluster.every((gateway) => gateway.lines.some((line) => line.msg === 'resynchronised subscribers from the store')),
+      10_000,
+      'a resync on both instances',
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500));
 
     const simStatus = new Map<string, string>();
@@ -154,6 +172,8 @@ describe.skipIf(!installed)('cluster mode: Redis restarted mid-stream', () => {
       (response) => response.status,
       () => 'connection closed',
     );
+    // Time for the webhook to reach A and be held there: nothing outside A shows that it has, and
+    // if it has not, shutdown meets no held request, which the checks below allow as well.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const exits = cluster.map((gateway) => new Promise<number | null>((resolve) => gateway.child.once('exit', (code) => resolve(code))));
     const stopAt = performance.now();

@@ -168,6 +168,8 @@ describe.skipIf(!redisUp)('cluster mode on Redis (spawned instances)', () => {
     );
     await waitFor(() => ids.every((id) => watcher.finals(id).length === 1), 10_000, 'every final state on B');
     await waitFor(() => b!.lines.some((line) => line.msg === 'resynchronised subscribers from the store'), 10_000, 'the resync on B');
+    // A quiet window, the point of the check: the bus and the resync both had these changes, and
+    // no second final state turns up in 300 ms.
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const id of ids) expect(watcher.finals(id)).toHaveLength(1);
   });

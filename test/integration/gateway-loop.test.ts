@@ -37,6 +37,7 @@ describe('gateway loop', () => {
     for (const id of ids) await perRun.waitFor((m) => m.type === 'subscribed' && m.runId === id);
 
     await eventually(() => ids.every((id) => finals(all, id).length === 1 && finals(perRun, id).length === 1), 10_000);
+    // A quiet window, the point of the check below: no second final state turns up in 300 ms.
     await new Promise((resolve) => setTimeout(resolve, 300));
     for (const id of ids) {
       expect(finals(all, id)).toHaveLength(1);
@@ -80,7 +81,9 @@ describe('gateway loop', () => {
     await all.waitFor((m) => m.type === 'subscribed');
     const ids = await startRuns(10, 'dupes');
     await eventually(() => t.stack.sim.stats().webhooks.sent >= 20, 10_000);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Every copy has been answered, so every frame they caused is written: a round trip on the
+    // socket waits for those frames to arrive.
+    await all.roundTrip();
     for (const id of ids) {
       expect(finals(all, id)).toHaveLength(1);
       const seqs = all.runs(id).map((run) => run.seq);
@@ -155,7 +158,8 @@ describe('gateway loop', () => {
       p.send({ op: 'subscribe', runId: id });
       await p.waitFor((m) => m.type === 'subscribed', 2000, before);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A run frame would come right after its subscribed; a round trip shows that none did.
+    await Promise.all([second.roundTrip(), third.roundTrip()]);
     expect(second.runs(id)).toHaveLength(0);
     expect(third.runs(id)).toHaveLength(1);
   });
@@ -196,11 +200,17 @@ describe('gateway loop', () => {
     const ids = await startRuns(8);
     const p = await t.probe();
     p.send({ op: 'subscribe', runIds: ids });
-    // Cancel each near its end: some cancels win, some arrive after success.
-    await new Promise((resolve) => setTimeout(resolve, 280));
-    const answers = await Promise.all(ids.map((id) => postJson(`${t.stack.url}/api/v1/runs/${id}/cancel`, '')));
+    // Half the cancels go at once and win; the other half go the moment upstream reports the run
+    // ended, so the refusal races the run's own webhook to the gateway.
+    const answers = await Promise.all(
+      ids.map(async (id, i) => {
+        if (i % 2 === 1) await eventually(async () => (await getJson(`${stack.sim.url}/api/v1/runs/${id}`)).body.status === 'success', 8000);
+        return postJson(`${t.stack.url}/api/v1/runs/${id}/cancel`, '');
+      }),
+    );
     for (const answer of answers) expect([200, 409]).toContain(answer.status);
     await eventually(() => ids.every((id) => finals(p, id).length === 1), 8000);
+    // A quiet window, the point of the check below: no second final state turns up in 400 ms.
     await new Promise((resolve) => setTimeout(resolve, 400));
     for (const id of ids) {
       const upstream = (await getJson(`${stack.sim.url}/api/v1/runs/${id}`)).body.status as string;

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { captureProcess } from '../support/test-logs.js';
 import { call, pdfBase64 } from './simulator-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -29,6 +30,7 @@ function exitOf(child: ChildProcess): Promise<number | null> {
 async function startCli(args: string[]): Promise<Started> {
   const child = spawn(process.execPath, [cli, 'simulate', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  captureProcess(child, 'rungate simulate');
   const lines: Array<Record<string, unknown>> = [];
   const raw: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {

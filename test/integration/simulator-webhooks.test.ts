@@ -86,6 +86,7 @@ describe('simulator webhooks', () => {
     const run = await call(`${sim.url}/api/v1/flows/f/run`, { body: runBody({ webhookUrl: hook.url }) });
     await call(`${sim.url}/api/v1/runs/${run.body.id}/cancel`, { method: 'POST' });
     await call(`${sim.url}/api/v1/flows/f/run`, { body: runBody({ wait: true }) });
+    // A quiet window, the point of the test: both runs have ended, and nothing is sent in 250 ms.
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(hook.deliveries).toHaveLength(0);
     expect(sim.stats().webhooks.sent).toBe(0);
@@ -149,6 +150,7 @@ describe('simulator webhooks', () => {
     const hook = await receiver();
     for (let i = 0; i < 3; i++) await call(`${sim.url}/api/v1/flows/f/run`, { body: runBody({ webhookUrl: hook.url, metadata: { i } }) });
     await waitUntil(() => sim.stats().webhooks.dropped === 3);
+    // A quiet window, the point of the test: a dropped webhook does not arrive after all.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(hook.deliveries).toHaveLength(0);
     expect(sim.stats().webhooks).toEqual({ sent: 0, dropped: 3, duplicated: 0, failed: 0 });
@@ -183,6 +185,7 @@ describe('simulator webhooks', () => {
     const hook = await receiver();
     await call(`${sim.url}/api/v1/flows/f/run`, { body: runBody({ webhookUrl: hook.url, wait: true }) });
     await sim.close();
+    // A quiet window, the point of the test: nothing is delivered after close.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(hook.deliveries).toHaveLength(0);
     expect(sim.stats().webhooks).toEqual({ sent: 0, dropped: 0, duplicated: 0, failed: 0 });

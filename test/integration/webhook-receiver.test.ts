@@ -122,7 +122,9 @@ describe('webhook receiver', () => {
     await signed(event('exec_replay', 'running', { progress: { step: 'extract', percentage: 80 } }));
     await signed(event('exec_replay', 'failed'));
     await probe.waitFor((m) => m.run?.status === 'success');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Every webhook above was answered, so each frame it caused is written: a round trip on the
+    // socket waits for those frames to arrive.
+    await probe.roundTrip();
     expect(probe.runs('exec_replay').map((r) => [r.status, r.seq])).toEqual([['running', 1], ['success', 2]]);
     expect((await getJson(`${stack.url}/api/v1/runs/exec_replay`)).body.status).toBe('success');
     const metrics = await (await fetch(`${stack.url}/metrics`)).text();

@@ -26,10 +26,12 @@ describe('WebSocket robustness', () => {
           `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Bearer not.a.token\r\n` +
             'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
         );
+        // Resets 0, 1 or 2 ms after the request: at different points of the upgrade, on purpose.
         await new Promise((resolve) => setTimeout(resolve, i % 3));
         socket.resetAndDestroy();
       }
     }
+    // A quiet window, the point of the test: 100 ms for the resets to trip the server, if they can.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await fetch(`${stack.url}/healthz`)).status).toBe(200);
   });
@@ -46,6 +48,8 @@ describe('WebSocket robustness', () => {
       socket.terminate();
     }
     await eventually(async () => (await metric('rungate_ws_connections')) === 0, 5000);
+    // A quiet window, the point of the test: the auth checks still running end within it, and
+    // must not leave a subscription behind for a peer that is gone.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await metric('rungate_ws_subscriptions')).toBe(0);
     // Nothing leaked against alice's connection count either: she can still connect.
@@ -70,7 +74,9 @@ describe('WebSocket robustness', () => {
     const stack = await t.start({ sim: { runMs: 60_000, rateLimit: 2 }, args: ['--poll-grace-ms', '0', '--poll-min-grace-ms', '0'] });
     await postJson(`${stack.url}/api/v1/flows/slow/run`, startBody());
     await postJson(`${stack.url}/api/v1/flows/slow/run`, startBody());
-    // The window is spent: the first poll (due after ~100 ms) now waits for it to reset, up to a minute.
+    // The window is spent: the first poll (due after ~100 ms) now waits for it to reset, up to a
+    // minute. Nothing outside the gateway shows that wait (no request, log or metric), so this
+    // leaves the poll 400 ms to get there; a close before it would pass too, never fail.
     await new Promise((resolve) => setTimeout(resolve, 400));
     const started = Date.now();
     await stack.close();

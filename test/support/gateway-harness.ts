@@ -1,10 +1,11 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { loadServeConfig } from '../../src/config/serve-config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import type { Run } from '../../src/runs/run.js';
+import { testLogger } from './test-logs.js';
 
 /** A simulator and a gateway in front of it, both on port 0. */
 export interface Stack {
@@ -23,14 +24,14 @@ export interface StackOptions {
 
 /** Starts a simulator (options as given) and a memory-store gateway using it as upstream. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const sim = await createSimulator({ seed: 42, ...options.sim });
+  const sim = await createSimulator({ seed: 42, logger: testLogger('simulator'), ...options.sim });
   let gateway: Gateway;
   try {
     const config = loadServeConfig(
       ['--port', '0', '--store', 'memory', '--upstream-url', `${sim.url}/api/v1`, '--webhook-secret', sim.webhookSecret, '--log-level', 'silent', ...(options.args ?? [])],
       {},
     );
-    gateway = await startGateway({ ...config, simulate: false }, options.logger ?? pino({ level: 'silent' }));
+    gateway = await startGateway({ ...config, simulate: false }, options.logger ?? testLogger('gateway'));
   } catch (error) {
     await sim.close();
     throw error;
@@ -102,6 +103,8 @@ export interface Received {
 
 /** A test WebSocket client that records every message. */
 export class WsProbe {
+  /** Numbers roundTrip() markers, so each waits for its own answer. */
+  private static roundTrips = 0;
   readonly messages: Received[] = [];
   closeCode: number | undefined;
   private readonly closed: Promise<void>;
@@ -145,6 +148,18 @@ export class WsProbe {
       if (Date.now() > deadline) throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.slice(-5))}`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+  }
+
+  /**
+   * Resolves once every frame the gateway wrote to this socket before reading this call's marker
+   * has arrived: a subscribe to a flow no run uses, answered at once and in order. A barrier
+   * for "nothing more is coming", when all that could send more (webhooks, requests) is done.
+   */
+  async roundTrip(timeoutMs = 10_000): Promise<void> {
+    const flowId = `round-trip-${++WsProbe.roundTrips}`;
+    const from = this.messages.length;
+    this.send({ op: 'subscribe', flowId });
+    await this.waitFor((m) => m.type === 'subscribed' && m.flowId === flowId, timeoutMs, from);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { REDIS_HOST, answersPing } from './redis.js';
+import { captureProcess } from './test-logs.js';
 
 /**
  * Whether the `redis-server` binary can be run. Under CI=true a missing one throws, so suites
@@ -47,6 +48,7 @@ export class PrivateRedis {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
+    captureProcess(child, `redis-server :${this.port}`);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.stdout?.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => this.output.push(chunk.toString()));

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { inject } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Run } from '../../src/runs/run.js';
+import { captureProcess } from './test-logs.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -56,6 +57,7 @@ export interface SpawnedGateway {
 export async function spawnGateway(cli: string, args: string[]): Promise<SpawnedGateway> {
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [cli, 'serve', '--log-level', 'info', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  captureProcess(child, 'rungate serve');
   const lines: Array<Record<string, unknown>> = [];
   const lineTimes: number[] = [];
   const stderr: string[] = [];

@@ -233,10 +233,12 @@ describe('concurrency', () => {
 
 describe('abort and close', () => {
   it('aborts a request in flight with the signal reason, not an upstream error', async () => {
-    const { upstream } = await setup(() => undefined);
+    const { server, upstream } = await setup(() => undefined);
     const controller = new AbortController();
     const pending = upstream.getRun('exec_abc123', { signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
+    // In flight: the server has it (and never answers).
+    while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
     const err = await pending.catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(UpstreamError);
     expect(err).toMatchObject({ name: 'AbortError' });
@@ -253,10 +255,11 @@ describe('abort and close', () => {
   });
 
   it('close() rejects calls waiting and in flight, and every later call', async () => {
-    const { upstream } = await setup(() => undefined, { concurrency: 1 });
+    const { server, upstream } = await setup(() => undefined, { concurrency: 1 });
     const inFlight = upstream.getRun('exec_1');
     const queued = upstream.getRun('exec_2');
-    await new Promise((r) => setTimeout(r, 20));
+    // The first is at the server (which never answers), so the second waits for its slot.
+    while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
     upstream.close();
     const results = await Promise.allSettled([inFlight, queued, upstream.getRun('exec_3'), upstream.startRun('f', { input: DOCUMENT })]);
     for (const result of results) {
