@@ -1,6 +1,10 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Tests run against the client package's sources (the `@rungate/source` entries of its exports
+  // map), not its build, so that no test sees a stale packages/client/dist.
+  ssr: { resolve: { conditions: ['@rungate/source', ...defaultServerConditions] } },
   test: {
     include: ['test/**/*.test.ts'],
     // One private build of src/ for the tests that spawn the CLI (see the file).

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '../client/index.js';
+import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '@rungate/client';
 import { ConfigError, describeOptions, parseOptions, type OptionTable } from '../config/option-parser.js';
 import { CLIENT_OPTIONS, EXIT, describeFailure, exitCodeFor, followRun } from './watch.js';
 

@@ -1,4 +1,4 @@
-import { createClient, DocloError, isFinalStatus, type Run, type RungateClient } from '../client/index.js';
+import { createClient, DocloError, isFinalStatus, type Run, type RungateClient } from '@rungate/client';
 import { ConfigError, describeOptions, isHttpUrl, parseOptions, type OptionTable } from '../config/option-parser.js';
 
 /** The flags `rungate watch` and `rungate run` share: where the gateway is and how to get in. */

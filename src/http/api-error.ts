@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import { UpstreamError } from '../upstream/upstream-error.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 
 /** An error answered in Doclo's envelope: `{"error":{"code","message","details?"}}`. */
 export class ApiError extends Error {

@@ -1,9 +1,10 @@
 import type { BackoffOptions } from './backoff.js';
-import { abortReason, unrefTimer } from './backoff.js';
 import { ClientClosedError, DocloError, TimeoutError, ValidationError } from './errors.js';
 import { HttpClient, type FetchLike } from './http-client.js';
-import { PushConnection } from './push-connection.js';
-import { isFinalStatus, type FlowRunOptions, type Run, type WaitForManyOptions, type WaitOptions } from './types.js';
+import type { FlowRunOptions, WaitForManyOptions, WaitOptions } from './options.js';
+import { PushConnection } from './push/push-connection.js';
+import { isFinalStatus, isValidId, type Run } from './run.js';
+import { abortReason, unrefTimer } from './timers.js';
 import { loadWebSocket, type WebSocketConstructor } from './web-socket.js';
 
 /** Options of `createClient`. */
@@ -62,10 +63,8 @@ export interface RungateClient {
 }
 
 const DEFAULT_WAIT_TIMEOUT_MS = 300_000;
-const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
-
 function checkId(id: unknown, what: string): string {
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+  if (!isValidId(id)) {
     throw new ValidationError('INVALID_INPUT', `${what} must be an id of letters, digits, _ . : - (at most 256)`);
   }
   return id;

@@ -1,17 +1,10 @@
-import { backoffDelay, sleep, unrefTimer, type BackoffOptions } from './backoff.js';
-import {
-  AuthenticationError,
-  AuthorizationError,
-  ClientClosedError,
-  DocloError,
-  NotFoundError,
-  ValidationError,
-  errorFromFrame,
-} from './errors.js';
-import type { HttpClient } from './http-client.js';
-import { isFinalStatus, statusRank, type Run } from './types.js';
-import { OPEN, type WebSocketConstructor, type WebSocketLike } from './web-socket.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { backoffDelay, type BackoffOptions } from '../backoff.js';
+import { ClientClosedError, DocloError, errorFromFrame, isPermanentError as isPermanent } from '../errors.js';
+import type { HttpClient } from '../http-client.js';
+import { isPlainObject } from '../is-plain-object.js';
+import { isFinalStatus, looksLikeRun as isRun, statusRank, type Run } from '../run.js';
+import { sleep, unrefTimer } from '../timers.js';
+import { OPEN, type WebSocketConstructor, type WebSocketLike } from '../web-socket.js';
 
 /** Someone interested in one run: a subscriber or a waiter. */
 export interface RunListener {
@@ -68,15 +61,6 @@ class Channel {
   }
 }
 
-
-function isRun(value: unknown): value is Run {
-  return isPlainObject(value) && typeof value.id === 'string' && typeof value.status === 'string' && typeof value.seq === 'number';
-}
-
-/** Errors after which asking again cannot help. */
-function isPermanent(error: unknown): error is DocloError {
-  return error instanceof NotFoundError || error instanceof AuthenticationError || error instanceof AuthorizationError || error instanceof ValidationError;
-}
 
 /** Calls app code; an exception there must not break delivery to the others, yet must not vanish. */
 function callSafely(action: () => void): void {
