@@ -20,10 +20,11 @@ let nodeWebSocket: Promise<WebSocketConstructor> | undefined;
 
 /**
  * The platform's WebSocket. Node 20 has none, so `ws` is imported there, and only when needed.
- * Browser bundlers never take `ws` in: package.json maps it to nothing for browsers (`"browser":
- * {"ws": false}`), and the specifier sits in a variable so that bundlers for Node leave the import
- * to run time, when they keep their constants. `ws` is an optional peer dependency: where it is
- * missing the socket never opens and waits are answered by the long-poll fallback alone.
+ * Browser bundlers never take `ws` in, even minifying ones that fold the specifier below into a
+ * literal (esbuild does): package.json maps it to nothing for browsers (`"browser": {"ws":
+ * false}`). The specifier sits in a variable so that bundlers that do not fold it leave the
+ * import to run time. `ws` is an optional peer dependency: where it is missing the socket never
+ * opens and waits are answered by the long-poll fallback alone.
  */
 export function loadWebSocket(): Promise<WebSocketConstructor> {
   const native = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
