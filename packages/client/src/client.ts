@@ -142,27 +142,31 @@ export function createClient(options: ClientOptions): RungateClient {
 
   async function waitForMany<T>(ids: readonly string[], manyOptions: WaitForManyOptions = {}): Promise<Array<Run<T>>> {
     const { onComplete, signal, ...rest } = manyOptions;
-    // One deadline for the batch; on the first failure the other waits are released at once.
-    const stop = new AbortController();
-    const onAbort = () => stop.abort(signal?.reason);
+    // One deadline for the batch; on the first failure the other waits are released at once. Each
+    // wait has its own signal: one signal shared by many waits makes Node warn past 10 listeners.
+    const waits = ids.map((id) => ({ id, stop: new AbortController() }));
+    const stopAll = (reason?: unknown) => {
+      for (const { stop } of waits) stop.abort(reason);
+    };
+    const onAbort = () => stopAll(signal?.reason);
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await Promise.all(
-        ids.map(async (id) => {
+        waits.map(async ({ id, stop }) => {
           try {
             const run = await waitForCompletion<T>(id, { ...rest, signal: stop.signal });
             onComplete?.(run);
             return run;
           } catch (error) {
-            stop.abort(error);
+            stopAll(error);
             throw error;
           }
         }),
       );
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      stop.abort();
+      stopAll();
     }
   }
 
