@@ -3,11 +3,16 @@
 
 FROM node:20-bookworm AS build
 WORKDIR /app
+# The client is an npm workspace: its package.json must be there for `npm ci` to link it.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 # prepare builds from src, which is not here yet: install without scripts, then rebuild the native addon.
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/client/tsconfig.json ./packages/client/
+COPY packages/client/src ./packages/client/src
 COPY src ./src
+# Builds the client package first (the gateway imports it), then the gateway.
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim AS runtime
@@ -19,6 +24,9 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# node_modules/@rungate/client is a link to the workspace: its manifest and build come along.
+COPY --from=build --chown=node:node /app/packages/client/package.json ./packages/client/
+COPY --from=build --chown=node:node /app/packages/client/dist ./packages/client/dist
 RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 USER node

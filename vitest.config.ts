@@ -1,3 +1,4 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 // RUNGATE_TEST_LOGS=1: every log line of what the tests start goes to stderr as it comes, and the
@@ -5,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 const showLogs = process.env.RUNGATE_TEST_LOGS === '1';
 
 export default defineConfig({
+  // Tests run against the client package's sources (the `@rungate/source` entries of its exports
+  // map), not its build, so that no test sees a stale packages/client/dist.
+  ssr: { resolve: { conditions: ['@rungate/source', ...defaultServerConditions] } },
   test: {
     include: ['test/**/*.test.ts'],
     // One private build of src/ for the tests that spawn the CLI (see the file).

@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
+import { buildPrivately } from './support/private-build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -10,22 +9,12 @@ declare module 'vitest' {
   }
 }
 
-const ROOT = join(import.meta.dirname, '..');
-
 /**
- * Builds src/ once per test run into a private folder inside node_modules (so packages resolve
- * from there, and neither dist/ nor another engineer's concurrent build is touched), and hands
- * its path to the tests; removes it afterwards.
+ * Builds src/ (and the client package) once per test run into a private folder (see
+ * buildPrivately), and hands its path to the tests; removes it afterwards.
  */
 export default function setup(project: TestProject): () => void {
-  mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-  const outDir = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'rungate-test-build-'));
-  // A part mid-change elsewhere may not type-check; tsc still emits, which is all the tests need.
-  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir, '--declaration', 'false', '--sourceMap', 'false'], {
-    cwd: ROOT,
-    stdio: 'ignore',
-  });
-  if (!existsSync(join(outDir, 'cli.js'))) throw new Error('the test build did not produce cli.js');
+  const outDir = buildPrivately('test-build');
   project.provide('rungateBuildDir', outDir);
   return () => rmSync(outDir, { recursive: true, force: true });
 }

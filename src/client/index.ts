@@ -1,32 +1,5 @@
 /**
- * `rungate/client`: Doclo's runs API through a rungate gateway, with waits and subscriptions
- * answered by push over one WebSocket. Node 20 and browsers, plain ESM.
+ * `rungate/client`: the client library, re-exported from its own package `@rungate/client`
+ * (packages/client), so that code importing it from the gateway's package keeps working.
  */
-export { createClient, type ClientOptions, type RungateClient, type SubscribeOptions } from './client.js';
-export {
-  AuthenticationError,
-  AuthorizationError,
-  ClientClosedError,
-  DocloError,
-  NetworkError,
-  NotFoundError,
-  RateLimitError,
-  TimeoutError,
-  ValidationError,
-  type RateLimitInfo,
-} from './errors.js';
-export type { BackoffOptions } from './backoff.js';
-export type { FetchLike } from './http-client.js';
-export type { WebSocketConstructor, WebSocketLike } from './web-socket.js';
-export {
-  isFinalStatus,
-  type DocumentInput,
-  type Execution,
-  type FlowRunOptions,
-  type Run,
-  type RunError,
-  type RunSource,
-  type RunStatus,
-  type WaitForManyOptions,
-  type WaitOptions,
-} from './types.js';
+export * from '@rungate/client';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '../client/index.js';
+import { createClient, DocloError, NetworkError, type Run, type RungateClient } from '@rungate/client';
 import { describeOptions, parseOptions, type OptionTable } from '../config/option-parser.js';
 import { ConfigError } from '../errors.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 import { sniffMimeType } from '../util/sniff-mime.js';
 import { CLIENT_OPTIONS, EXIT, describeFailure, exitCodeFor, followRun } from './watch.js';
 

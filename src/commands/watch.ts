@@ -1,4 +1,4 @@
-import { createClient, DocloError, isFinalStatus, type Run, type RungateClient } from '../client/index.js';
+import { createClient, DocloError, isFinalStatus, type Run, type RungateClient } from '@rungate/client';
 import { describeOptions, isHttpUrl, parseOptions, type OptionTable } from '../config/option-parser.js';
 import { ConfigError } from '../errors.js';
 

@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import { RungateError } from '../errors.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 
 /** The gateway's HTTP answers that need arguments, built from the catalogue (src/errors.ts). */
 export const answers = {

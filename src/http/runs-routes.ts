@@ -13,7 +13,7 @@ import { canRead, mayLookUpstream } from '../auth/principal.js';
 import { answers, toAnswer, sendError } from './error-answers.js';
 import { principalOf } from './auth-middleware.js';
 import { parsePreferWait } from './prefer-wait.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 
 export interface RunsRouteDeps {
   upstream: Upstream;

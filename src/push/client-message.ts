@@ -1,6 +1,6 @@
 import type { WsErrorCode } from '../errors.js';
 import { ID_PATTERN } from '../runs/run.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 
 /** A client frame the gateway understood. */
 export type ClientMessage =

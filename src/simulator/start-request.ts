@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isHttpUrl } from '../config/option-parser.js';
 import { RungateError } from '../errors.js';
 import { readDocument, type DocumentFacts } from './document.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 
 /** The longest `wait:true` hold Doclo allows (ms), and its default. */
 export const MAX_WAIT_MS = 60_000;

@@ -1,4 +1,4 @@
-import { abortReason } from './abortable-sleep.js';
+import { abortReason } from '@rungate/client/shared';
 
 /** Gives back a slot taken from a ConcurrencyLimiter; calling it twice is harmless. */
 export type ReleaseSlot = () => void;

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino, type Logger } from 'pino';
+import { abortReason, fullJitterDelay, sleep } from '@rungate/client/shared';
 import type { Execution } from '../runs/run.js';
-import { abortReason, abortableSleep } from './abortable-sleep.js';
-import { fullJitterDelay } from './backoff.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
 import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
@@ -189,7 +188,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         throw error;
       }
       log.debug({ method: plan.method, route: plan.route, status: error.status, kind: error.kind, attempt, delayMs }, 'upstream retry');
-      await abortableSleep(delayMs, signal);
+      await sleep(delayMs, signal);
     }
   }
 

@@ -8,5 +8,3 @@ export { RateBudget, type RateBudgetOptions } from './rate-budget.js';
 export { ConcurrencyLimiter, type ReleaseSlot } from './concurrency-limiter.js';
 export { parseExecution } from './execution-parser.js';
 export { parseRateLimitHeaders, parseRetryAfter, type HeaderSource, type RateLimitInfo } from './rate-limit-headers.js';
-export { fullJitterDelay, type BackoffPolicy } from './backoff.js';
-export { abortReason, abortableSleep } from './abortable-sleep.js';

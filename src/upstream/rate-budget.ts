@@ -1,4 +1,4 @@
-import { abortReason, abortableSleep } from './abortable-sleep.js';
+import { abortReason, sleep } from '@rungate/client/shared';
 import { toSnapshot, type RateLimitInfo } from './rate-limit-headers.js';
 import { UPSTREAM_ERROR_CODES, UpstreamError } from './upstream-error.js';
 import type { CallPriority, RateBudgetSnapshot } from './upstream.js';
@@ -97,7 +97,7 @@ export class RateBudget {
           retryAfterMs: wait,
         });
       }
-      await abortableSleep(wait, signal);
+      await sleep(wait, signal);
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 
 /** What went wrong with an upstream call, decided by HTTP status (Doclo's codes disagree). */
 export type UpstreamErrorKind =

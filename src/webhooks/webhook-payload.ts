@@ -1,6 +1,6 @@
 import type { RunNews } from '../runs/merge-run.js';
 import { normalizeStatus } from '../runs/run.js';
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from '@rungate/client/shared';
 import { WebhookPayloadError } from '../errors.js';
 
 export interface WebhookEvent {

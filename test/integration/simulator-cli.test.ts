@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureProcess } from '../support/test-logs.js';
+import { buildPrivately } from '../support/private-build.js';
 import { call, pdfBase64 } from './simulator-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -51,13 +52,7 @@ async function startCli(args: string[]): Promise<Started> {
 
 describe('rungate simulate (CLI)', () => {
   beforeAll(() => {
-    mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-    outDir = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'rungate-sim-cli-'));
-    // Other parts may be mid-change and fail to type-check; tsc still emits, which is all we need.
-    spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir, '--declaration', 'false', '--sourceMap', 'false'], {
-      cwd: ROOT,
-      stdio: 'ignore',
-    });
+    outDir = buildPrivately('sim-cli');
     cli = join(outDir, 'cli.js');
     if (!existsSync(cli) || !existsSync(join(outDir, 'commands', 'simulate.js'))) throw new Error('build did not produce the CLI');
   }, 120_000);

@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Run } from '../../src/runs/run.js';
 import { captureProcess } from './test-logs.js';
+import { buildPrivately } from './private-build.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -21,23 +22,14 @@ export interface CliBuild {
 
 /**
  * The CLI to spawn: the run-wide build a vitest globalSetup provides as `rungateBuildDir` when
- * there is one, else a fresh private build (tsc emits even when unrelated files fail to
- * type-check).
+ * there is one, else a fresh private build (see buildPrivately).
  */
 export function buildCli(label: string): CliBuild {
   // Looked up by name, so this works with and without that globalSetup.
   const shared = (inject as (key: string) => unknown)('rungateBuildDir');
   if (typeof shared === 'string' && existsSync(join(shared, 'cli.js'))) return { cli: join(shared, 'cli.js'), remove: () => undefined };
-  mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-  const outDir = mkdtempSync(join(ROOT, 'node_modules', '.cache', `rungate-${label}-`));
-  spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir, '--declaration', 'false', '--sourceMap', 'false'],
-    { cwd: ROOT, stdio: 'ignore' },
-  );
-  const cli = join(outDir, 'cli.js');
-  if (!existsSync(cli) || !existsSync(join(outDir, 'gateway.js'))) throw new Error('build did not produce the CLI');
-  return { cli, remove: () => rmSync(outDir, { recursive: true, force: true }) };
+  const outDir = buildPrivately(label);
+  return { cli: join(outDir, 'cli.js'), remove: () => rmSync(outDir, { recursive: true, force: true }) };
 }
 
 /** A spawned `rungate serve` and its parsed log lines. */

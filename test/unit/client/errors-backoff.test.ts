@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../../src/client/backoff.js';
+import { backoffDelay } from '../../../packages/client/src/backoff.js';
 import {
   AuthenticationError,
   AuthorizationError,
@@ -9,7 +9,7 @@ import {
   ValidationError,
   errorFromFrame,
   errorFromResponse,
-} from '../../../src/client/errors.js';
+} from '../../../packages/client/src/errors.js';
 
 const envelope = (code: string, message = 'm', details?: Record<string, unknown>) => ({ error: { code, message, ...(details ? { details } : {}) } });
 

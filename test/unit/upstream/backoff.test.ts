@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay } from '../../../src/upstream/index.js';
+import { fullJitterDelay } from '@rungate/client/shared';
 
 describe('fullJitterDelay', () => {
   const policy = { baseDelayMs: 250, maxDelayMs: 30_000 };

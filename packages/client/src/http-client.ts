@@ -1,4 +1,4 @@
-import { unrefTimer } from './backoff.js';
+import { unrefTimer } from './timers.js';
 import { DocloError, NetworkError, TimeoutError, errorFromResponse } from './errors.js';
 
 /** What the REST part of the client needs from `fetch` (the global one by default). */

@@ -1,7 +1,7 @@
 // Error classes shaped like Doclo's SDK (`DocloError` with `code`, `statusCode`, `details`), so code
 // written against Doclo's client catches the same classes here.
 
-import { isPlainObject } from '../util/is-plain-object.js';
+import { isPlainObject } from './is-plain-object.js';
 
 /** Base of every error the client throws. */
 export class DocloError extends Error {
@@ -178,4 +178,9 @@ export function errorFromFrame(code: string, message: string): DocloError {
     default:
       return new DocloError(code.toUpperCase(), message);
   }
+}
+
+/** Errors after which asking again cannot help: unknown run, refused token or permission, bad input. */
+export function isPermanentError(error: unknown): error is DocloError {
+  return error instanceof NotFoundError || error instanceof AuthenticationError || error instanceof AuthorizationError || error instanceof ValidationError;
 }

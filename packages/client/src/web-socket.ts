@@ -19,8 +19,12 @@ export const OPEN = 1;
 let nodeWebSocket: Promise<WebSocketConstructor> | undefined;
 
 /**
- * The platform's WebSocket. Node 20 has none, so `ws` is imported there — by a specifier held in
- * a variable, so that bundlers do not pull it into browser builds, and only when needed.
+ * The platform's WebSocket. Node 20 has none, so `ws` is imported there, and only when needed.
+ * Browser bundlers never take `ws` in, even minifying ones that fold the specifier below into a
+ * literal (esbuild does): package.json maps it to nothing for browsers (`"browser": {"ws":
+ * false}`). The specifier sits in a variable so that bundlers that do not fold it leave the
+ * import to run time. `ws` is an optional peer dependency: where it is missing the socket never
+ * opens and waits are answered by the long-poll fallback alone.
  */
 export function loadWebSocket(): Promise<WebSocketConstructor> {
   const native = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -29,7 +33,7 @@ export function loadWebSocket(): Promise<WebSocketConstructor> {
     const specifier = 'ws';
     const module: unknown = await import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
     const candidate = (module as { WebSocket?: unknown; default?: unknown }).WebSocket ?? (module as { default?: unknown }).default;
-    if (typeof candidate !== 'function') throw new Error("no WebSocket here: the 'ws' package did not load");
+    if (typeof candidate !== 'function') throw new Error("no WebSocket here: install the 'ws' package (Node 20 has no global WebSocket)");
     return candidate as WebSocketConstructor;
   })();
   nodeWebSocket.catch(() => (nodeWebSocket = undefined));

@@ -1,9 +1,10 @@
 import type { BackoffOptions } from './backoff.js';
-import { abortReason, unrefTimer } from './backoff.js';
 import { ClientClosedError, DocloError, TimeoutError, ValidationError } from './errors.js';
 import { HttpClient, type FetchLike } from './http-client.js';
-import { PushConnection } from './push-connection.js';
-import { isFinalStatus, type FlowRunOptions, type Run, type WaitForManyOptions, type WaitOptions } from './types.js';
+import type { FlowRunOptions, WaitForManyOptions, WaitOptions } from './options.js';
+import { PushConnection } from './push/push-connection.js';
+import { isFinalStatus, isValidId, type Run } from './run.js';
+import { abortReason, unrefTimer } from './timers.js';
 import { loadWebSocket, type WebSocketConstructor } from './web-socket.js';
 
 /** Options of `createClient`. */
@@ -62,10 +63,8 @@ export interface RungateClient {
 }
 
 const DEFAULT_WAIT_TIMEOUT_MS = 300_000;
-const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
-
 function checkId(id: unknown, what: string): string {
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+  if (!isValidId(id)) {
     throw new ValidationError('INVALID_INPUT', `${what} must be an id of letters, digits, _ . : - (at most 256)`);
   }
   return id;
@@ -143,9 +142,8 @@ export function createClient(options: ClientOptions): RungateClient {
 
   async function waitForMany<T>(ids: readonly string[], manyOptions: WaitForManyOptions = {}): Promise<Array<Run<T>>> {
     const { onComplete, signal, ...rest } = manyOptions;
-    // One deadline for the batch; on the first failure the other waits are released at once.
-    // Each wait has a signal of its own, stopped in a loop: one signal shared by all would carry
-    // a listener per run, and Node warns about a leak past 10.
+    // One deadline for the batch; on the first failure the other waits are released at once. Each
+    // wait has its own signal: one signal shared by many waits makes Node warn past 10 listeners.
     const waits = ids.map((id) => ({ id, stop: new AbortController() }));
     const stopAll = (reason?: unknown) => {
       for (const { stop } of waits) stop.abort(reason);
