@@ -7,6 +7,7 @@ import type { PollSchedule } from './polling/poll-schedule.js';
 import { MemoryRunStore } from './store/memory-run-store.js';
 import { closeConnection, connectWithin, redisDbOf } from './redis/redis-connection.js';
 import type { RunStore } from './store/run-store.js';
+import { StoreUnreachableError } from './store/store-unreachable-error.js';
 
 /** The three drivers that depend on where state lives, and one way to close them all. */
 export interface Drivers {
@@ -19,9 +20,11 @@ export interface Drivers {
 
 /**
  * Picks the drivers that `--store` names: one instance keeps bus and schedule in memory (with a
- * memory or SQLite store); Redis puts all three in Redis so several instances share them. The
- * Redis store and schedule share one command connection (which also publishes); the bus
- * subscribes on a second one, since a subscribed connection can do nothing else.
+ * memory or SQLite store); Redis or PostgreSQL hold all three so several instances share them.
+ * The Redis store and schedule share one command connection (which also publishes); the bus
+ * subscribes on a second one, since a subscribed connection can do nothing else. PostgreSQL
+ * likewise: one small pool for store, schedule and the bus's reads, one connection that LISTENs.
+ * A shared store that does not answer at start is a StoreUnreachableError.
  */
 export async function createDrivers(config: ServeConfig['store'], logger: Logger): Promise<Drivers> {
   switch (config.kind) {
@@ -33,6 +36,8 @@ export async function createDrivers(config: ServeConfig['store'], logger: Logger
     }
     case 'redis':
       return redisDrivers(config.url, config.prefix, logger);
+    case 'postgres':
+      return postgresDrivers(config.url, logger);
   }
 }
 
@@ -74,8 +79,12 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     for (const connection of [subscriber, commands]) await closeConnection(connection);
   };
   try {
-    await connectWithin(commands, url);
-    await connectWithin(subscriber, url);
+    try {
+      await connectWithin(commands, url);
+      await connectWithin(subscriber, url);
+    } catch (error) {
+      throw new StoreUnreachableError((error as Error).message, { cause: error });
+    }
     const store = new RedisRunStore({ redis: commands, prefix });
     const schedule = new RedisPollSchedule({ redis: commands, prefix });
     const bus = await RedisRunBus.create({ publisher: commands, subscriber, channel: runChannel(prefix, db), logger: log });
@@ -93,6 +102,45 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     };
   } catch (error) {
     await quitAll();
+    throw error;
+  }
+}
+
+async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
+  const [connection, { migrate }, { PostgresRunStore }, { PostgresRunBus }, { PostgresPollSchedule }] = await Promise.all([
+    import('./postgres/postgres-connection.js'),
+    import('./postgres/postgres-schema.js'),
+    import('./store/postgres-run-store.js'),
+    import('./bus/postgres-run-bus.js'),
+    import('./polling/postgres-poll-schedule.js'),
+  ]);
+  const log = logger.child({ component: 'postgres' });
+  const pool = connection.createPostgresPool(url, { logger: log, applicationName: 'rungate' });
+  try {
+    try {
+      await connection.connectPostgresWithin(pool, url);
+    } catch (error) {
+      throw new StoreUnreachableError((error as Error).message, { cause: error });
+    }
+    const { from, to } = await migrate(pool);
+    if (from !== to) log.info({ from, to }, 'migrated the PostgreSQL schema');
+    const store = new PostgresRunStore({ pool });
+    const schedule = new PostgresPollSchedule({ pool });
+    const bus = await PostgresRunBus.create({ pool, url, logger: log, applicationName: 'rungate-listener' });
+    log.info({ url: connection.safePostgresUrl(url), schemaVersion: to }, 'cluster mode: runs, fan-out and poll schedule in PostgreSQL');
+    return {
+      store,
+      bus,
+      schedule,
+      async close() {
+        await schedule.close();
+        await bus.close();
+        await store.close();
+        await connection.closePool(pool);
+      },
+    };
+  } catch (error) {
+    await connection.closePool(pool);
     throw error;
   }
 }

@@ -19,7 +19,16 @@ function isStoreUrl(value: string): string | undefined {
       return 'is not a valid redis:// URL';
     }
   }
-  return "must be 'memory', 'sqlite:PATH' or 'redis://HOST:PORT[/DB]'";
+  if (value.startsWith('postgres://') || value.startsWith('postgresql://')) {
+    try {
+      const url = new URL(value);
+      if (url.hostname === '' || url.pathname.replace(/^\//, '') === '') return 'a PostgreSQL URL needs a host and a database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB';
+      return undefined;
+    } catch {
+      return 'is not a valid postgres:// URL';
+    }
+  }
+  return "must be 'memory', 'sqlite:PATH', 'redis://HOST:PORT[/DB]' or 'postgres://USER[:PASSWORD]@HOST[:PORT]/DB'";
 }
 
 /** Every `rungate serve` flag, with its environment variable and default. */
@@ -39,7 +48,7 @@ export const SERVE_OPTIONS = {
     flag: 'webhook-secret', env: 'DOCLO_WEBHOOK_SECRET', kind: 'list',
     help: 'comma-separated webhook signing secrets; a webhook verifies if any one matches',
   },
-  store: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH or redis://HOST:PORT[/DB]' },
+  store: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH, redis://HOST:PORT[/DB] or postgres://USER[:PASSWORD]@HOST[:PORT]/DB' },
   redisPrefix: { flag: 'redis-prefix', env: 'RUNGATE_REDIS_PREFIX', kind: 'string', default: 'rungate:', help: 'key and channel prefix in Redis' },
   simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when neither an API key nor --upstream-url is given; RUNGATE_SIMULATE=false turns it off)' },
   jwtSecret: {
@@ -105,7 +114,8 @@ export const SERVE_OPTIONS = {
 type StoreConfig =
   | { kind: 'memory' }
   | { kind: 'sqlite'; path: string }
-  | { kind: 'redis'; url: string; prefix: string };
+  | { kind: 'redis'; url: string; prefix: string }
+  | { kind: 'postgres'; url: string };
 
 /** The validated, frozen configuration of `rungate serve`. */
 export interface ServeConfig {
@@ -206,7 +216,9 @@ export function loadServeConfig(argv: readonly string[], env: Readonly<Record<st
       ? { kind: 'memory' }
       : v.store.startsWith('sqlite:')
         ? { kind: 'sqlite', path: v.store.slice('sqlite:'.length) }
-        : { kind: 'redis', url: v.store, prefix: v.redisPrefix };
+        : v.store.startsWith('postgres')
+          ? { kind: 'postgres', url: v.store }
+          : { kind: 'redis', url: v.store, prefix: v.redisPrefix };
   if (v.pollMinGraceMs > v.pollMaxGraceMs) throw new ConfigError('--poll-min-grace-ms: must not exceed --poll-max-grace-ms');
   if (v.pollIntervalMs > v.pollMaxIntervalMs) throw new ConfigError('--poll-interval-ms: must not exceed --poll-max-interval-ms');
   // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
