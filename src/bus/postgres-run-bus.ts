@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { queryRetrying } from '../postgres/postgres-connection.js';
 import { changeChannel, readEpoch } from '../postgres/postgres-schema.js';
 import type { RunRecord } from '../runs/run-record.js';
 import type { RunBus, RunListener } from './run-bus.js';
@@ -8,7 +9,7 @@ import type { RunBus, RunListener } from './run-bus.js';
 const FETCH_BATCH = 500;
 /** Reconnect and refetch backoff: from this, doubling, up to the next; with jitter. */
 const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 5000;
+const RETRY_MAX_MS = 2000;
 
 export interface PostgresRunBusOptions {
   /** Appends and reads the change log; may be shared with the store and the schedule. */
@@ -101,7 +102,7 @@ export class PostgresRunBus implements RunBus {
 
   async publish(record: RunRecord): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
-    await this.pool.query({
+    await queryRetrying(this.pool, {
       name: 'rungate_change_log',
       text: 'SELECT rungate_log_change($1, $2, $3, $4)',
       values: [record.run.id, record.rev, record.updatedAtMs, JSON.stringify(record)],

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { queryRetrying } from '../postgres/postgres-connection.js';
 import type { PollSchedule } from './poll-schedule.js';
 
 export interface PostgresPollScheduleOptions {
@@ -27,7 +28,7 @@ export class PostgresPollSchedule implements PollSchedule {
   }
 
   async add(id: string, dueAtMs: number): Promise<void> {
-    await this.pool.query({
+    await queryRetrying(this.pool, {
       name: 'rungate_poll_add',
       text: 'INSERT INTO rungate_polls (run_id, due_at_ms) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING',
       values: [id, Math.round(dueAtMs)],
@@ -35,7 +36,7 @@ export class PostgresPollSchedule implements PollSchedule {
   }
 
   async set(id: string, dueAtMs: number): Promise<void> {
-    await this.pool.query({
+    await queryRetrying(this.pool, {
       name: 'rungate_poll_set',
       text: 'INSERT INTO rungate_polls (run_id, due_at_ms) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET due_at_ms = EXCLUDED.due_at_ms',
       values: [id, Math.round(dueAtMs)],
@@ -43,12 +44,12 @@ export class PostgresPollSchedule implements PollSchedule {
   }
 
   async remove(id: string): Promise<void> {
-    await this.pool.query({ name: 'rungate_poll_remove', text: 'DELETE FROM rungate_polls WHERE run_id = $1', values: [id] });
+    await queryRetrying(this.pool, { name: 'rungate_poll_remove', text: 'DELETE FROM rungate_polls WHERE run_id = $1', values: [id] });
   }
 
   async takeDue(nowMs: number, limit: number, leaseMs: number): Promise<string[]> {
     if (limit <= 0) return [];
-    const { rows } = await this.pool.query<{ run_id: string; due_at_ms: number }>({
+    const { rows } = await queryRetrying<{ run_id: string; due_at_ms: number }>(this.pool, {
       name: 'rungate_poll_take',
       text: `UPDATE rungate_polls p SET due_at_ms = $3
                FROM (SELECT run_id, due_at_ms FROM rungate_polls WHERE due_at_ms <= $1

@@ -117,3 +117,44 @@ function reasonOf(error: unknown): string {
   return String(error);
 }
 
+/** SQLSTATEs of a server that is shutting down, crashed or still starting, and of a lost connection. */
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * Whether an error means the database could not be reached or went away mid-statement (as
+ * opposed to one it answered, such as a constraint or a statement timeout). pg reports a
+ * dropped connection and a pool that cannot connect in time by message only.
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_ERRNOS.has(code))) return true;
+  if (error instanceof AggregateError) return error.errors.some(isConnectionError);
+  return /^Connection terminated|^timeout exceeded when trying to connect/.test(error.message);
+}
+
+/** How long `queryRetrying` keeps trying a database that does not answer before it gives up. */
+const RETRY_BUDGET_MS = 5000;
+
+/**
+ * `pool.query`, retried with backoff for up to a few seconds while the database cannot be
+ * reached (a restart, a failover), so a request that arrives meanwhile is held briefly instead
+ * of failing at once. Only for statements that may run twice: a write whose connection broke
+ * after its commit is retried too, which every caller here survives (a compare-and-set then
+ * reports a lost race and the writer rereads; schedule writes are idempotent; a lost lease
+ * comes due again).
+ */
+export async function queryRetrying<R extends pg.QueryResultRow>(pool: pg.Pool, query: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+  const deadline = Date.now() + RETRY_BUDGET_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await pool.query<R>(query);
+    } catch (error) {
+      const waitMs = Math.min(1000, 50 * 2 ** attempt);
+      if (!isConnectionError(error) || pool.ending || Date.now() + waitMs > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+}
+

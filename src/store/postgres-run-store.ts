@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { queryRetrying } from '../postgres/postgres-connection.js';
 import { isFinal } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { InvalidCursorError, decodeCursor, encodeCursor, type RunListPage, type RunListQuery, type RunStore, type UnfinishedCounts } from './run-store.js';
@@ -21,6 +22,8 @@ export interface PostgresRunStoreOptions {
  * `rungate_put_run`, which also appends the change to `rungate_changes` in the same transaction
  * (what the PostgreSQL bus delivers from), so a stored change is never left unannounced. Listing
  * is newest first by the insertion ordinal, each filter combination on an index of its own.
+ * Reads and writes on the request path ride out a database restart of a few seconds
+ * (queryRetrying); readiness (`ping`) does not wait.
  */
 export class PostgresRunStore implements RunStore {
   readonly kind = 'postgres' as const;
@@ -33,7 +36,7 @@ export class PostgresRunStore implements RunStore {
   }
 
   async get(id: string): Promise<RunRecord | undefined> {
-    const { rows } = await this.pool.query<{ record: string }>({
+    const { rows } = await queryRetrying<{ record: string }>(this.pool, {
       name: 'rungate_run_get',
       text: 'SELECT record FROM rungate_runs WHERE id = $1',
       values: [id],
@@ -43,7 +46,7 @@ export class PostgresRunStore implements RunStore {
 
   async compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
     const { run } = next;
-    const { rows } = await this.pool.query<{ written: boolean }>({
+    const { rows } = await queryRetrying<{ written: boolean }>(this.pool, {
       name: 'rungate_run_put',
       text: 'SELECT rungate_put_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS written',
       values: [
@@ -88,7 +91,7 @@ export class PostgresRunStore implements RunStore {
       `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ordinal DESC LIMIT $${values.length}`;
     // One prepared statement per filter combination (the text names which), planned once per connection.
     const name = `rungate_run_list_${query.flowId !== undefined ? 'f' : ''}${query.status !== undefined ? 's' : ''}${query.owner !== undefined ? 'o' : ''}${before !== undefined ? 'c' : ''}`;
-    const { rows } = await this.pool.query<{ ordinal: number; record: string }>({ name, text, values });
+    const { rows } = await queryRetrying<{ ordinal: number; record: string }>(this.pool, { name, text, values });
     const page = rows.slice(0, query.limit);
     const records = page.map((row) => JSON.parse(row.record) as RunRecord);
     const last = page[page.length - 1];
