@@ -44,9 +44,9 @@ async function adminQuery(adminUrl, sql) {
 const STORES = {
   redis: {
     title: 'Redis',
-    async prepare(options) {
+    prepare(options) {
       const prefix = `rungate-bench:${process.pid}-${randomBytes(4).toString('hex')}:`;
-      return { store: options.redisUrl, args: ['--redis-prefix', prefix], cleanup: () => deletePrefix(options.redisUrl, prefix) };
+      return Promise.resolve({ store: options.redisUrl, args: ['--redis-prefix', prefix], cleanup: () => deletePrefix(options.redisUrl, prefix) });
     },
   },
   postgres: {

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { MemoryRunBus } from './bus/memory-run-bus.js';
 import type { RunBus } from './bus/run-bus.js';
 import type { ServeConfig } from './config/serve-config.js';
+import type { LimitStore } from './limits/limit-store.js';
+import { MemoryLimitStore } from './limits/memory-limit-store.js';
 import { HeapPollSchedule } from './polling/heap-poll-schedule.js';
 import type { PollSchedule } from './polling/poll-schedule.js';
 import { MemoryRunStore } from './store/memory-run-store.js';
@@ -9,12 +11,14 @@ import { closeConnection, connectWithin, redisDbOf } from './redis/redis-connect
 import type { RunStore } from './store/run-store.js';
 import { StoreUnreachableError } from './store/store-unreachable-error.js';
 
-/** The three drivers that depend on where state lives, and one way to close them all. */
+/** The drivers that depend on where state lives, and one way to close them all. */
 export interface Drivers {
   store: RunStore;
   bus: RunBus;
   schedule: PollSchedule;
-  /** Closes schedule, bus and store (in that order) and any connection they share. */
+  /** The gateway's own limits: per instance alone, shared by the cluster otherwise. */
+  limits: LimitStore;
+  /** Closes limits, schedule, bus and store (in that order) and any connection they share. */
   close(): Promise<void>;
 }
 
@@ -44,11 +48,14 @@ export async function createDrivers(config: ServeConfig['store'], logger: Logger
 function local(store: RunStore, logger: Logger): Drivers {
   const bus = new MemoryRunBus(logger);
   const schedule = new HeapPollSchedule();
+  const limits = new MemoryLimitStore();
   return {
     store,
     bus,
     schedule,
+    limits,
     async close() {
+      await limits.close();
       await schedule.close();
       await bus.close();
       await store.close();
@@ -57,11 +64,12 @@ function local(store: RunStore, logger: Logger): Drivers {
 }
 
 async function redisDrivers(url: string, prefix: string, logger: Logger): Promise<Drivers> {
-  const [{ Redis }, { RedisRunStore }, { RedisRunBus, runChannel }, { RedisPollSchedule }] = await Promise.all([
+  const [{ Redis }, { RedisRunStore }, { RedisRunBus, runChannel }, { RedisPollSchedule }, { RedisLimitStore }] = await Promise.all([
     import('ioredis'),
     import('./store/redis-run-store.js'),
     import('./bus/redis-run-bus.js'),
     import('./polling/redis-poll-schedule.js'),
+    import('./limits/redis-limit-store.js'),
   ]);
   const log = logger.child({ component: 'redis' });
   const db = redisDbOf(url);
@@ -87,13 +95,16 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     }
     const store = new RedisRunStore({ redis: commands, prefix });
     const schedule = new RedisPollSchedule({ redis: commands, prefix });
+    const limits = new RedisLimitStore({ redis: commands, prefix });
     const bus = await RedisRunBus.create({ publisher: commands, subscriber, channel: runChannel(prefix, db), logger: log });
-    log.info({ db, prefix }, 'cluster mode: runs, fan-out and poll schedule in Redis');
+    log.info({ db, prefix }, 'cluster mode: runs, fan-out, poll schedule and limits in Redis');
     return {
       store,
       bus,
       schedule,
+      limits,
       async close() {
+        await limits.close();
         await schedule.close();
         await bus.close();
         await store.close();
@@ -107,12 +118,13 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
 }
 
 async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
-  const [connection, { migrate }, { PostgresRunStore }, { PostgresRunBus }, { PostgresPollSchedule }] = await Promise.all([
+  const [connection, { migrate }, { PostgresRunStore }, { PostgresRunBus }, { PostgresPollSchedule }, { PostgresLimitStore }] = await Promise.all([
     import('./postgres/postgres-connection.js'),
     import('./postgres/postgres-schema.js'),
     import('./store/postgres-run-store.js'),
     import('./bus/postgres-run-bus.js'),
     import('./polling/postgres-poll-schedule.js'),
+    import('./limits/postgres-limit-store.js'),
   ]);
   const log = logger.child({ component: 'postgres' });
   const pool = connection.createPostgresPool(url, { logger: log, applicationName: 'rungate' });
@@ -127,12 +139,15 @@ async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
     const store = new PostgresRunStore({ pool });
     const schedule = new PostgresPollSchedule({ pool });
     const bus = await PostgresRunBus.create({ pool, url, logger: log, applicationName: 'rungate-listener' });
-    log.info({ url: connection.safePostgresUrl(url), schemaVersion: to }, 'cluster mode: runs, fan-out and poll schedule in PostgreSQL');
+    const limits = new PostgresLimitStore({ pool });
+    log.info({ url: connection.safePostgresUrl(url), schemaVersion: to }, 'cluster mode: runs, fan-out, poll schedule and limits in PostgreSQL');
     return {
       store,
       bus,
       schedule,
+      limits,
       async close() {
+        await limits.close();
         await schedule.close();
         await bus.close();
         await store.close();

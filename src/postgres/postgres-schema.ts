@@ -124,6 +124,65 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX rungate_polls_by_due ON rungate_polls (due_at_ms, run_id);
   `,
+  // 2: the gateway's own limits, shared by every instance (see PostgresLimitStore).
+  `
+  -- The database's clock in ms, so instances with skewed clocks agree on windows and refills.
+  CREATE FUNCTION rungate_now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS
+    $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+
+  -- UNLOGGED: limits are guards, not records. Their writes skip the WAL, so a commit that only
+  -- touched them does not wait for a disk flush (REST requests would, on every hit); the price
+  -- is that a crashed server comes back with them empty, which only forgives some requests.
+  CREATE UNLOGGED TABLE rungate_limit_windows (
+    key         text    PRIMARY KEY,
+    hits        integer NOT NULL,
+    reset_at_ms bigint  NOT NULL
+  );
+  CREATE INDEX rungate_limit_windows_by_reset ON rungate_limit_windows (reset_at_ms);
+  CREATE UNLOGGED TABLE rungate_limit_buckets (
+    key           text             PRIMARY KEY,
+    tokens        double precision NOT NULL,
+    updated_at_ms bigint           NOT NULL,
+    full_at_ms    bigint           NOT NULL
+  );
+  CREATE INDEX rungate_limit_buckets_by_full ON rungate_limit_buckets (full_at_ms);
+
+  -- One hit on a fixed window that starts at the key's first hit; one statement, so concurrent
+  -- hits from every instance are all counted.
+  CREATE FUNCTION rungate_limit_hit(p_key text, p_window_ms bigint, OUT out_hits integer, OUT out_reset_at_ms bigint)
+  LANGUAGE plpgsql AS $$
+  DECLARE
+    now_ms bigint := rungate_now_ms();
+  BEGIN
+    INSERT INTO rungate_limit_windows AS w (key, hits, reset_at_ms) VALUES (p_key, 1, now_ms + p_window_ms)
+    ON CONFLICT (key) DO UPDATE SET
+      hits = CASE WHEN w.reset_at_ms <= now_ms THEN 1 ELSE w.hits + 1 END,
+      reset_at_ms = CASE WHEN w.reset_at_ms <= now_ms THEN now_ms + p_window_ms ELSE w.reset_at_ms END
+    RETURNING w.hits, w.reset_at_ms INTO out_hits, out_reset_at_ms;
+  END $$;
+
+  -- Takes a token if there is one; a missing bucket is full. A refused take writes nothing: the
+  -- refill is computed from the last taken token either way.
+  CREATE FUNCTION rungate_limit_take(p_key text, p_capacity double precision, p_period_ms bigint)
+  RETURNS boolean LANGUAGE plpgsql AS $$
+  DECLARE
+    now_ms bigint := rungate_now_ms();
+    taken boolean;
+  BEGIN
+    IF p_capacity < 1 THEN
+      RETURN false;
+    END IF;
+    INSERT INTO rungate_limit_buckets AS b (key, tokens, updated_at_ms, full_at_ms)
+    VALUES (p_key, p_capacity - 1, now_ms, now_ms + ceil(p_period_ms / p_capacity)::bigint)
+    ON CONFLICT (key) DO UPDATE SET
+      tokens = least(p_capacity, b.tokens + greatest(0, now_ms - b.updated_at_ms) * p_capacity / p_period_ms) - 1,
+      updated_at_ms = now_ms,
+      full_at_ms = now_ms + ceil((p_capacity - (least(p_capacity, b.tokens + greatest(0, now_ms - b.updated_at_ms) * p_capacity / p_period_ms) - 1)) * p_period_ms / p_capacity)::bigint
+    WHERE least(p_capacity, b.tokens + greatest(0, now_ms - b.updated_at_ms) * p_capacity / p_period_ms) >= 1
+    RETURNING true INTO taken;
+    RETURN coalesce(taken, false);
+  END $$;
+  `,
 ];
 
 /** The schema version this build of rungate knows. */
