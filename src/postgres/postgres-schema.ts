@@ -92,29 +92,39 @@ export const MIGRATIONS: readonly string[] = [
     RETURN change_id;
   END $$;
 
-  -- Compare-and-set of one run: writes only when the stored rev is the expected one (0 = the run
-  -- must not exist), and logs the change in the same transaction, so a change that is stored is
-  -- also announced, whatever happens to the writer or the database right after.
-  CREATE FUNCTION rungate_put_run(
-    p_expected_rev integer, p_id text, p_flow_id text, p_status text, p_owner text,
-    p_final boolean, p_stale boolean, p_rev integer, p_updated_at_ms bigint, p_record text)
-  RETURNS boolean LANGUAGE plpgsql AS $$
+  -- Compare-and-set of a batch of runs, one transaction for all (group commit: one disk flush
+  -- and one change-log lock for the batch). Each item writes only when the stored rev is the
+  -- expected one (0 = the run must not exist), in the order given, so two items of one run
+  -- behave as two writes in a row. Every accepted write is logged in the same transaction, so a
+  -- change that is stored is also announced, whatever happens to the writer or the database
+  -- right after. Rows are locked first and the change log's lock is taken after the last of them
+  -- (callers sort a batch by run id), so batches from several instances cannot deadlock.
+  CREATE FUNCTION rungate_put_runs(
+    p_expected_rev integer[], p_id text[], p_flow_id text[], p_status text[], p_owner text[],
+    p_final boolean[], p_stale boolean[], p_rev integer[], p_updated_at_ms bigint[], p_record text[])
+  RETURNS boolean[] LANGUAGE plpgsql AS $$
+  DECLARE
+    written boolean[] := '{}';
   BEGIN
-    IF p_expected_rev = 0 THEN
-      INSERT INTO rungate_runs (id, flow_id, status, owner, final, stale, rev, updated_at_ms, record)
-      VALUES (p_id, p_flow_id, p_status, p_owner, p_final, p_stale, p_rev, p_updated_at_ms, p_record)
-      ON CONFLICT (id) DO NOTHING;
-    ELSE
-      UPDATE rungate_runs
-         SET status = p_status, owner = p_owner, final = p_final, stale = p_stale,
-             rev = p_rev, updated_at_ms = p_updated_at_ms, record = p_record
-       WHERE id = p_id AND rev = p_expected_rev;
-    END IF;
-    IF NOT FOUND THEN
-      RETURN false;
-    END IF;
-    PERFORM rungate_log_change(p_id, p_rev, p_updated_at_ms, p_record);
-    RETURN true;
+    FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
+      IF p_expected_rev[i] = 0 THEN
+        INSERT INTO rungate_runs (id, flow_id, status, owner, final, stale, rev, updated_at_ms, record)
+        VALUES (p_id[i], p_flow_id[i], p_status[i], p_owner[i], p_final[i], p_stale[i], p_rev[i], p_updated_at_ms[i], p_record[i])
+        ON CONFLICT (id) DO NOTHING;
+      ELSE
+        UPDATE rungate_runs
+           SET status = p_status[i], owner = p_owner[i], final = p_final[i], stale = p_stale[i],
+               rev = p_rev[i], updated_at_ms = p_updated_at_ms[i], record = p_record[i]
+         WHERE id = p_id[i] AND rev = p_expected_rev[i];
+      END IF;
+      written := written || FOUND;
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
+      IF written[i] THEN
+        PERFORM rungate_log_change(p_id[i], p_rev[i], p_updated_at_ms[i], p_record[i]);
+      END IF;
+    END LOOP;
+    RETURN written;
   END $$;
 
   -- Due polls; a taken one is moved to the end of its lease (see PostgresPollSchedule).

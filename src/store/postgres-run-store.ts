@@ -4,10 +4,24 @@ import { isFinal } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { InvalidCursorError, decodeCursor, encodeCursor, type RunListPage, type RunListQuery, type RunStore, type UnfinishedCounts } from './run-store.js';
 
+/** Most writes committed together (see compareAndSet). */
+const MAX_BATCH = 200;
 /** Finished runs one pruning statement deletes: each batch is its own short transaction. */
 const PRUNE_BATCH = 1000;
 /** A ping that takes longer than this counts as no answer (readiness must not hang). */
 const PING_TIMEOUT_MS = 2000;
+
+interface PendingWrite {
+  record: RunRecord;
+  expectedRev: number;
+  resolve: (written: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Code-unit order, the same on every instance (unlike a locale's). */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 export interface PostgresRunStoreOptions {
   /** The pool (migrated: see postgres/postgres-schema.ts); may be shared with the bus and the schedule. */
@@ -18,8 +32,8 @@ export interface PostgresRunStoreOptions {
 
 /**
  * Runs in PostgreSQL for cluster mode. A run is one row of `rungate_runs`: the record as JSON
- * plus the columns that are filtered, ordered and counted on. Compare-and-set is one call of
- * `rungate_put_run`, which also appends the change to `rungate_changes` in the same transaction
+ * plus the columns that are filtered, ordered and counted on. Compare-and-set goes through
+ * `rungate_put_runs` (batched), which also appends the change to `rungate_changes` in the same transaction
  * (what the PostgreSQL bus delivers from), so a stored change is never left unannounced. Listing
  * is newest first by the insertion ordinal, each filter combination on an index of its own.
  * Reads and writes on the request path ride out a database restart of a few seconds
@@ -29,6 +43,9 @@ export class PostgresRunStore implements RunStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
+  /** Writes waiting for the batch being committed to finish. */
+  private pending: PendingWrite[] = [];
+  private committing = false;
 
   constructor(options: PostgresRunStoreOptions) {
     this.pool = options.pool;
@@ -44,25 +61,70 @@ export class PostgresRunStore implements RunStore {
     return rows[0] ? (JSON.parse(rows[0].record) as RunRecord) : undefined;
   }
 
-  async compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
-    const { run } = next;
-    const { rows } = await queryRetrying<{ written: boolean }>(this.pool, {
-      name: 'rungate_run_put',
-      text: 'SELECT rungate_put_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS written',
+  /**
+   * Group commit: writes that arrive while a batch is being committed wait and go together in
+   * the next one — one transaction, one disk flush, one turn on the change log's lock for all of
+   * them, which is what bounds throughput (each commit that announces a change is serialised
+   * with every other). Each promise resolves only after its batch committed. Within a batch,
+   * items run sorted by run id (stable, so two writes of one run keep their order: the second
+   * sees the first's rev and reports a lost compare-and-set).
+   */
+  compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ record: next, expectedRev, resolve, reject });
+      if (!this.committing) this.commitPending();
+    });
+  }
+
+  private commitPending(): void {
+    const batch = this.pending.splice(0, MAX_BATCH);
+    if (batch.length === 0) return;
+    this.committing = true;
+    this.commitBatch(batch)
+      .then(
+        (written) => batch.forEach((write, index) => write.resolve(written[index] === true)),
+        async () => {
+          // One bad write must not fail its neighbours: each again in a batch of its own.
+          for (const write of batch) {
+            try {
+              write.resolve((await this.commitBatch([write]))[0] === true);
+            } catch (error) {
+              write.reject(error);
+            }
+          }
+        },
+      )
+      .finally(() => {
+        this.committing = false;
+        this.commitPending();
+      });
+  }
+
+  private async commitBatch(batch: PendingWrite[]): Promise<boolean[]> {
+    // Sorted by id so that concurrent batches lock rows in one order; the results go back by position.
+    const order = batch.map((_, index) => index).sort((a, b) => compareIds(batch[a]!.record.run.id, batch[b]!.record.run.id) || a - b);
+    const column = <T>(pick: (write: PendingWrite) => T) => order.map((index) => pick(batch[index]!));
+    const { rows } = await queryRetrying<{ written: boolean[] }>(this.pool, {
+      name: 'rungate_runs_put',
+      text: `SELECT rungate_put_runs($1::integer[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::boolean[], $7::boolean[], $8::integer[], $9::bigint[], $10::text[]) AS written`,
       values: [
-        expectedRev,
-        run.id,
-        run.flowId,
-        run.status,
-        next.owner ?? null,
-        isFinal(run.status),
-        run.stale === true,
-        next.rev,
-        next.updatedAtMs,
-        JSON.stringify(next),
+        column((w) => w.expectedRev),
+        column((w) => w.record.run.id),
+        column((w) => w.record.run.flowId),
+        column((w) => w.record.run.status),
+        column((w) => w.record.owner ?? null),
+        column((w) => isFinal(w.record.run.status)),
+        column((w) => w.record.run.stale === true),
+        column((w) => w.record.rev),
+        column((w) => w.record.updatedAtMs),
+        column((w) => JSON.stringify(w.record)),
       ],
     });
-    return rows[0]?.written === true;
+    const sortedResults = rows[0]?.written ?? [];
+    const results: boolean[] = new Array<boolean>(batch.length).fill(false);
+    order.forEach((index, position) => (results[index] = sortedResults[position] === true));
+    return results;
   }
 
   async list(query: RunListQuery): Promise<RunListPage> {

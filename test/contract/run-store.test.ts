@@ -156,6 +156,32 @@ describe.skipIf(!postgresUp)('postgres', () => {
     }
   });
 
+  it('commits concurrent writes together, each with its own outcome, and one bad write fails alone', async () => {
+    const { pool } = await db!.migratedPool('batch', 2);
+    try {
+      const store = new PostgresRunStore({ pool });
+      const first = record({ rev: 1 });
+      const id = first.run.id;
+      // Issued in one turn: the first commits alone, the rest wait and go as one batch.
+      const writes = [
+        store.compareAndSet(first, 0),
+        store.compareAndSet(record({ id, rev: 2, status: 'running' }), 1),
+        store.compareAndSet(record({ id, rev: 2, status: 'failed' }), 1),
+        store.compareAndSet(record({ id: 'exec_\u0000bad' }), 0),
+        store.compareAndSet(record({ id: `${id}_other` }), 0),
+        store.compareAndSet(record({ id, rev: 3, status: 'success' }), 2),
+      ];
+      const outcomes = await Promise.allSettled(writes);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : 'rejected'))).toEqual([true, true, false, 'rejected', true, true]);
+      expect((await store.get(id))?.run.status).toBe('success');
+      expect(await store.get(`${id}_other`)).toBeDefined();
+      const { rows } = await pool.query<{ rev: number }>('SELECT rev FROM rungate_changes WHERE run_id = $1 ORDER BY id', [id]);
+      expect(rows.map((row) => row.rev)).toEqual([1, 2, 3]);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('has an index for every filter combination of the list, ending in the order column', async () => {
     const { pool } = await db!.migratedPool('plans', 1);
     try {
