@@ -118,9 +118,10 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
 }
 
 async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
-  const [connection, { migrate }, { PostgresRunStore }, { PostgresRunBus }, { PostgresPollSchedule }, { PostgresLimitStore }] = await Promise.all([
+  const [connection, { migrate }, { LoggedChanges }, { PostgresRunStore }, { PostgresRunBus }, { PostgresPollSchedule }, { PostgresLimitStore }] = await Promise.all([
     import('./postgres/postgres-connection.js'),
     import('./postgres/postgres-schema.js'),
+    import('./postgres/logged-changes.js'),
     import('./store/postgres-run-store.js'),
     import('./bus/postgres-run-bus.js'),
     import('./polling/postgres-poll-schedule.js'),
@@ -136,9 +137,10 @@ async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
     }
     const { from, to } = await migrate(pool);
     if (from !== to) log.info({ from, to }, 'migrated the PostgreSQL schema');
-    const store = new PostgresRunStore({ pool });
+    const loggedChanges = new LoggedChanges();
+    const store = new PostgresRunStore({ pool, loggedChanges });
     const schedule = new PostgresPollSchedule({ pool });
-    const bus = await PostgresRunBus.create({ pool, url, logger: log, applicationName: 'rungate-listener' });
+    const bus = await PostgresRunBus.create({ pool, url, logger: log, applicationName: 'rungate-listener', loggedChanges });
     const limits = new PostgresLimitStore({ pool });
     log.info({ url: connection.safePostgresUrl(url), schemaVersion: to }, 'cluster mode: runs, fan-out, poll schedule and limits in PostgreSQL');
     return {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import type { LoggedChanges } from '../postgres/logged-changes.js';
 import { queryRetrying } from '../postgres/postgres-connection.js';
 import { changeChannel, readEpoch } from '../postgres/postgres-schema.js';
 import type { RunRecord } from '../runs/run-record.js';
@@ -25,6 +26,8 @@ export interface PostgresRunBusOptions {
   pruneIntervalMs?: number;
   /** application_name of the LISTEN connection (shown in pg_stat_activity). */
   applicationName?: string;
+  /** What this instance's store logged already: publishing those needs no query (see LoggedChanges). */
+  loggedChanges?: LoggedChanges;
 }
 
 interface ChangeRow {
@@ -56,6 +59,7 @@ export class PostgresRunBus implements RunBus {
   private readonly ownsPool: boolean;
   private readonly retentionMs: number;
   private readonly applicationName: string;
+  private readonly loggedChanges: LoggedChanges | undefined;
   private channel = '';
   private epoch = '';
   /** The id of the last change delivered (or skipped as older than this bus). */
@@ -77,6 +81,7 @@ export class PostgresRunBus implements RunBus {
     this.ownsPool = options.ownsPool ?? false;
     this.retentionMs = options.retentionMs ?? 10 * 60_000;
     this.applicationName = options.applicationName ?? 'rungate-listener';
+    this.loggedChanges = options.loggedChanges;
     this.pruneTimer = setInterval(() => {
       this.prune().catch((error: unknown) => this.logger?.warn({ err: error }, 'pruning the change log failed'));
     }, options.pruneIntervalMs ?? 60_000);
@@ -102,6 +107,8 @@ export class PostgresRunBus implements RunBus {
 
   async publish(record: RunRecord): Promise<void> {
     if (this.closed) throw new Error('bus is closed');
+    // The usual case: the store logged this change in its write's transaction, which has committed.
+    if (this.loggedChanges?.take(record.run.id, record.rev, record.updatedAtMs)) return;
     await queryRetrying(this.pool, {
       name: 'rungate_change_log',
       text: 'SELECT rungate_log_change($1, $2, $3, $4)',

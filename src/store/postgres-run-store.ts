@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { LoggedChanges } from '../postgres/logged-changes.js';
 import { queryRetrying } from '../postgres/postgres-connection.js';
 import { isFinal } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
@@ -28,6 +29,8 @@ export interface PostgresRunStoreOptions {
   pool: pg.Pool;
   /** End the pool on close (true when the store is its only user). */
   ownsPool?: boolean;
+  /** Told of every change this store logged, for the bus of the same instance (see LoggedChanges). */
+  loggedChanges?: LoggedChanges;
 }
 
 /**
@@ -43,6 +46,7 @@ export class PostgresRunStore implements RunStore {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
+  private readonly loggedChanges: LoggedChanges | undefined;
   /** Writes waiting for the batch being committed to finish. */
   private pending: PendingWrite[] = [];
   private committing = false;
@@ -50,6 +54,7 @@ export class PostgresRunStore implements RunStore {
   constructor(options: PostgresRunStoreOptions) {
     this.pool = options.pool;
     this.ownsPool = options.ownsPool ?? false;
+    this.loggedChanges = options.loggedChanges;
   }
 
   async get(id: string): Promise<RunRecord | undefined> {
@@ -124,6 +129,10 @@ export class PostgresRunStore implements RunStore {
     const sortedResults = rows[0]?.written ?? [];
     const results: boolean[] = new Array<boolean>(batch.length).fill(false);
     order.forEach((index, position) => (results[index] = sortedResults[position] === true));
+    for (const [index, written] of results.entries()) {
+      const { record } = batch[index]!;
+      if (written) this.loggedChanges?.add(record.run.id, record.rev, record.updatedAtMs);
+    }
     return results;
   }
 
