@@ -1,6 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { LoggedChanges } from '../postgres/logged-changes.js';
+import { ListenConnection } from '../postgres/listen-connection.js';
 import { queryRetrying } from '../postgres/postgres-connection.js';
 import { changeChannel, readEpoch } from '../postgres/postgres-schema.js';
 import type { RunRecord } from '../runs/run-record.js';
@@ -8,7 +9,7 @@ import type { RunBus, RunListener } from './run-bus.js';
 
 /** Changes one catch-up query reads. */
 const FETCH_BATCH = 500;
-/** Reconnect and refetch backoff: from this, doubling, up to the next; with jitter. */
+/** Refetch backoff after a failed read: from this, doubling, up to the next; with jitter. */
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 2000;
 
@@ -64,9 +65,7 @@ export class PostgresRunBus implements RunBus {
   private epoch = '';
   /** The id of the last change delivered (or skipped as older than this bus). */
   private lastId = 0;
-  private listenClient: pg.Client | undefined;
-  private reconnectAttempt = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private listener: ListenConnection | undefined;
   private fetchRetryTimer: NodeJS.Timeout | undefined;
   private fetchFailures = 0;
   private draining = false;
@@ -94,7 +93,18 @@ export class PostgresRunBus implements RunBus {
     try {
       bus.channel = await changeChannel(bus.pool);
       bus.epoch = await readEpoch(bus.pool);
-      await bus.listen();
+      bus.listener = await ListenConnection.open({
+        url: bus.url,
+        channel: bus.channel,
+        applicationName: bus.applicationName,
+        logger: bus.logger,
+        onNotify: () => bus.drain(),
+        onReconnect: () => {
+          bus.logger?.info({ lastId: bus.lastId }, 'change log listener reconnected; catching up');
+          // What committed while it was away was not announced to it: read on from the last id.
+          bus.drain();
+        },
+      });
       // Read after LISTEN is in place: whatever commits from now on is both announced and after this id.
       const { rows } = await bus.pool.query<{ id: number }>('SELECT coalesce(max(id), 0)::float8 AS id FROM rungate_changes');
       bus.lastId = rows[0]?.id ?? 0;
@@ -132,11 +142,8 @@ export class PostgresRunBus implements RunBus {
     this.listeners.clear();
     this.resyncListeners.clear();
     clearInterval(this.pruneTimer);
-    clearTimeout(this.reconnectTimer);
     clearTimeout(this.fetchRetryTimer);
-    const client = this.listenClient;
-    this.listenClient = undefined;
-    await client?.end().catch(() => undefined);
+    await this.listener?.close();
     if (this.ownsPool) await this.pool.end();
   }
 
@@ -164,67 +171,6 @@ export class PostgresRunBus implements RunBus {
       removed += count;
       if (count < FETCH_BATCH * 10 || this.closed) return removed;
     }
-  }
-
-  /** Opens the LISTEN connection; its loss starts a reconnect. */
-  private async listen(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.url,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-      connectionTimeoutMillis: 5000,
-      application_name: this.applicationName,
-    });
-    client.on('notification', (message) => {
-      if (message.channel === this.channel) this.drain();
-    });
-    // pg emits 'error' and then 'end' for a connection the server drops; either starts a reconnect.
-    client.on('error', (error: Error) => this.lost(client, error));
-    client.on('end', () => this.lost(client));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${client.escapeIdentifier(this.channel)}`);
-    } catch (error) {
-      client.removeAllListeners('end');
-      client.on('error', () => undefined);
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-    if (this.closed) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    this.listenClient = client;
-  }
-
-  private lost(client: pg.Client, error?: Error): void {
-    if (client !== this.listenClient || this.closed) return;
-    this.listenClient = undefined;
-    this.logger?.warn({ err: error }, 'change log listener lost its connection; reconnecting');
-    client.end().catch(() => undefined);
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.closed || this.reconnectTimer) return;
-    const delay = backoffMs(this.reconnectAttempt++);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.listen().then(
-        () => {
-          if (this.closed) return;
-          this.reconnectAttempt = 0;
-          this.logger?.info({ lastId: this.lastId }, 'change log listener reconnected; catching up');
-          // What committed while it was away was not announced to it: read on from the last id.
-          this.drain();
-        },
-        (error: unknown) => {
-          this.logger?.debug({ err: error }, 'change log listener could not reconnect yet');
-          this.scheduleReconnect();
-        },
-      );
-    }, delay);
-    this.reconnectTimer.unref();
   }
 
   /** Reads and delivers everything after lastId; one reader at a time, again if asked meanwhile. */
