@@ -45,6 +45,8 @@ const { values: flags } = parseArgs({
     // cluster
     'cluster-messages': { type: 'string' },
     'redis-url': { type: 'string' },
+    'postgres-url': { type: 'string' },
+    'cluster-stores': { type: 'string' },
   },
 });
 
@@ -70,7 +72,14 @@ const scenarioOptions = {
     profileArgs,
   },
   memory: { reps, idleSockets: num('idle-sockets', 10_000, 50), trackedRuns: list('tracked-runs', '10000,100000', '200'), warmRuns: num('warm-runs', 5000, 100) },
-  cluster: { reps, messages: num('cluster-messages', 200, 20), redisUrl: flags['redis-url'] ?? process.env.RUNGATE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  cluster: {
+    reps,
+    messages: num('cluster-messages', 200, 20),
+    stores: String(flags['cluster-stores'] ?? 'redis,postgres').split(',').map((s) => s.trim()).filter(Boolean),
+    redisUrl: flags['redis-url'] ?? process.env.RUNGATE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // The server's maintenance database: each repetition creates (and drops) a database of its own there.
+    postgresUrl: flags['postgres-url'] ?? process.env.RUNGATE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  },
 };
 
 const log = (line) => console.error(line);
@@ -87,7 +96,7 @@ function build() {
 
 function versions() {
   const of = (name) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
-  return { node: process.version, express: of('express'), ws: of('ws'), 'better-sqlite3': of('better-sqlite3'), autocannon: of('autocannon'), ioredis: of('ioredis') };
+  return { node: process.version, express: of('express'), ws: of('ws'), 'better-sqlite3': of('better-sqlite3'), autocannon: of('autocannon'), ioredis: of('ioredis'), pg: of('pg') };
 }
 
 function table(rows, env) {

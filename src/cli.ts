@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError } from './errors.js';
+import { ConfigError, StoreUnreachableError } from './errors.js';
 
 const USAGE = `Usage: rungate <command> [flags]
 
@@ -44,6 +44,10 @@ main(process.argv.slice(2)).then(
     if (error instanceof ConfigError) {
       process.stderr.write(`rungate: ${error.message}\n`);
       process.exit(2);
+    }
+    if (error instanceof StoreUnreachableError) {
+      process.stderr.write(`rungate: --store: ${error.message}\n`);
+      process.exit(1);
     }
     process.stderr.write(`rungate: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);

@@ -2,26 +2,33 @@ import type { Logger } from 'pino';
 import { MemoryRunBus } from './bus/memory-run-bus.js';
 import type { RunBus } from './bus/run-bus.js';
 import type { ServeConfig } from './config/serve-config.js';
+import type { LimitStore } from './limits/limit-store.js';
+import { MemoryLimitStore } from './limits/memory-limit-store.js';
 import { HeapPollSchedule } from './polling/heap-poll-schedule.js';
 import type { PollSchedule } from './polling/poll-schedule.js';
 import { MemoryRunStore } from './store/memory-run-store.js';
 import { closeConnection, connectWithin, redisDbOf } from './redis/redis-connection.js';
 import type { RunStore } from './store/run-store.js';
+import { StoreUnreachableError } from './errors.js';
 
-/** The three drivers that depend on where state lives, and one way to close them all. */
+/** The drivers that depend on where state lives, and one way to close them all. */
 export interface Drivers {
   store: RunStore;
   bus: RunBus;
   schedule: PollSchedule;
-  /** Closes schedule, bus and store (in that order) and any connection they share. */
+  /** The gateway's own limits: per instance alone, shared by the cluster otherwise. */
+  limits: LimitStore;
+  /** Closes limits, schedule, bus and store (in that order) and any connection they share. */
   close(): Promise<void>;
 }
 
 /**
  * Picks the drivers that `--store` names: one instance keeps bus and schedule in memory (with a
- * memory or SQLite store); Redis puts all three in Redis so several instances share them. The
- * Redis store and schedule share one command connection (which also publishes); the bus
- * subscribes on a second one, since a subscribed connection can do nothing else.
+ * memory or SQLite store); Redis or PostgreSQL hold all three so several instances share them.
+ * The Redis store and schedule share one command connection (which also publishes); the bus
+ * subscribes on a second one, since a subscribed connection can do nothing else. PostgreSQL
+ * likewise: one small pool for store, schedule and the bus's reads, one connection that LISTENs.
+ * A shared store that does not answer at start is a StoreUnreachableError.
  */
 export async function createDrivers(config: ServeConfig['store'], logger: Logger): Promise<Drivers> {
   switch (config.kind) {
@@ -33,17 +40,22 @@ export async function createDrivers(config: ServeConfig['store'], logger: Logger
     }
     case 'redis':
       return redisDrivers(config.url, config.prefix, logger);
+    case 'postgres':
+      return postgresDrivers(config.url, logger);
   }
 }
 
 function local(store: RunStore, logger: Logger): Drivers {
   const bus = new MemoryRunBus(logger);
   const schedule = new HeapPollSchedule();
+  const limits = new MemoryLimitStore();
   return {
     store,
     bus,
     schedule,
+    limits,
     async close() {
+      await limits.close();
       await schedule.close();
       await bus.close();
       await store.close();
@@ -52,11 +64,12 @@ function local(store: RunStore, logger: Logger): Drivers {
 }
 
 async function redisDrivers(url: string, prefix: string, logger: Logger): Promise<Drivers> {
-  const [{ Redis }, { RedisRunStore }, { RedisRunBus, runChannel }, { RedisPollSchedule }] = await Promise.all([
+  const [{ Redis }, { RedisRunStore }, { RedisRunBus, runChannel }, { RedisPollSchedule }, { RedisLimitStore }] = await Promise.all([
     import('ioredis'),
     import('./store/redis-run-store.js'),
     import('./bus/redis-run-bus.js'),
     import('./polling/redis-poll-schedule.js'),
+    import('./limits/redis-limit-store.js'),
   ]);
   const log = logger.child({ component: 'redis' });
   const db = redisDbOf(url);
@@ -74,17 +87,24 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     for (const connection of [subscriber, commands]) await closeConnection(connection);
   };
   try {
-    await connectWithin(commands, url);
-    await connectWithin(subscriber, url);
+    try {
+      await connectWithin(commands, url);
+      await connectWithin(subscriber, url);
+    } catch (error) {
+      throw new StoreUnreachableError((error as Error).message, { cause: error });
+    }
     const store = new RedisRunStore({ redis: commands, prefix });
     const schedule = new RedisPollSchedule({ redis: commands, prefix });
+    const limits = new RedisLimitStore({ redis: commands, prefix });
     const bus = await RedisRunBus.create({ publisher: commands, subscriber, channel: runChannel(prefix, db), logger: log });
-    log.info({ db, prefix }, 'cluster mode: runs, fan-out and poll schedule in Redis');
+    log.info({ db, prefix }, 'cluster mode: runs, fan-out, poll schedule and limits in Redis');
     return {
       store,
       bus,
       schedule,
+      limits,
       async close() {
+        await limits.close();
         await schedule.close();
         await bus.close();
         await store.close();
@@ -93,6 +113,51 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     };
   } catch (error) {
     await quitAll();
+    throw error;
+  }
+}
+
+async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
+  const [connection, { migrate }, { LoggedChanges }, { PostgresRunStore }, { PostgresRunBus }, { PostgresPollSchedule }, { PostgresLimitStore }] = await Promise.all([
+    import('./postgres/postgres-connection.js'),
+    import('./postgres/postgres-schema.js'),
+    import('./postgres/logged-changes.js'),
+    import('./store/postgres-run-store.js'),
+    import('./bus/postgres-run-bus.js'),
+    import('./polling/postgres-poll-schedule.js'),
+    import('./limits/postgres-limit-store.js'),
+  ]);
+  const log = logger.child({ component: 'postgres' });
+  const pool = connection.createPostgresPool(url, { logger: log, applicationName: 'rungate' });
+  try {
+    try {
+      await connection.connectPostgresWithin(pool, url);
+    } catch (error) {
+      throw new StoreUnreachableError((error as Error).message, { cause: error });
+    }
+    const { from, to } = await migrate(pool);
+    if (from !== to) log.info({ from, to }, 'migrated the PostgreSQL schema');
+    const loggedChanges = new LoggedChanges();
+    const store = new PostgresRunStore({ pool, loggedChanges });
+    const schedule = new PostgresPollSchedule({ pool });
+    const bus = await PostgresRunBus.create({ pool, url, logger: log, applicationName: 'rungate-listener', loggedChanges });
+    const limits = new PostgresLimitStore({ pool });
+    log.info({ url: connection.safePostgresUrl(url), schemaVersion: to }, 'cluster mode: runs, fan-out, poll schedule and limits in PostgreSQL');
+    return {
+      store,
+      bus,
+      schedule,
+      limits,
+      async close() {
+        await limits.close();
+        await schedule.close();
+        await bus.close();
+        await store.close();
+        await connection.closePool(pool);
+      },
+    };
+  } catch (error) {
+    await connection.closePool(pool);
     throw error;
   }
 }

@@ -67,6 +67,12 @@ export const ERROR_CATALOGUE = {
 
   // Internal codes: thrown inside the gateway and answered as the note says.
   RUNGATE_ERR_CONFIG: { origin: 'rungate', message: 'A flag, variable or value is not valid', className: 'ConfigError', note: 'the CLI prints it and exits 2' },
+  RUNGATE_ERR_STORE_UNREACHABLE: {
+    origin: 'rungate',
+    message: 'The store named by --store did not answer at start',
+    className: 'StoreUnreachableError',
+    note: 'the CLI prints it as one line naming `--store` and exits 1',
+  },
   RUNGATE_ERR_AUTH: { origin: 'rungate', message: 'The token does not authenticate', className: 'AuthError', note: 'answered as UNAUTHORIZED (HTTP 401) or `unauthorized` (WebSocket)' },
   RUNGATE_ERR_LOOKUP_BUDGET: {
     origin: 'rungate',
@@ -158,6 +164,17 @@ export class ConfigError extends RungateError {
   constructor(message: string) {
     super('RUNGATE_ERR_CONFIG', { message });
     this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The store named by `--store` did not answer at start: the operator's setting or database to fix,
+ * not a bug, so the CLI prints one line naming the flag (no stack trace) and exits non-zero.
+ */
+export class StoreUnreachableError extends RungateError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('RUNGATE_ERR_STORE_UNREACHABLE', { message, cause: options.cause });
+    this.name = 'StoreUnreachableError';
   }
 }
 

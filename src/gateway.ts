@@ -19,9 +19,9 @@ import { isFinal } from './runs/run.js';
 import { RunWriter } from './tracking/run-writer.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
 import { createDrivers } from './drivers.js';
+import { StoredTokenBucket } from './limits/budget.js';
 import { createUpstream } from './upstream/index.js';
 import type { Upstream } from './upstream/upstream.js';
-import { TokenBucket } from './util/token-bucket.js';
 import { WEBHOOK_PATH, createWebhookHandler, isWebhookRequest } from './webhooks/webhook-route.js';
 
 /** A running gateway. */
@@ -94,8 +94,8 @@ async function assemble(
     logger.warn('no --webhook-secret: every webhook will be refused with 401 and runs are learnt by polling only');
   }
 
-  // Store, bus and schedule are picked together (one instance, or shared in Redis) and closed
-  // last, after every part that uses them.
+  // Store, bus, schedule and limits are picked together (one instance, or shared in Redis or
+  // PostgreSQL) and closed last, after every part that uses them.
   const drivers = await createDrivers(config.store, logger);
   closers.push(() => drivers.close());
   const { store, bus, schedule } = drivers;
@@ -135,7 +135,7 @@ async function assemble(
     upstream,
     metrics,
     logger,
-    budget: new TokenBucket(config.ws.lookupsPerMinute, 60_000),
+    budget: new StoredTokenBucket(drivers.limits, 'lookups', config.ws.lookupsPerMinute, 60_000),
   });
   const waiters = new FinalStateWaiters(bus);
   closers.push(() => waiters.close());
@@ -187,6 +187,7 @@ async function assemble(
     allowedOrigins: config.allowedOrigins,
     trustProxy: config.trustProxy,
     rateLimit: config.rateLimit,
+    limits: drivers.limits,
     webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
     webhookHandler,

@@ -19,18 +19,29 @@ function isStoreUrl(value: string): string | undefined {
       return (error as Error).message;
     }
   }
-  return "must be 'memory', 'sqlite:PATH' or 'redis://HOST:PORT[/DB]'";
+  if (value.startsWith('postgres://') || value.startsWith('postgresql://')) {
+    try {
+      const url = new URL(value);
+      if (url.hostname === '' || url.pathname.replace(/^\//, '') === '') return 'a PostgreSQL URL needs a host and a database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB';
+      return undefined;
+    } catch {
+      return 'is not a valid postgres:// URL';
+    }
+  }
+  return "must be 'memory', 'sqlite:PATH', 'redis://HOST:PORT[/DB]' or 'postgres://USER[:PASSWORD]@HOST[:PORT]/DB'";
 }
 
 /** Where runs live, as `--store` names it. */
 export type StoreConfig =
   | { kind: 'memory' }
   | { kind: 'sqlite'; path: string }
-  | { kind: 'redis'; url: string; prefix: string };
+  | { kind: 'redis'; url: string; prefix: string }
+  | { kind: 'postgres'; url: string };
 
 function storeOf(url: string, redisPrefix: string): StoreConfig {
   if (url === 'memory') return { kind: 'memory' };
   if (url.startsWith('sqlite:')) return { kind: 'sqlite', path: url.slice('sqlite:'.length) };
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
   return { kind: 'redis', url, prefix: redisPrefix };
 }
 
@@ -66,7 +77,7 @@ export const SERVE_OPTIONS = {
   },
   store: group(
     {
-      url: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH or redis://HOST:PORT[/DB]' },
+      url: { flag: 'store', env: 'RUNGATE_STORE', kind: 'string', default: 'sqlite:./data/rungate.db', check: isStoreUrl, help: 'memory, sqlite:PATH, redis://HOST:PORT[/DB] or postgres://USER[:PASSWORD]@HOST[:PORT]/DB' },
       redisPrefix: { flag: 'redis-prefix', env: 'RUNGATE_REDIS_PREFIX', kind: 'string', default: 'rungate:', help: 'key and channel prefix in Redis' },
     },
     ({ url, redisPrefix }) => storeOf(url, redisPrefix),

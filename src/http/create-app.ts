@@ -5,6 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from 'pino';
 import { createDashboardRouter } from '../dashboard/dashboard-router.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { LimitStore } from '../limits/limit-store.js';
 import type { RunStore } from '../store/run-store.js';
 import { answers, sendError } from './error-answers.js';
 import { requireAuth } from './auth-middleware.js';
@@ -25,6 +26,8 @@ export interface AppDeps extends RunsRouteDeps {
   allowedOrigins: readonly string[];
   trustProxy: boolean;
   rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
+  /** Where the REST limits count: this instance's memory, or the cluster's shared store. */
+  limits: LimitStore;
 }
 
 /**
@@ -78,9 +81,9 @@ export function createApp(deps: AppDeps): Express {
   const api = express.Router();
   api.use(
     cors(deps.allowedOrigins),
-    perIpLimit(deps.rateLimit.perIpPerMinute),
+    perIpLimit(deps.rateLimit.perIpPerMinute, deps.limits),
     requireAuth(deps.authenticator),
-    perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0),
+    perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0, deps.limits),
   );
   api.get('/stats', createStatsHandler(deps.metrics));
   api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }), createRunsRouter(deps));

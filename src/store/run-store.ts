@@ -27,7 +27,7 @@ export interface RunListPage {
  * - After `close`, no method may be called.
  */
 export interface RunStore {
-  readonly kind: 'memory' | 'sqlite' | 'redis';
+  readonly kind: 'memory' | 'sqlite' | 'redis' | 'postgres';
   get(id: string): Promise<RunRecord | undefined>;
   compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean>;
   list(query: RunListQuery): Promise<RunListPage>;

@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
 import type { RunCache } from '../cache/run-cache.js';
+import type { Budget } from '../limits/budget.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { TokenBucket } from '../util/token-bucket.js';
 import type { RunWriter } from './run-writer.js';
 import { LookupBudgetError } from '../errors.js';
 
 export interface FindOptions {
   /** An extra per-caller budget, checked with the global one before asking upstream. */
-  budget?: TokenBucket;
+  budget?: Budget;
 }
 
 /**
@@ -30,8 +30,8 @@ export class RunLookup {
       upstream: Upstream;
       metrics: GatewayMetrics;
       logger: Logger;
-      /** Budget for upstream lookups caused by clients, shared by all of them. */
-      budget: TokenBucket;
+      /** Budget for upstream lookups caused by clients, shared by all of them (and, in cluster mode, by every instance). */
+      budget: Budget;
     },
   ) {}
 
@@ -50,10 +50,13 @@ export class RunLookup {
     if (local) return local;
     const shared = this.inFlight.get(id);
     if (shared) return shared;
-    if ((options.budget && !options.budget.tryTake()) || !this.deps.budget.tryTake()) {
+    if ((options.budget && !(await options.budget.tryTake())) || !(await this.deps.budget.tryTake())) {
       this.deps.metrics.clientLookupsRefused.inc();
       throw new LookupBudgetError();
     }
+    // A shared budget answers asynchronously: someone may have started the same lookup meanwhile.
+    const started = this.inFlight.get(id);
+    if (started) return started;
     const lookup = this.lookUpstream(id).finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, lookup);
     return lookup;

@@ -1,11 +1,15 @@
+import pg from 'pg';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createDrivers } from '../../src/drivers.js';
 import { redisDbOf } from '../../src/redis/redis-connection.js';
+import { StoreUnreachableError } from '../../src/errors.js';
+import { postgresAvailable, TestDatabase } from '../support/postgres.js';
 import { deletePrefix, redisAvailable, redisUrl, testRedis, uniquePrefix } from '../support/redis.js';
 import { record } from './run-store.contract.js';
 
 const redisUp = await redisAvailable();
+const postgresUp = await postgresAvailable();
 const logger = pino({ level: 'silent' });
 
 describe('createDrivers', () => {
@@ -26,6 +30,45 @@ describe('createDrivers', () => {
   it('fails with a clear error, leaving nothing open, when Redis does not answer', async () => {
     // Port 1 on loopback: nothing listens there.
     await expect(createDrivers({ kind: 'redis', url: 'redis://127.0.0.1:1/0', prefix: 'x:' }, logger)).rejects.toThrow(/Redis at redis:\/\/127\.0\.0\.1:1\/0 is not reachable/);
+    await expect(createDrivers({ kind: 'redis', url: 'redis://127.0.0.1:1/0', prefix: 'x:' }, logger)).rejects.toBeInstanceOf(StoreUnreachableError);
+  });
+
+  it('fails with a clear error that hides the password, leaving nothing open, when PostgreSQL does not answer', async () => {
+    const attempt = createDrivers({ kind: 'postgres', url: 'postgres://rungate:hunter2@127.0.0.1:1/rungate' }, logger);
+    await expect(attempt).rejects.toBeInstanceOf(StoreUnreachableError);
+    await expect(attempt).rejects.toThrow(/^PostgreSQL at postgres:\/\/rungate:\*\*\*@127\.0\.0\.1:1\/rungate is not reachable: /);
+    await expect(attempt).rejects.not.toThrow(/hunter2/);
+  });
+
+  it.skipIf(!postgresUp)('shares one PostgreSQL database between store, bus and schedule, migrating it first', async () => {
+    const db = await TestDatabase.create('drivers');
+    try {
+      const drivers = await createDrivers({ kind: 'postgres', url: db.url }, logger);
+      try {
+        expect(drivers.store.kind).toBe('postgres');
+        const seen: string[] = [];
+        drivers.bus.subscribe((r) => seen.push(`${r.run.id}@${r.rev}`));
+        const r = record();
+        expect(await drivers.store.compareAndSet(r, 0)).toBe(true);
+        await drivers.bus.publish(r);
+        await drivers.schedule.add(r.run.id, 5);
+        // The store's write alone announces the change; the writer's publish after it adds nothing.
+        await expect.poll(() => seen).toEqual([`${r.run.id}@1`]);
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        try {
+          expect((await client.query('SELECT due_at_ms::int AS due FROM rungate_polls')).rows).toEqual([{ due: 5 }]);
+          const names = await client.query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE datname = current_database() ORDER BY 1');
+          expect(names.rows.map((row) => row.name)).toContain('rungate-listener');
+        } finally {
+          await client.end();
+        }
+      } finally {
+        await drivers.close();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 
   it.skipIf(!redisUp)('shares one Redis between store, bus and schedule, in the URL’s database', async () => {

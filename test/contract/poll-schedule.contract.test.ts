@@ -1,10 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HeapPollSchedule } from '../../src/polling/heap-poll-schedule.js';
 import type { PollSchedule } from '../../src/polling/poll-schedule.js';
+import { PostgresPollSchedule } from '../../src/polling/postgres-poll-schedule.js';
+import { createPostgresPool } from '../../src/postgres/postgres-connection.js';
+import { postgresAvailable, TestDatabase } from '../support/postgres.js';
 import { RedisPollSchedule } from '../../src/polling/redis-poll-schedule.js';
 import { deletePrefix, redisAvailable, testRedis, uniquePrefix } from '../support/redis.js';
 
 const redisUp = await redisAvailable();
+const postgresUp = await postgresAvailable();
 
 /** Makes schedules; `shared` ones see the same runs (cluster peers), when the driver can share. */
 interface ScheduleFactory {
@@ -123,3 +127,34 @@ describe.skipIf(!redisUp)('redis', () => {
     },
   });
 });
+
+describe.skipIf(!postgresUp)('postgres', () => {
+  let db: TestDatabase | undefined;
+  let url: string | undefined;
+  const made: PollSchedule[] = [];
+  beforeAll(async () => {
+    db = await TestDatabase.create('polls');
+  });
+  afterAll(() => db?.drop());
+
+  /** Each schedule on a pool of its own, as on another instance; peers share the test's schema. */
+  const open = async (): Promise<PollSchedule> => {
+    if (url === undefined) {
+      const migrated = await db!.migratedPool('polls', 1);
+      await migrated.pool.end();
+      url = migrated.url;
+    }
+    const schedule = new PostgresPollSchedule({ pool: createPostgresPool(url, { max: 3 }), ownsPool: true });
+    made.push(schedule);
+    return schedule;
+  };
+  pollScheduleContract('postgres', {
+    make: open,
+    peer: open,
+    closeAll: async () => {
+      for (const schedule of made.splice(0)) await schedule.close();
+      url = undefined;
+    },
+  });
+});
+

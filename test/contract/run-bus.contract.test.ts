@@ -1,13 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { MemoryRunBus } from '../../src/bus/memory-run-bus.js';
+import { PostgresRunBus } from '../../src/bus/postgres-run-bus.js';
+import { createPostgresPool } from '../../src/postgres/postgres-connection.js';
+import { PostgresRunStore } from '../../src/store/postgres-run-store.js';
 import { RedisRunBus, runChannel } from '../../src/bus/redis-run-bus.js';
 import type { RunBus } from '../../src/bus/run-bus.js';
 import type { RunRecord } from '../../src/runs/run-record.js';
+import { postgresAvailable, terminateConnections, TestDatabase } from '../support/postgres.js';
 import { killClientsNamed, redisAvailable, REDIS_HOST, REDIS_PORT, testRedis, uniquePrefix } from '../support/redis.js';
 import { record } from './run-store.contract.js';
 
 const redisUp = await redisAvailable();
+const postgresUp = await postgresAvailable();
 
 /** Resolves when `check` holds, polling every 5 ms; rejects after `timeoutMs`. */
 async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -172,3 +177,175 @@ describe.skipIf(!redisUp)('redis', () => {
     });
   });
 });
+
+describe.skipIf(!postgresUp)('postgres', () => {
+  let db: TestDatabase | undefined;
+  /** scope → the URL of its schema (one schema per scope per test: peers share it). */
+  let scopes = new Map<string, Promise<string>>();
+  const opened: Array<{ close(): Promise<void> }> = [];
+
+  beforeAll(async () => {
+    db = await TestDatabase.create('bus');
+  });
+  afterAll(() => db?.drop());
+
+  function schemaOf(scope: string): Promise<string> {
+    let url = scopes.get(scope);
+    if (!url) {
+      url = db!.migratedPool(scope.replace(/@.*/, ''), 1).then(async ({ url: schemaUrl, pool }) => {
+        await pool.end();
+        return schemaUrl;
+      });
+      scopes.set(scope, url);
+    }
+    return url;
+  }
+
+  /** A bus as createDrivers makes it, on its own pool (another instance); `name` labels its LISTEN connection. */
+  async function postgresBus(scope: string, name = 'rungate-test-listener', options: { retentionMs?: number } = {}): Promise<PostgresRunBus> {
+    const url = await schemaOf(scope);
+    const pool = createPostgresPool(url, { max: 2 });
+    const bus = await PostgresRunBus.create({ pool, url, ownsPool: true, applicationName: name, ...options });
+    opened.push(bus);
+    return bus;
+  }
+  const closeAll = async () => {
+    for (const item of opened.splice(0)) await item.close();
+    scopes = new Map();
+  };
+
+  runBusContract('postgres', (scope) => postgresBus(scope), closeAll);
+
+  describe('across instances', () => {
+    afterEach(closeAll);
+
+    it('lets two instances see each other’s changes, and themselves, in one order', async () => {
+      const a = await postgresBus('shared');
+      const b = await postgresBus('shared');
+      const seenA: string[] = [];
+      const seenB: string[] = [];
+      a.subscribe((r) => seenA.push(r.run.id));
+      b.subscribe((r) => seenB.push(r.run.id));
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).publish(record({ id: `exec_${i}` }))));
+      await until(() => seenA.length === 20 && seenB.length === 20);
+      expect(seenA).toEqual(seenB);
+      expect(new Set(seenA).size).toBe(20);
+    });
+
+    it('keeps other schemas apart', async () => {
+      const here = await postgresBus('p1');
+      const other = await postgresBus('p2');
+      const seen = { here: [] as string[], other: [] as string[] };
+      here.subscribe((r) => seen.here.push(r.run.id));
+      other.subscribe((r) => seen.other.push(r.run.id));
+      await here.publish(record({ id: 'exec_here' }));
+      await until(() => seen.here.length === 1);
+      await settle();
+      expect(seen).toEqual({ here: ['exec_here'], other: [] });
+    });
+
+    it('carries records far over the 8000-byte NOTIFY limit (the notification holds only an id)', async () => {
+      const bus = await postgresBus('big');
+      const seen: RunRecord[] = [];
+      bus.subscribe((r) => seen.push(r));
+      const big = record({ id: 'exec_big' });
+      big.run.output = { text: 'x'.repeat(200_000) };
+      await bus.publish(big);
+      await until(() => seen.length === 1);
+      expect(seen[0]).toEqual(big);
+    });
+
+    it('delivers a change the store logged once, however often it is published', async () => {
+      const bus = await postgresBus('store');
+      const url = await schemaOf('store');
+      const pool = createPostgresPool(url, { max: 1 });
+      opened.push({ close: () => pool.end() });
+      const seen: string[] = [];
+      bus.subscribe((r) => seen.push(`${r.run.id}@${r.rev}`));
+      const store = new PostgresRunStore({ pool });
+      const first = record({ id: 'exec_stored', rev: 1 });
+      expect(await store.compareAndSet(first, 0)).toBe(true);
+      // The writer publishes what it stored; the store's transaction has logged it already.
+      await bus.publish(first);
+      await bus.publish(first);
+      const second = record({ id: 'exec_stored', rev: 2, status: 'success' });
+      expect(await store.compareAndSet(second, 1)).toBe(true);
+      await until(() => seen.length === 2);
+      await settle();
+      expect(seen).toEqual(['exec_stored@1', 'exec_stored@2']);
+    });
+
+    it('catches up, without a resync, on what was published while its LISTEN connection was down', async () => {
+      const name = `rungate-test-${Math.random().toString(36).slice(2, 10)}`;
+      const bus = await postgresBus('catchup', name);
+      const peer = await postgresBus('catchup');
+      let resyncs = 0;
+      const seen: string[] = [];
+      bus.onResync(() => resyncs++);
+      bus.subscribe((r) => seen.push(r.run.id));
+      await peer.publish(record({ id: 'exec_before' }));
+      await until(() => seen.length === 1);
+      expect(await terminateConnections(await schemaOf('catchup'), name)).toBe(1);
+      const during = Array.from({ length: 30 }, (_, i) => `exec_during_${i}`);
+      for (const id of during) await peer.publish(record({ id }));
+      await until(() => seen.length === 31, 10_000);
+      await peer.publish(record({ id: 'exec_after' }));
+      await until(() => seen.length === 32);
+      expect(seen).toEqual(['exec_before', ...during, 'exec_after']);
+      expect(resyncs).toBe(0);
+    });
+
+    it('resynchronises when the changes it missed were pruned, and goes on delivering', async () => {
+      const url = await schemaOf('pruned');
+      // The bus reads the log through its own pool: while the test holds that pool's only
+      // connection, the bus is "away" however promptly notifications come in.
+      const pool = createPostgresPool(url, { max: 1 });
+      const bus = await PostgresRunBus.create({ pool, url, ownsPool: true, retentionMs: 0 });
+      opened.push(bus);
+      const peer = await postgresBus('pruned', 'rungate-test-peer', { retentionMs: 0 });
+      let resyncs = 0;
+      const seen: string[] = [];
+      bus.onResync(() => resyncs++);
+      bus.onResync(() => {
+        throw new Error('a failing resync listener must not stop the others');
+      });
+      bus.onResync(() => resyncs++);
+      bus.subscribe((r) => seen.push(r.run.id));
+      const held = await pool.connect();
+      try {
+        await peer.publish(record({ id: 'exec_missed' }));
+        expect(await peer.prune()).toBe(1);
+      } finally {
+        held.release();
+      }
+      await until(() => resyncs === 2, 10_000);
+      await peer.publish(record({ id: 'exec_after' }));
+      await until(() => seen.includes('exec_after'));
+      expect(seen).toEqual(['exec_after']);
+      expect(resyncs).toBe(2);
+    });
+
+    it('resynchronises when the database is not the one it knew (its epoch changed)', async () => {
+      const bus = await postgresBus('epoch');
+      const url = await schemaOf('epoch');
+      let resyncs = 0;
+      const seen: string[] = [];
+      bus.onResync(() => resyncs++);
+      bus.subscribe((r) => seen.push(r.run.id));
+      await bus.publish(record({ id: 'exec_old_1' }));
+      await bus.publish(record({ id: 'exec_old_2' }));
+      await until(() => seen.length === 2);
+      // What a database dropped and created anew looks like: an empty log counting from 1, another epoch.
+      const pool = createPostgresPool(url, { max: 1 });
+      try {
+        await pool.query("TRUNCATE rungate_changes RESTART IDENTITY; UPDATE rungate_meta SET value = 'another' WHERE key = 'epoch'");
+      } finally {
+        await pool.end();
+      }
+      await bus.publish(record({ id: 'exec_new' }));
+      await until(() => resyncs === 1 && seen.length === 3);
+      expect(seen).toEqual(['exec_old_1', 'exec_old_2', 'exec_new']);
+    });
+  });
+});
+

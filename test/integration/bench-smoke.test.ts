@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { postgresAvailable } from '../support/postgres.js';
 import { redisAvailable } from '../support/redis.js';
 import { captureProcess } from '../support/test-logs.js';
 
@@ -21,8 +22,9 @@ describe('npm run bench --smoke', () => {
   it('runs every scenario with its baseline, writes raw JSON and prints the markdown table', async () => {
     const buildDir = (inject as (key: string) => unknown)('rungateBuildDir');
     expect(typeof buildDir === 'string' && existsSync(join(buildDir, 'gateway.js'))).toBe(true);
-    const scenarios = ['waiting', 'ingest', 'fanout', 'memory', ...((await redisAvailable()) ? ['cluster'] : [])];
-    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--scenarios', scenarios.join(','), '--out', outDir], {
+    const clusterStores = [...((await redisAvailable()) ? ['redis'] : []), ...((await postgresAvailable()) ? ['postgres'] : [])];
+    const scenarios = ['waiting', 'ingest', 'fanout', 'memory', ...(clusterStores.length > 0 ? ['cluster'] : [])];
+    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--scenarios', scenarios.join(','), '--cluster-stores', clusterStores.join(','), '--out', outDir], {
       cwd: ROOT,
       env: { ...process.env, RUNGATE_BENCH_DIST: buildDir as string },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Run } from '../../src/runs/run.js';
 import { captureProcess } from './test-logs.js';
@@ -171,3 +171,23 @@ export async function http(url: string, body?: unknown): Promise<{ status: numbe
   const text = await response.text();
   return { status: response.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown> };
 }
+
+/**
+ * On every watcher, each run's frames end in exactly one final state, the one upstream has
+ * (`finalStatus`), with `seq` growing from frame to frame.
+ */
+export function expectEachFinalOnce(watchers: RunWatcher[], finalStatus: ReadonlyMap<string, string>): void {
+  const FINAL = new Set(['success', 'failed', 'cancelled']);
+  for (const [index, watcher] of watchers.entries()) {
+    for (const [id, status] of finalStatus) {
+      const frames: Run[] = watcher.runs.filter(({ run }) => run.id === id).map(({ run }) => run);
+      const finals = frames.filter((run) => FINAL.has(run.status));
+      expect(finals, `final frames of ${id} on instance ${index}`).toHaveLength(1);
+      expect(finals[0]!.status, `final status of ${id} on instance ${index}`).toBe(status);
+      expect(frames[frames.length - 1], `the final frame of ${id} is its last one on instance ${index}`).toBe(finals[0]);
+      const seqs = frames.map((run) => run.seq);
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]!, `seq of ${id} on instance ${index}: ${seqs.join(',')}`).toBeGreaterThan(seqs[i - 1]!);
+    }
+  }
+}
+

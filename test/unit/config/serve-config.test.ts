@@ -28,6 +28,13 @@ describe('loadServeConfig', () => {
     expect(loadServeConfig(['--webhook-body-limit', '512kb'], {}).webhookBodyLimitBytes).toBe(512 * 1024);
   });
 
+  it('takes postgres:// and postgresql:// store URLs as given', () => {
+    for (const url of ['postgres://rungate:s3cret@db.internal:5433/rungate', 'postgresql://postgres@127.0.0.1/rungate']) {
+      expect(loadServeConfig(['--store', url], {}).store).toEqual({ kind: 'postgres', url });
+    }
+    expect(loadServeConfig([], { RUNGATE_STORE: 'postgres://u@h/db' }).store).toEqual({ kind: 'postgres', url: 'postgres://u@h/db' });
+  });
+
   it('names the flag in every error', () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
       [['--bogus'], {}, /bogus/],
@@ -36,6 +43,8 @@ describe('loadServeConfig', () => {
       [[], { RUNGATE_PORT: 'x' }, /RUNGATE_PORT \(--port\)/],
       [['--store', 'mysql://x'], {}, /--store/],
       [['--store', 'redis://h:1/x'], {}, /--store: the Redis database must be a number/],
+      [['--store', 'postgres://u@127.0.0.1:5432'], {}, /--store.*database/],
+      [['--store', 'postgresql://u@:5432/db'], {}, /--store/],
       [['--upstream-url', 'ftp://x'], {}, /--upstream-url/],
       [['--log-level', 'loud'], {}, /--log-level/],
       [['--webhook-body-limit', 'huge'], {}, /--webhook-body-limit/],
