@@ -188,6 +188,7 @@ async function assemble(
     trustProxy: config.trustProxy,
     rateLimit: config.rateLimit,
     webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
+    callerMaxWaitMs: config.upstream.callerMaxWaitMs,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
     webhookHandler,
   });

@@ -151,25 +151,28 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   /** The error of a non-2xx answer, with the wait upstream asked for (and the shared budget told). */
   function failure(answer: Attempt): UpstreamError {
     const at = now();
+    const rateLimit = parseRateLimitHeaders(answer.headers);
     let retryAfterMs: number | undefined;
     if (answer.status === 429 || answer.status === 503) retryAfterMs = parseRetryAfter(answer.headers.get('retry-after'), at);
     if (answer.status === 429) {
       // Every call shares the account's window, so a 429's pause applies to all of them.
       if (retryAfterMs !== undefined) budget.blockUntil(at + retryAfterMs);
       else {
-        const reset = parseRateLimitHeaders(answer.headers)?.resetAtMs;
+        const reset = rateLimit?.resetAtMs;
         if (reset !== undefined && reset > at) retryAfterMs = reset - at;
       }
     }
-    return errorFromResponse(answer.status, answer.text, retryAfterMs);
+    return errorFromResponse(answer.status, answer.text, retryAfterMs, rateLimit);
   }
 
   async function call(plan: CallPlan, callOptions: CallOptions | undefined): Promise<Execution> {
     if (lifecycle.signal.aborted) throw closedError;
     const signal = callOptions?.signal ? AbortSignal.any([callOptions.signal, lifecycle.signal]) : lifecycle.signal;
     const priority = callOptions?.priority ?? 'high';
+    // A caller's shorter patience wins; it never stretches the client's own bound.
+    const waitBoundMs = Math.min(callOptions?.maxWaitMs ?? maxWaitMs, maxWaitMs);
     for (let attempt = 0; ; attempt++) {
-      await budget.acquire(priority, signal);
+      await budget.acquire(priority, signal, waitBoundMs);
       const release = await limiter.acquire(signal);
       let error: UpstreamError;
       try {
@@ -184,7 +187,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       }
       if (!error.retryable || attempt >= retries) throw error;
       const delayMs = Math.max(error.retryAfterMs ?? 0, fullJitterDelay(attempt, backoff, random));
-      if (delayMs > maxWaitMs) {
+      if (delayMs > waitBoundMs) {
         log.debug({ route: plan.route, status: error.status, attempt, delayMs }, 'upstream retry wait too long; giving up');
         throw error;
       }

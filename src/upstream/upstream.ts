@@ -28,6 +28,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Defaults to `high`; the poller passes `low`. */
   priority?: CallPriority;
+  /**
+   * The longest single wait (a spent rate window, a Retry-After, a backoff) this call may sleep
+   * through before it surfaces the error instead; defaults to the client's `maxWaitMs`. A start
+   * made for a waiting caller passes a short one, so a long rate-limit pause is answered at once.
+   */
+  maxWaitMs?: number;
 }
 
 /** The rate budget as the last answer's `X-RateLimit-*` headers reported it (absent: never seen). */
