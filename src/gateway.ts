@@ -187,6 +187,7 @@ async function assemble(
     allowedOrigins: config.allowedOrigins,
     trustProxy: config.trustProxy,
     rateLimit: config.rateLimit,
+    proxyWrites: config.proxyWrites,
     webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
     callerMaxWaitMs: config.upstream.callerMaxWaitMs,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),

@@ -14,6 +14,7 @@ import { apiErrorHandler, createRunsRouter, type RunsRouteDeps } from './runs-ro
 import { createStatsHandler } from './stats-route.js';
 import type { RequestHandler } from 'express';
 import { WEBHOOK_PATH } from '../webhooks/webhook-route.js';
+import { createPassThrough, isGatewayPath } from './pass-through.js';
 
 export interface AppDeps extends RunsRouteDeps {
   store: RunStore;
@@ -25,7 +26,11 @@ export interface AppDeps extends RunsRouteDeps {
   allowedOrigins: readonly string[];
   trustProxy: boolean;
   rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
+  /** `--proxy-writes`: pass non-GET requests for other Doclo routes through as well. */
+  proxyWrites: boolean;
 }
+
+const JSON_TYPE = /^application\/(?:json|[^;\s]+\+json)\s*(?:;|$)/i;
 
 /**
  * The express app: Doclo-compatible routes, the webhook receiver, health and metrics. It never
@@ -83,7 +88,11 @@ export function createApp(deps: AppDeps): Express {
     perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0),
   );
   api.get('/stats', createStatsHandler(deps.metrics));
-  api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }), createRunsRouter(deps));
+  // Bodies of the gateway's own routes are parsed; those passed through to Doclo stream on as sent.
+  const ownJson = (req: { url?: string; headers: Record<string, unknown> }) =>
+    isGatewayPath(req.url ?? '/') && JSON_TYPE.test(String(req.headers['content-type'] ?? ''));
+  api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ownJson }), createRunsRouter(deps));
+  api.use(createPassThrough({ upstream: deps.upstream, proxyWrites: deps.proxyWrites, requestBodyLimitBytes: deps.requestBodyLimitBytes, logger: deps.logger }));
   app.use('/api/v1', api);
 
   app.use((req, res) => sendError(res, answers.routeNotFound(req.method, req.path)));

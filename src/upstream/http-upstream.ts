@@ -5,13 +5,14 @@ import { abortReason, abortableSleep } from './abortable-sleep.js';
 import { fullJitterDelay } from './backoff.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
+import { forwardRequest } from './forward.js';
 import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
 import { RateBudget } from './rate-budget.js';
 import { UPSTREAM_ERROR_CODES, UpstreamError, errorFromResponse } from './upstream-error.js';
 import type { CallOptions, RateBudgetSnapshot, StartRunBody, Upstream } from './upstream.js';
 
-/** The three Doclo calls, as metrics and logs name them. */
-export type UpstreamRoute = 'start' | 'get' | 'cancel';
+/** The three Doclo calls, and passed-through requests (`proxy`), as metrics and logs name them. */
+export type UpstreamRoute = 'start' | 'get' | 'cancel' | 'proxy';
 
 /** One HTTP attempt as metrics see it: the answer's status, or how it failed without one. */
 export interface UpstreamRequestInfo {
@@ -69,6 +70,12 @@ interface CallPlan {
   body?: string;
   /** Fills a start answer's flowId if upstream leaves it out. */
   flowId?: string;
+}
+
+/** One header's value as fetch's Headers.get would give it (several values joined). */
+function headerValue(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function positiveInt(name: string, value: number, min: number): number {
@@ -212,6 +219,26 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     cancelRun(id, callOptions) {
       // Retrying a cancel is safe: a repeat on a run already cancelled answers 409 ALREADY_CANCELLED.
       return call({ route: 'cancel', method: 'POST', path: `/runs/${encodeURIComponent(id)}/cancel` }, callOptions);
+    },
+    async forward(request) {
+      if (lifecycle.signal.aborted) throw closedError;
+      const startedMs = now();
+      const signal = request.signal ? AbortSignal.any([request.signal, lifecycle.signal]) : lifecycle.signal;
+      try {
+        const answer = await forwardRequest({ baseUrl, apiKey: options.apiKey, idleTimeoutMs: timeoutMs }, { ...request, signal });
+        const answerHeaders = { get: (name: string) => headerValue(answer.headers[name]) };
+        budget.observe(parseRateLimitHeaders(answerHeaders));
+        if (answer.status === 429) {
+          const retryAfterMs = parseRetryAfter(answerHeaders.get('retry-after'), now());
+          if (retryAfterMs !== undefined) budget.blockUntil(now() + retryAfterMs);
+        }
+        report('proxy', answer.status, startedMs);
+        return answer;
+      } catch (error) {
+        if (error instanceof UpstreamError) report('proxy', error.kind === 'timeout' ? 'timeout' : 'network', startedMs);
+        if (lifecycle.signal.aborted) throw closedError;
+        throw error;
+      }
     },
     rateBudget(): RateBudgetSnapshot {
       return budget.snapshot();

@@ -10,3 +10,5 @@ export { parseExecution } from './execution-parser.js';
 export { parseRateLimitHeaders, parseRetryAfter, type HeaderSource, type RateLimitInfo } from './rate-limit-headers.js';
 export { fullJitterDelay, type BackoffPolicy } from './backoff.js';
 export { abortReason, abortableSleep } from './abortable-sleep.js';
+export { forwardRequest, type ForwardAnswer, type ForwardRequest, type ForwardTarget } from './forward.js';
+export { requestHeadersToForward, responseHeadersToReturn } from './forward-headers.js';

@@ -1,4 +1,5 @@
 import type { Execution } from '../runs/run.js';
+import type { ForwardAnswer, ForwardRequest } from './forward.js';
 
 /** What `POST /flows/:flowId/run` takes (Doclo's body; `wait` is never sent by the gateway). */
 export interface StartRunBody {
@@ -57,6 +58,12 @@ export interface Upstream {
   startRun(flowId: string, body: StartRunBody, options?: CallOptions): Promise<Execution>;
   getRun(id: string, options?: CallOptions): Promise<Execution>;
   cancelRun(id: string, options?: CallOptions): Promise<Execution>;
+  /**
+   * Passes one caller request on to another Doclo route with this client's key, streaming both
+   * bodies; never retried (a pass-through answers with whatever Doclo said). Its rate-limit
+   * headers feed the shared budget, as every answer's do.
+   */
+  forward(request: ForwardRequest): Promise<ForwardAnswer>;
   /** The rate budget as the last answer reported it. */
   rateBudget(): RateBudgetSnapshot;
   close(): void;
