@@ -89,8 +89,8 @@ export function createApp(deps: AppDeps): Express {
   );
   api.get('/stats', createStatsHandler(deps.metrics));
   // Bodies of the gateway's own routes are parsed; those passed through to Doclo stream on as sent.
-  const ownJson = (req: { url?: string; headers: Record<string, unknown> }) =>
-    isGatewayPath(req.url ?? '/') && JSON_TYPE.test(String(req.headers['content-type'] ?? ''));
+  const ownJson = (req: { url?: string; headers: { 'content-type'?: string } }) =>
+    isGatewayPath(req.url ?? '/') && JSON_TYPE.test(req.headers['content-type'] ?? '');
   api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ownJson }), createRunsRouter(deps));
   api.use(createPassThrough({ upstream: deps.upstream, proxyWrites: deps.proxyWrites, requestBodyLimitBytes: deps.requestBodyLimitBytes, logger: deps.logger }));
   app.use('/api/v1', api);
