@@ -12,6 +12,8 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { GraceEstimator } from './polling/grace-estimator.js';
 import { Poller } from './polling/poller.js';
 import { WsHub } from './push/ws-hub.js';
+import { SseHub } from './push/sse-hub.js';
+import { sameOriginOrAllowed } from './http/event-stream-origin.js';
 import { FinalStateWaiters } from './tracking/final-state-waiters.js';
 import { RunLookup } from './tracking/run-lookup.js';
 import { Resync } from './tracking/resync.js';
@@ -174,6 +176,12 @@ async function assemble(
     metrics,
     logger,
   });
+  // Event streams are ended before the server waits for its requests to finish (see closers).
+  const sse = new SseHub(
+    { bus, lookup, metrics, logger: logger.child({ component: 'sse' }) },
+    { keepAliveMs: config.sse.keepAliveMs, maxBufferedBytes: config.sse.maxBufferedBytes },
+  );
+  resync.addFollower(sse);
   const app = createApp({
     upstream,
     writer,
@@ -188,6 +196,8 @@ async function assemble(
     trustProxy: config.trustProxy,
     rateLimit: config.rateLimit,
     proxyWrites: config.proxyWrites,
+    events: sse,
+    eventStreamOriginAllowed: sameOriginOrAllowed(config.allowedOrigins, () => publicUrl),
     webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
     callerMaxWaitMs: config.upstream.callerMaxWaitMs,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
@@ -229,6 +239,7 @@ async function assemble(
   });
   closers.push(() => closeServer(server, config.shutdownTimeoutMs, waiters));
   closers.push(() => hub.close());
+  closers.push(() => sse.close());
 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

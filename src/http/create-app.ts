@@ -15,6 +15,10 @@ import { createStatsHandler } from './stats-route.js';
 import type { RequestHandler } from 'express';
 import { WEBHOOK_PATH } from '../webhooks/webhook-route.js';
 import { createPassThrough, isGatewayPath } from './pass-through.js';
+import { createEventsRouter } from './events-routes.js';
+import type { SseHub } from '../push/sse-hub.js';
+import type { IncomingMessage } from 'node:http';
+import { redactUrl } from '../util/redact-url.js';
 
 export interface AppDeps extends RunsRouteDeps {
   store: RunStore;
@@ -28,6 +32,10 @@ export interface AppDeps extends RunsRouteDeps {
   rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
   /** `--proxy-writes`: pass non-GET requests for other Doclo routes through as well. */
   proxyWrites: boolean;
+  /** Server-Sent Events streams. */
+  events: Pick<SseHub, 'openRun' | 'openFlow'>;
+  /** The browser-origin rule for event streams (section 5). */
+  eventStreamOriginAllowed: (req: IncomingMessage) => boolean;
 }
 
 const JSON_TYPE = /^application\/(?:json|[^;\s]+\+json)\s*(?:;|$)/i;
@@ -51,7 +59,8 @@ export function createApp(deps: AppDeps): Express {
       quietReqLogger: true,
       // Lean request lines that cannot carry credentials, whatever logger the app is given.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+        // The URL without the values of credential parameters (an EventSource's access_token).
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -81,12 +90,11 @@ export function createApp(deps: AppDeps): Express {
   app.post(WEBHOOK_PATH, deps.webhookHandler);
 
   const api = express.Router();
-  api.use(
-    cors(deps.allowedOrigins),
-    perIpLimit(deps.rateLimit.perIpPerMinute),
-    requireAuth(deps.authenticator),
-    perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0),
-  );
+  const ownerLimit = perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0);
+  api.use(cors(deps.allowedOrigins), perIpLimit(deps.rateLimit.perIpPerMinute));
+  // Event streams authenticate themselves: EventSource can only send its token in the query.
+  api.use(createEventsRouter({ events: deps.events, authenticator: deps.authenticator, originAllowed: deps.eventStreamOriginAllowed, perOwnerLimit: ownerLimit }));
+  api.use(requireAuth(deps.authenticator), ownerLimit);
   api.get('/stats', createStatsHandler(deps.metrics));
   // Bodies of the gateway's own routes are parsed; those passed through to Doclo stream on as sent.
   const ownJson = (req: { url?: string; headers: { 'content-type'?: string } }) =>
