@@ -11,6 +11,7 @@ import { announce } from './logger.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { GraceEstimator } from './polling/grace-estimator.js';
 import { Poller } from './polling/poller.js';
+import { ProgressPoller } from './polling/progress-poller.js';
 import { WsHub } from './push/ws-hub.js';
 import { SseHub } from './push/sse-hub.js';
 import { sameOriginOrAllowed } from './http/event-stream-origin.js';
@@ -229,6 +230,22 @@ async function assemble(
   hub.attach(server);
   resync.addFollower(hub);
 
+  // Progress for watched runs: one poll per run however many watch it, over both transports.
+  let progress: ProgressPoller | undefined;
+  if (config.progress.intervalMs > 0) {
+    progress = new ProgressPoller(
+      {
+        bus, store, upstream, writer, metrics, logger: logger.child({ component: 'progress' }),
+        watched: () => {
+          const [ws, events] = [hub.followed(), sse.followed()];
+          return { runIds: [...ws.runIds, ...events.runIds], flowIds: [...ws.flowIds, ...events.flowIds] };
+        },
+      },
+      { intervalMs: config.progress.intervalMs, perMinute: config.progress.perMinute },
+    );
+    closers.push(() => progress?.close());
+  }
+
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port));
     server.once('error', onError);
@@ -246,6 +263,7 @@ async function assemble(
   const url = `http://${host}:${address.port}`;
   if (!publicUrl) publicUrl = url;
 
+  await progress?.start();
   const resumed = await poller.start();
   if (resumed > 0) logger.info({ runs: resumed }, 'resumed polling of unfinished runs');
 
