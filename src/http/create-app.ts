@@ -19,6 +19,7 @@ import { createEventsRouter } from './events-routes.js';
 import type { SseHub } from '../push/sse-hub.js';
 import type { IncomingMessage } from 'node:http';
 import { redactUrl } from '../util/redact-url.js';
+import { createOpenApiHandler } from './openapi-route.js';
 
 export interface AppDeps extends RunsRouteDeps {
   store: RunStore;
@@ -82,6 +83,8 @@ export function createApp(deps: AppDeps): Express {
     const { contentType, body } = await deps.metrics.render();
     res.set('Content-Type', contentType).send(body);
   });
+
+  app.get('/openapi.json', createOpenApiHandler());
 
   // The page itself takes no token; its data (runs, counters) does, like every /api/v1 route.
   app.use(createDashboardRouter());
