@@ -7,7 +7,7 @@
 //   npm run build && node bench/drop-in.js [repetitions=20] [runs=20] [progressMs=1000]
 //
 // Plain JS over dist/. Everything runs in this process on loopback; every loop is bounded.
-/* global process, Buffer, fetch, console */ // a Node script; the lint config has no Node globals for plain JS
+/* global process, Buffer, fetch, console, performance */ // a Node script; the lint config has no Node globals for plain JS
 import { createServer, request } from 'node:http';
 import { pino } from 'pino';
 import WebSocket from 'ws';
@@ -83,8 +83,8 @@ function watch(gatewayUrl, ids, count) {
       done.push(new Promise((resolve) => {
         const finals = new Set();
         socket.on('open', () => socket.send(JSON.stringify({ op: 'subscribe', runIds: ids })));
-        socket.on('message', (data) => {
-          const message = JSON.parse(data.toString());
+        socket.on('message', (/** @type {Buffer} */ data) => {
+          const message = JSON.parse(data.toString('utf8'));
           if (message.type === 'run' && FINAL.has(message.run.status)) finals.add(message.run.id);
           if (finals.size === ids.length) resolve();
         });

@@ -1,28 +1,8 @@
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
 import { requestHeadersToForward } from './forward-headers.js';
+import type { ForwardAnswer, ForwardRequest } from './upstream.js';
 import { UPSTREAM_ERROR_CODES, UpstreamError } from './upstream-error.js';
-
-/** A caller's request to pass on to Doclo as it came (the gateway's key instead of the caller's). */
-export interface ForwardRequest {
-  method: string;
-  /** The path below the API base, starting with `/`, and the query: still percent-encoded. */
-  pathAndQuery: string;
-  /** The caller's headers; hop-by-hop ones and its credentials are dropped here. */
-  headers: IncomingHttpHeaders;
-  /** The request body, streamed (not read whole); absent for GET and HEAD. */
-  body?: Readable;
-  /** Aborting (the caller left) ends the exchange, the answer's body included. */
-  signal?: AbortSignal;
-}
-
-/** Doclo's answer: status and headers as they came, the body a stream to pipe on. */
-export interface ForwardAnswer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: IncomingMessage;
-}
 
 /** Where and how a ForwardRequest is sent. */
 export interface ForwardTarget {

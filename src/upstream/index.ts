@@ -1,4 +1,4 @@
-export type { CallOptions, CallPriority, RateBudgetSnapshot, StartRunBody, Upstream } from './upstream.js';
+export type { CallOptions, CallPriority, ForwardAnswer, ForwardRequest, RateBudgetSnapshot, StartRunBody, Upstream } from './upstream.js';
 export {
   UPSTREAM_ERROR_CODES, UpstreamError, classifyStatus, errorFromResponse, isRetryableKind,
   type ErrorEnvelope, type UpstreamErrorInit, type UpstreamErrorKind,
@@ -10,5 +10,5 @@ export { parseExecution } from './execution-parser.js';
 export { parseRateLimitHeaders, parseRetryAfter, type HeaderSource, type RateLimitInfo } from './rate-limit-headers.js';
 export { fullJitterDelay, type BackoffPolicy } from './backoff.js';
 export { abortReason, abortableSleep } from './abortable-sleep.js';
-export { forwardRequest, type ForwardAnswer, type ForwardRequest, type ForwardTarget } from './forward.js';
+export { forwardRequest, type ForwardTarget } from './forward.js';
 export { requestHeadersToForward, responseHeadersToReturn } from './forward-headers.js';

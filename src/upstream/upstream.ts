@@ -1,5 +1,6 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Execution } from '../runs/run.js';
-import type { ForwardAnswer, ForwardRequest } from './forward.js';
 
 /** What `POST /flows/:flowId/run` takes (Doclo's body; `wait` is never sent by the gateway). */
 export interface StartRunBody {
@@ -43,6 +44,26 @@ export interface RateBudgetSnapshot {
   remaining?: number;
   /** When the current window ends (epoch ms; the header carries Unix seconds). */
   resetAtMs?: number;
+}
+
+/** A caller's request to pass on to Doclo as it came (the gateway's key instead of the caller's). */
+export interface ForwardRequest {
+  method: string;
+  /** The path below the API base, starting with `/`, and the query: still percent-encoded. */
+  pathAndQuery: string;
+  /** The caller's headers; hop-by-hop ones and its credentials are dropped here. */
+  headers: IncomingHttpHeaders;
+  /** The request body, streamed (not read whole); absent for GET and HEAD. */
+  body?: Readable;
+  /** Aborting (the caller left) ends the exchange, the answer's body included. */
+  signal?: AbortSignal;
+}
+
+/** Doclo's answer: status and headers as they came, the body a stream to pipe on. */
+export interface ForwardAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
 }
 
 /**

@@ -11,7 +11,7 @@ import { RunWriter } from '../../../src/tracking/run-writer.js';
 import { MemoryRunStore } from '../../../src/store/memory-run-store.js';
 import { UpstreamError } from '../../../src/upstream/upstream-error.js';
 import type { Upstream } from '../../../src/upstream/upstream.js';
-import type { ForwardAnswer } from '../../../src/upstream/forward.js';
+import type { ForwardAnswer } from '../../../src/upstream/upstream.js';
 
 /** A hand-written upstream whose answers the test sets per run. */
 class FakeUpstream implements Upstream {
