@@ -27,6 +27,7 @@ export const ERROR_CATALOGUE = {
   FORBIDDEN: { status: 403, origin: 'doclo', message: 'This token may not access this run' },
   EXECUTION_NOT_FOUND: { status: 404, origin: 'doclo', message: 'Execution not found' },
   FLOW_NOT_FOUND: { status: 404, origin: 'doclo', message: 'Flow not found' },
+  VERSION_NOT_FOUND: { status: 404, origin: 'doclo', message: 'Flow version not found', note: 'simulator (`GET /flows/:flowId?version=`)' },
   ALREADY_CANCELLED: { status: 409, origin: 'doclo', message: 'Execution is already cancelled' },
   NOT_CANCELLABLE: { status: 409, origin: 'doclo', message: 'Execution has already finished' },
   RATE_LIMITED: { status: 429, origin: 'doclo', message: 'Too many requests; slow down' },

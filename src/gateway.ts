@@ -11,7 +11,10 @@ import { announce } from './logger.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { GraceEstimator } from './polling/grace-estimator.js';
 import { Poller } from './polling/poller.js';
+import { ProgressPoller } from './polling/progress-poller.js';
 import { WsHub } from './push/ws-hub.js';
+import { SseHub } from './push/sse-hub.js';
+import { sameOriginOrAllowed } from './http/event-stream-origin.js';
 import { FinalStateWaiters } from './tracking/final-state-waiters.js';
 import { RunLookup } from './tracking/run-lookup.js';
 import { Resync } from './tracking/resync.js';
@@ -174,6 +177,12 @@ async function assemble(
     metrics,
     logger,
   });
+  // Event streams are ended before the server waits for its requests to finish (see closers).
+  const sse = new SseHub(
+    { bus, lookup, metrics, logger: logger.child({ component: 'sse' }) },
+    { keepAliveMs: config.sse.keepAliveMs, maxBufferedBytes: config.sse.maxBufferedBytes },
+  );
+  resync.addFollower(sse);
   const app = createApp({
     upstream,
     writer,
@@ -188,7 +197,11 @@ async function assemble(
     trustProxy: config.trustProxy,
     rateLimit: config.rateLimit,
     limits: drivers.limits,
+    proxyWrites: config.proxyWrites,
+    events: sse,
+    eventStreamOriginAllowed: sameOriginOrAllowed(config.allowedOrigins, () => publicUrl),
     webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
+    callerMaxWaitMs: config.upstream.callerMaxWaitMs,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
     webhookHandler,
   });
@@ -218,6 +231,22 @@ async function assemble(
   hub.attach(server);
   resync.addFollower(hub);
 
+  // Progress for watched runs: one poll per run however many watch it, over both transports.
+  let progress: ProgressPoller | undefined;
+  if (config.progress.intervalMs > 0) {
+    progress = new ProgressPoller(
+      {
+        bus, store, upstream, writer, metrics, logger: logger.child({ component: 'progress' }),
+        watched: () => {
+          const [ws, events] = [hub.followed(), sse.followed()];
+          return { runIds: [...ws.runIds, ...events.runIds], flowIds: [...ws.flowIds, ...events.flowIds] };
+        },
+      },
+      { intervalMs: config.progress.intervalMs, perMinute: config.progress.perMinute },
+    );
+    closers.push(() => progress?.close());
+  }
+
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port));
     server.once('error', onError);
@@ -228,12 +257,14 @@ async function assemble(
   });
   closers.push(() => closeServer(server, config.shutdownTimeoutMs, waiters));
   closers.push(() => hub.close());
+  closers.push(() => sse.close());
 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   if (!publicUrl) publicUrl = url;
 
+  await progress?.start();
   const resumed = await poller.start();
   if (resumed > 0) logger.info({ runs: resumed }, 'resumed polling of unfinished runs');
 

@@ -143,6 +143,35 @@ export const SERVE_OPTIONS = {
     timeoutMs: { flag: 'upstream-timeout-ms', env: 'RUNGATE_UPSTREAM_TIMEOUT_MS', kind: 'int', default: 15_000, check: atLeast(100), help: 'per-request timeout for Doclo calls' },
     concurrency: { flag: 'upstream-concurrency', env: 'RUNGATE_UPSTREAM_CONCURRENCY', kind: 'int', default: 16, check: between(1, 1000), help: 'Doclo calls in flight at once' },
     retries: { flag: 'upstream-retries', env: 'RUNGATE_UPSTREAM_RETRIES', kind: 'int', default: 4, check: between(0, 20), help: 'retries of a Doclo call on 429, 5xx, network errors and timeouts' },
+    callerMaxWaitMs: {
+      flag: 'start-max-wait-ms', env: 'RUNGATE_START_MAX_WAIT_MS', kind: 'int', default: 2000, check: between(0, 65_000),
+      help: "longest wait for Doclo's rate limit that a start or cancel sleeps through for its caller; a longer one is answered 429 RATE_LIMITED at once",
+    },
+  },
+  proxyWrites: {
+    flag: 'proxy-writes', env: 'RUNGATE_PROXY_WRITES', kind: 'boolean', default: false,
+    help: 'also pass non-GET requests for other Doclo routes through to Doclo (admins only when auth is on)',
+  },
+  progress: {
+    intervalMs: {
+      flag: 'progress-poll-ms', env: 'RUNGATE_PROGRESS_POLL_MS', kind: 'int', default: 0,
+      check: (v: number) => (v === 0 || v >= 100 ? undefined : 'must be 0 (off) or at least 100'),
+      help: 'poll an unfinished run that someone watches (WebSocket or SSE) this often, for its running state and progress; 0 = off',
+    },
+    perMinute: {
+      flag: 'progress-poll-per-minute', env: 'RUNGATE_PROGRESS_POLL_PER_MINUTE', kind: 'int', default: 600, check: atLeast(1),
+      help: 'most progress polls per minute, over all watched runs together (they also leave a reserve of Doclo\'s window to starts and cancels)',
+    },
+  },
+  sse: {
+    keepAliveMs: {
+      flag: 'sse-keepalive-ms', env: 'RUNGATE_SSE_KEEPALIVE_MS', kind: 'int', default: 15_000, check: between(100, 30_000),
+      help: 'a comment line keeps each idle Server-Sent Events stream alive this often',
+    },
+    maxBufferedBytes: {
+      flag: 'sse-max-buffered', env: 'RUNGATE_SSE_MAX_BUFFERED', kind: 'bytes', default: 4 * 1024 * 1024, check: atLeast(1024),
+      help: 'a Server-Sent Events consumer with more unsent bytes than this is disconnected',
+    },
   },
   cache: {
     finalTtlSeconds: { flag: 'cache-final-ttl-s', env: 'RUNGATE_CACHE_FINAL_TTL_S', kind: 'int', default: 3600, check: atLeast(1), help: 'how long a finished run stays in the hot cache' },

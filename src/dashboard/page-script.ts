@@ -253,13 +253,21 @@ function fillRow(row, run) {
   }
   badge.className = 'badge badge-' + (GLYPH[status] ? status : 'queued');
   badge.dataset.status = status;
-  badge.textContent = (GLYPH[status] || '?') + ' ' + status + (run.stale ? ' (stale)' : '');
+  badge.textContent = (GLYPH[status] || '?') + ' ' + status + progressText(run) + (run.stale ? ' (stale)' : '');
   row.classList.toggle('stale', Boolean(run.stale));
   row.dataset.status = status;
   row.dataset.flow = String(run.flowId || '').toLowerCase();
   sourceCell.textContent = run.source || '';
   seqCell.textContent = run.seq === undefined ? '' : String(run.seq);
   ageCell.textContent = ageText(run);
+}
+
+// The live percentage of a running run (Doclo's progress, kept fresh by --progress-poll-ms).
+function progressText(run) {
+  const progress = run.progress;
+  if (FINAL.has(run.status) || !progress || typeof progress.percentage !== 'number' || !Number.isFinite(progress.percentage)) return '';
+  const pct = Math.max(0, Math.min(100, Math.round(progress.percentage)));
+  return ' ' + pct + '%' + (typeof progress.step === 'string' && progress.step ? ' \u00B7 ' + progress.step : '');
 }
 
 function ageText(run) {

@@ -15,6 +15,12 @@ import { apiErrorHandler, createRunsRouter, type RunsRouteDeps } from './runs-ro
 import { createStatsHandler } from './stats-route.js';
 import type { RequestHandler } from 'express';
 import { WEBHOOK_PATH } from '../webhooks/webhook-route.js';
+import { createPassThrough, isGatewayPath } from './pass-through.js';
+import { createEventsRouter } from './events-routes.js';
+import type { SseHub } from '../push/sse-hub.js';
+import type { IncomingMessage } from 'node:http';
+import { redactUrl } from '../util/redact-url.js';
+import { createOpenApiHandler } from './openapi-route.js';
 
 export interface AppDeps extends RunsRouteDeps {
   store: RunStore;
@@ -28,7 +34,15 @@ export interface AppDeps extends RunsRouteDeps {
   rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
   /** Where the REST limits count: this instance's memory, or the cluster's shared store. */
   limits: LimitStore;
+  /** `--proxy-writes`: pass non-GET requests for other Doclo routes through as well. */
+  proxyWrites: boolean;
+  /** Server-Sent Events streams. */
+  events: Pick<SseHub, 'openRun' | 'openFlow'>;
+  /** The browser-origin rule for event streams (section 5). */
+  eventStreamOriginAllowed: (req: IncomingMessage) => boolean;
 }
+
+const JSON_TYPE = /^application\/(?:json|[^;\s]+\+json)\s*(?:;|$)/i;
 
 /**
  * The express app: Doclo-compatible routes, the webhook receiver, health and metrics. It never
@@ -49,7 +63,8 @@ export function createApp(deps: AppDeps): Express {
       quietReqLogger: true,
       // Lean request lines that cannot carry credentials, whatever logger the app is given.
       serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }),
+        // The URL without the values of credential parameters (an EventSource's access_token).
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -72,6 +87,8 @@ export function createApp(deps: AppDeps): Express {
     res.set('Content-Type', contentType).send(body);
   });
 
+  app.get('/openapi.json', createOpenApiHandler());
+
   // The page itself takes no token; its data (runs, counters) does, like every /api/v1 route.
   app.use(createDashboardRouter());
 
@@ -79,14 +96,17 @@ export function createApp(deps: AppDeps): Express {
   app.post(WEBHOOK_PATH, deps.webhookHandler);
 
   const api = express.Router();
-  api.use(
-    cors(deps.allowedOrigins),
-    perIpLimit(deps.rateLimit.perIpPerMinute, deps.limits),
-    requireAuth(deps.authenticator),
-    perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0, deps.limits),
-  );
+  const ownerLimit = perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0, deps.limits);
+  api.use(cors(deps.allowedOrigins), perIpLimit(deps.rateLimit.perIpPerMinute, deps.limits));
+  // Event streams authenticate themselves: EventSource can only send its token in the query.
+  api.use(createEventsRouter({ events: deps.events, authenticator: deps.authenticator, originAllowed: deps.eventStreamOriginAllowed, perOwnerLimit: ownerLimit }));
+  api.use(requireAuth(deps.authenticator), ownerLimit);
   api.get('/stats', createStatsHandler(deps.metrics));
-  api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ['application/json', 'application/*+json'] }), createRunsRouter(deps));
+  // Bodies of the gateway's own routes are parsed; those passed through to Doclo stream on as sent.
+  const ownJson = (req: { url?: string; headers: { 'content-type'?: string } }) =>
+    isGatewayPath(req.url ?? '/') && JSON_TYPE.test(req.headers['content-type'] ?? '');
+  api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ownJson }), createRunsRouter(deps));
+  api.use(createPassThrough({ upstream: deps.upstream, proxyWrites: deps.proxyWrites, requestBodyLimitBytes: deps.requestBodyLimitBytes, logger: deps.logger }));
   app.use('/api/v1', api);
 
   app.use((req, res) => sendError(res, answers.routeNotFound(req.method, req.path)));

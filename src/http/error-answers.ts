@@ -15,7 +15,15 @@ export const answers = {
     new RungateError('RATE_LIMITED', { message: 'Too many lookups of runs the gateway does not know; try again later', headers: { 'Retry-After': '1' } }),
   forbidden: () => new RungateError('FORBIDDEN'),
   unauthorized: (message: string) => new RungateError('UNAUTHORIZED', { message }),
-  clientRateLimited: () => new RungateError('RATE_LIMITED', { headers: { 'Retry-After': '60' } }),
+  clientRateLimited: (retryAfterSeconds: number, window: { limit: number; remaining: number; resetSeconds: number }) =>
+    new RungateError('RATE_LIMITED', {
+      headers: {
+        'Retry-After': String(retryAfterSeconds),
+        'X-RateLimit-Limit': String(window.limit),
+        'X-RateLimit-Remaining': String(window.remaining),
+        'X-RateLimit-Reset': String(window.resetSeconds),
+      },
+    }),
   unavailable: (message: string) => new RungateError('UPSTREAM_UNAVAILABLE', { message, headers: { 'Retry-After': '1' } }),
   internal: () => new RungateError('INTERNAL_ERROR'),
 };
@@ -34,13 +42,26 @@ export function fromUpstreamError(error: UpstreamError): RungateError {
       return new RungateError('UPSTREAM_TIMEOUT', { headers: { 'Retry-After': '1' } });
     case 'bad_response':
       return new RungateError('UPSTREAM_BAD_RESPONSE');
-    case 'rate_limited': {
-      const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
-      return RungateError.passThrough(429, error.code, error.message, details, { 'Retry-After': String(seconds) });
-    }
+    case 'rate_limited':
+      return upstreamRateLimited(error, details);
     default:
       return RungateError.passThrough(error.status, error.code, error.message, details);
   }
+}
+
+/**
+ * Doclo's 429 as the caller gets it at once (contract section 2): `RATE_LIMITED` with
+ * `Retry-After` and Doclo's three `X-RateLimit-*` headers, so its SDK fills `rateLimitInfo`.
+ */
+function upstreamRateLimited(error: UpstreamError, details: Record<string, unknown> | undefined): RungateError {
+  const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000));
+  const headers: Record<string, string> = { 'Retry-After': String(seconds) };
+  if (error.rateLimit) {
+    headers['X-RateLimit-Limit'] = String(error.rateLimit.limit);
+    headers['X-RateLimit-Remaining'] = String(error.rateLimit.remaining);
+    headers['X-RateLimit-Reset'] = String(Math.ceil(error.rateLimit.resetAtMs / 1000));
+  }
+  return new RungateError('RATE_LIMITED', { message: error.message, headers, ...(details ? { details } : {}) });
 }
 
 /** Writes an error as Doclo's envelope. */

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type IncrementResponse, type Options, type Store } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type IncrementResponse, type Options, type RateLimitInfo, type Store } from 'express-rate-limit';
 import type { LimitStore } from '../limits/limit-store.js';
 import { answers, sendError } from './error-answers.js';
 import { principalOf } from './auth-middleware.js';
@@ -38,10 +38,29 @@ class LimitStoreAdapter implements Store {
   }
 }
 
+const WINDOW_MS = 60_000;
+
+/**
+ * The 429 of one of the gateway's own limits, as Doclo answers one: `RATE_LIMITED` with
+ * `Retry-After` and `X-RateLimit-Limit/Remaining/Reset` (Unix seconds), which Doclo's SDK reads
+ * into its `rateLimitInfo` (it ignores the set unless all three are integers).
+ */
+function refuse(req: Request, res: Response): void {
+  const info = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit;
+  const nowMs = Date.now();
+  const resetAtMs = info?.resetTime?.getTime() ?? nowMs + WINDOW_MS;
+  const retryAfterSeconds = Math.max(1, Math.ceil((resetAtMs - nowMs) / 1000));
+  sendError(res, answers.clientRateLimited(retryAfterSeconds, {
+    limit: info?.limit ?? 0,
+    remaining: info?.remaining ?? 0,
+    resetSeconds: Math.ceil(resetAtMs / 1000),
+  }));
+}
+
 function limiter(perMinute: number, limits: LimitStore, prefix: string, key: (req: Request, res: Response) => string): RequestHandler {
   if (perMinute === 0) return (_req, _res, next) => next();
   return rateLimit({
-    windowMs: 60_000,
+    windowMs: WINDOW_MS,
     limit: perMinute,
     standardHeaders: 'draft-7',
     // X-RateLimit-Limit, -Remaining and -Reset (Unix seconds), as Doclo answers them.
@@ -51,7 +70,7 @@ function limiter(perMinute: number, limits: LimitStore, prefix: string, key: (re
     // A flood guard whose shared store is down lets requests through; the routes themselves then
     // answer as the store allows.
     passOnStoreError: true,
-    handler: (_req, res) => sendError(res, answers.clientRateLimited()),
+    handler: refuse,
   });
 }
 

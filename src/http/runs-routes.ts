@@ -13,7 +13,9 @@ import { canRead, mayLookUpstream } from '../auth/principal.js';
 import { answers, toAnswer, sendError } from './error-answers.js';
 import { principalOf } from './auth-middleware.js';
 import { parsePreferWait } from './prefer-wait.js';
+import { callerGone } from './caller-gone.js';
 import { isPlainObject } from '@rungate/client/shared';
+import { redactUrl } from '../util/redact-url.js';
 
 export interface RunsRouteDeps {
   upstream: Upstream;
@@ -24,6 +26,11 @@ export interface RunsRouteDeps {
   logger: Logger;
   /** Where Doclo should send this gateway's webhooks. */
   webhookUrl: () => string;
+  /**
+   * The longest wait for Doclo's rate limit a start (or cancel) sleeps through for its caller;
+   * beyond it the caller gets 429 RATE_LIMITED at once (contract section 2).
+   */
+  callerMaxWaitMs: number;
   /** A fresh per-run webhook secret, when the gateway sends them. */
   newWebhookSecret?: () => string;
 }
@@ -64,10 +71,11 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
   const router = Router();
 
   /** Holds until the run is final or `timeoutMs` passes (or the client leaves), then rereads. */
-  async function holdUntilFinal(req: Request, id: string, timeoutMs: number): Promise<RunRecord | undefined> {
+  async function holdUntilFinal(res: Response, id: string, timeoutMs: number): Promise<RunRecord | undefined> {
     const stop = new AbortController();
     const onClose = () => stop.abort();
-    req.on('close', onClose);
+    const gone = callerGone(res);
+    gone.addEventListener('abort', onClose, { once: true });
     try {
       // Listen first, then look: a change between the two cannot slip through.
       const waiting = deps.waiters.waitForFinal(id, timeoutMs, stop.signal);
@@ -79,7 +87,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
       }
       return (await waiting) ?? (await deps.lookup.findLocal(id));
     } finally {
-      req.off('close', onClose);
+      gone.removeEventListener('abort', onClose);
     }
   }
 
@@ -116,7 +124,14 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     const { start, wait, timeoutMs } = parseStartBody(req.body);
     const owner = principalOf(res)?.sub;
     const webhookSecret = deps.newWebhookSecret?.();
-    const execution = await deps.upstream.startRun(flowId, { ...start, webhookUrl: deps.webhookUrl(), ...(webhookSecret ? { webhookSecret } : {}) });
+    // The start lives only as long as its caller's patience: a caller that left (or a rate-limit
+    // pause longer than a short wait, answered 429 at once) leaves no retry behind that could
+    // create a run after its caller was answered with an error or gave up.
+    const execution = await deps.upstream.startRun(
+      flowId,
+      { ...start, webhookUrl: deps.webhookUrl(), ...(webhookSecret ? { webhookSecret } : {}) },
+      { signal: callerGone(res), maxWaitMs: deps.callerMaxWaitMs },
+    );
     const result = await deps.writer.apply(execution, 'request', {
       startedHere: true,
       ...(owner !== undefined ? { owner } : {}),
@@ -124,8 +139,13 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     });
     if (!result.record) throw answers.unavailable('Doclo answered the start with something that is not a run');
     if (!wait || isFinal(result.record.run.status)) return sendRun(res, result.record.run);
-    const held = await holdUntilFinal(req, execution.id, timeoutMs);
-    return sendRun(res, (held ?? result.record).run);
+    const held = (await holdUntilFinal(res, execution.id, timeoutMs)) ?? result.record;
+    if (isFinal(held.run.status)) return sendRun(res, held.run);
+    // As Doclo answers a synchronous start that outlasts its timeout; the run goes on.
+    throw new RungateError('EXECUTION_TIMEOUT', {
+      message: `Execution ${execution.id} did not complete within ${timeoutMs}ms; it goes on`,
+      details: { executionId: execution.id, timeoutMs },
+    });
   });
 
   router.get('/runs', async (req, res) => {
@@ -169,7 +189,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     const waitSeconds = parsePreferWait(req.headers.prefer);
     if (waitSeconds !== undefined) {
       res.set('Preference-Applied', `wait=${waitSeconds}`);
-      if (!isFinal(record.run.status) && waitSeconds > 0) record = (await holdUntilFinal(req, id, waitSeconds * 1000)) ?? record;
+      if (!isFinal(record.run.status) && waitSeconds > 0) record = (await holdUntilFinal(res, id, waitSeconds * 1000)) ?? record;
     }
     sendRun(res, record.run);
   });
@@ -180,7 +200,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     // With auth on, only those who may read a run may cancel it.
     if (principalOf(res)) await findReadable(res, id);
     try {
-      const execution = await deps.upstream.cancelRun(id);
+      const execution = await deps.upstream.cancelRun(id, { signal: callerGone(res), maxWaitMs: deps.callerMaxWaitMs });
       const result = await deps.writer.apply(execution, 'request');
       if (!result.record) throw answers.unavailable('Doclo answered the cancel with something that is not a run');
       return sendRun(res, result.record.run);
@@ -204,8 +224,13 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 /** Express 5 passes async rejections to this handler; it answers in Doclo's envelope. */
 export function apiErrorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, _next: (err?: unknown) => void): void => {
+    if (res.destroyed) {
+      // The caller left: its work was abandoned on purpose (an aborted start), nothing to answer.
+      logger.debug({ err: error, method: req.method }, 'the caller left before its answer');
+      return;
+    }
     const apiError = toAnswer(bodyParserError(error) ?? error);
-    if (apiError.status >= 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (apiError.status >= 500) logger.error({ err: error, method: req.method, url: redactUrl(req.originalUrl) }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;

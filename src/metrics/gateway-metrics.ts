@@ -93,6 +93,19 @@ export class GatewayMetrics {
     help: 'Peers closed with 1013 because their unsent bytes passed the bound',
     registers: [this.registry],
   });
+  readonly sseStreams = new Gauge({ name: 'rungate_sse_streams', help: 'Open Server-Sent Events streams', registers: [this.registry] });
+  readonly sseEventsSent = new Counter({ name: 'rungate_sse_events_sent_total', help: 'Run events written to Server-Sent Events streams', registers: [this.registry] });
+  readonly sseSlowConsumerCloses = new Counter({
+    name: 'rungate_sse_slow_consumer_closes_total',
+    help: 'Server-Sent Events consumers disconnected because their unsent bytes passed the bound',
+    registers: [this.registry],
+  });
+  readonly progressPolls = new Counter({
+    name: 'rungate_progress_polls_total',
+    help: 'Polls of watched unfinished runs for their progress, by result (changed, unchanged, error, skipped_budget)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly cacheLookups = new Counter({
     name: 'rungate_cache_lookups_total',
     help: 'Hot cache lookups by result (hit, miss)',

@@ -11,6 +11,7 @@ import { toExecution } from './run-view.js';
 import type { SimCounters, SimStats } from './sim-stats.js';
 import type { StatusVocabulary } from './sim-run.js';
 import { parseStartRequest } from './start-request.js';
+import { getFlow, listFlows } from './flow-catalog.js';
 
 /** Everything the request handler reads or changes. */
 export interface RouteDeps {
@@ -29,6 +30,8 @@ export interface RouteDeps {
 
 type Route =
   | { kind: 'run'; flowId: string }
+  | { kind: 'flows' }
+  | { kind: 'flow'; flowId: string }
   | { kind: 'get'; id: string }
   | { kind: 'cancel'; id: string }
   | { kind: 'wrong-method'; allow: string }
@@ -37,6 +40,8 @@ type Route =
 const RUN_PATH = /^\/api\/v1\/flows\/([^/]+)\/run$/;
 const GET_PATH = /^\/api\/v1\/runs\/([^/]+)$/;
 const CANCEL_PATH = /^\/api\/v1\/runs\/([^/]+)\/cancel$/;
+const FLOWS_PATH = /^\/api\/v1\/flows()$/;
+const FLOW_PATH = /^\/api\/v1\/flows\/([^/]+)$/;
 
 function decode(segment: string): string | undefined {
   try {
@@ -50,7 +55,7 @@ function matchRoute(method: string, path: string): Route {
   const clean = path.length > 1 ? path.replace(/\/+$/, '') : path;
   const match = (re: RegExp, allow: string, make: (value: string) => Route): Route | undefined => {
     const m = re.exec(clean);
-    if (!m?.[1]) return undefined;
+    if (!m || m[1] === undefined || (m[1] === '' && re !== FLOWS_PATH)) return undefined;
     const value = decode(m[1]);
     if (value === undefined) return { kind: 'unknown' };
     return method === allow ? make(value) : { kind: 'wrong-method', allow };
@@ -58,7 +63,9 @@ function matchRoute(method: string, path: string): Route {
   return (
     match(RUN_PATH, 'POST', (flowId) => ({ kind: 'run', flowId })) ??
     match(CANCEL_PATH, 'POST', (id) => ({ kind: 'cancel', id })) ??
-    match(GET_PATH, 'GET', (id) => ({ kind: 'get', id })) ?? { kind: 'unknown' }
+    match(GET_PATH, 'GET', (id) => ({ kind: 'get', id })) ??
+    match(FLOWS_PATH, 'GET', () => ({ kind: 'flows' })) ??
+    match(FLOW_PATH, 'GET', (flowId) => ({ kind: 'flow', flowId })) ?? { kind: 'unknown' }
   );
 }
 
@@ -135,6 +142,12 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
         send(200, toExecution(run, deps.vocabulary, Date.now()));
         return;
       }
+      case 'flows':
+        send(200, listFlows(new URL(req.url ?? '/', 'http://sim').searchParams));
+        return;
+      case 'flow':
+        send(200, getFlow(route.flowId, new URL(req.url ?? '/', 'http://sim').searchParams));
+        return;
       case 'wrong-method':
         throw new RungateError('METHOD_NOT_ALLOWED', { message: `Method ${req.method ?? ''} not allowed here`, headers: { allow: route.allow } });
       case 'unknown':

@@ -4,13 +4,14 @@ import { abortReason, fullJitterDelay, sleep } from '@rungate/client/shared';
 import type { Execution } from '../runs/run.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
+import { forwardRequest } from './forward.js';
 import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
 import { RateBudget } from './rate-budget.js';
 import { UPSTREAM_ERROR_CODES, UpstreamError, errorFromResponse } from './upstream-error.js';
 import type { CallOptions, RateBudgetSnapshot, StartRunBody, Upstream } from './upstream.js';
 
-/** The three Doclo calls, as metrics and logs name them. */
-export type UpstreamRoute = 'start' | 'get' | 'cancel';
+/** The three Doclo calls, and passed-through requests (`proxy`), as metrics and logs name them. */
+export type UpstreamRoute = 'start' | 'get' | 'cancel' | 'proxy';
 
 /** One HTTP attempt as metrics see it: the answer's status, or how it failed without one. */
 export interface UpstreamRequestInfo {
@@ -68,6 +69,12 @@ interface CallPlan {
   body?: string;
   /** Fills a start answer's flowId if upstream leaves it out. */
   flowId?: string;
+}
+
+/** One header's value as fetch's Headers.get would give it (several values joined). */
+function headerValue(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function positiveInt(name: string, value: number, min: number): number {
@@ -150,25 +157,28 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   /** The error of a non-2xx answer, with the wait upstream asked for (and the shared budget told). */
   function failure(answer: Attempt): UpstreamError {
     const at = now();
+    const rateLimit = parseRateLimitHeaders(answer.headers);
     let retryAfterMs: number | undefined;
     if (answer.status === 429 || answer.status === 503) retryAfterMs = parseRetryAfter(answer.headers.get('retry-after'), at);
     if (answer.status === 429) {
       // Every call shares the account's window, so a 429's pause applies to all of them.
       if (retryAfterMs !== undefined) budget.blockUntil(at + retryAfterMs);
       else {
-        const reset = parseRateLimitHeaders(answer.headers)?.resetAtMs;
+        const reset = rateLimit?.resetAtMs;
         if (reset !== undefined && reset > at) retryAfterMs = reset - at;
       }
     }
-    return errorFromResponse(answer.status, answer.text, retryAfterMs);
+    return errorFromResponse(answer.status, answer.text, retryAfterMs, rateLimit);
   }
 
   async function call(plan: CallPlan, callOptions: CallOptions | undefined): Promise<Execution> {
     if (lifecycle.signal.aborted) throw closedError;
     const signal = callOptions?.signal ? AbortSignal.any([callOptions.signal, lifecycle.signal]) : lifecycle.signal;
     const priority = callOptions?.priority ?? 'high';
+    // A caller's shorter patience wins; it never stretches the client's own bound.
+    const waitBoundMs = Math.min(callOptions?.maxWaitMs ?? maxWaitMs, maxWaitMs);
     for (let attempt = 0; ; attempt++) {
-      await budget.acquire(priority, signal);
+      await budget.acquire(priority, signal, waitBoundMs);
       const release = await limiter.acquire(signal);
       let error: UpstreamError;
       try {
@@ -183,7 +193,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       }
       if (!error.retryable || attempt >= retries) throw error;
       const delayMs = Math.max(error.retryAfterMs ?? 0, fullJitterDelay(attempt, backoff, random));
-      if (delayMs > maxWaitMs) {
+      if (delayMs > waitBoundMs) {
         log.debug({ route: plan.route, status: error.status, attempt, delayMs }, 'upstream retry wait too long; giving up');
         throw error;
       }
@@ -208,6 +218,26 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     cancelRun(id, callOptions) {
       // Retrying a cancel is safe: a repeat on a run already cancelled answers 409 ALREADY_CANCELLED.
       return call({ route: 'cancel', method: 'POST', path: `/runs/${encodeURIComponent(id)}/cancel` }, callOptions);
+    },
+    async forward(request) {
+      if (lifecycle.signal.aborted) throw closedError;
+      const startedMs = now();
+      const signal = request.signal ? AbortSignal.any([request.signal, lifecycle.signal]) : lifecycle.signal;
+      try {
+        const answer = await forwardRequest({ baseUrl, apiKey: options.apiKey, idleTimeoutMs: timeoutMs }, { ...request, signal });
+        const answerHeaders = { get: (name: string) => headerValue(answer.headers[name]) };
+        budget.observe(parseRateLimitHeaders(answerHeaders));
+        if (answer.status === 429) {
+          const retryAfterMs = parseRetryAfter(answerHeaders.get('retry-after'), now());
+          if (retryAfterMs !== undefined) budget.blockUntil(now() + retryAfterMs);
+        }
+        report('proxy', answer.status, startedMs);
+        return answer;
+      } catch (error) {
+        if (error instanceof UpstreamError) report('proxy', error.kind === 'timeout' ? 'timeout' : 'network', startedMs);
+        if (lifecycle.signal.aborted) throw closedError;
+        throw error;
+      }
     },
     rateBudget(): RateBudgetSnapshot {
       return budget.snapshot();

@@ -79,9 +79,10 @@ export class RateBudget {
 
   /**
    * Resolves when a call may be sent, and counts it. Rejects with the signal's reason on abort,
-   * or with a `rate_limited` UpstreamError when the wait would exceed `maxWaitMs`.
+   * or with a `rate_limited` UpstreamError (carrying the latest reported `X-RateLimit-*` set)
+   * when the wait would exceed `maxWaitMs` (the budget's own unless the call gives a shorter one).
    */
-  async acquire(priority: CallPriority = 'high', signal?: AbortSignal): Promise<void> {
+  async acquire(priority: CallPriority = 'high', signal?: AbortSignal, maxWaitMs = this.#maxWaitMs): Promise<void> {
     for (;;) {
       if (signal?.aborted) throw abortReason(signal);
       const wait = this.waitMs(priority);
@@ -89,12 +90,16 @@ export class RateBudget {
         if (this.#remaining !== undefined) this.#remaining = Math.max(0, this.#remaining - 1);
         return;
       }
-      if (wait > this.#maxWaitMs) {
+      if (wait > Math.min(maxWaitMs, this.#maxWaitMs)) {
+        const reported = this.#reported;
         throw new UpstreamError({
           status: 429,
           code: UPSTREAM_ERROR_CODES.rateLimited,
           message: `Upstream rate limit exhausted for another ${Math.ceil(wait / 1000)} s`,
           retryAfterMs: wait,
+          ...(reported.limit !== undefined && reported.remaining !== undefined && reported.resetAtMs !== undefined
+            ? { rateLimit: { limit: reported.limit, remaining: reported.remaining, resetAtMs: reported.resetAtMs } }
+            : {}),
         });
       }
       await sleep(wait, signal);

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import { isPlainObject } from '@rungate/client/shared';
+import type { RateLimitInfo } from './rate-limit-headers.js';
 
 /** What went wrong with an upstream call, decided by HTTP status (Doclo's codes disagree). */
 export type UpstreamErrorKind =
@@ -69,6 +70,8 @@ export interface UpstreamErrorInit {
   retryable?: boolean;
   details?: unknown;
   retryAfterMs?: number;
+  /** The `X-RateLimit-*` set of the answer (or, for a wait decided locally, the latest one seen). */
+  rateLimit?: RateLimitInfo;
   cause?: unknown;
 }
 
@@ -89,6 +92,7 @@ export class UpstreamError extends Error {
   readonly retryable: boolean;
   readonly details?: unknown;
   readonly retryAfterMs?: number;
+  readonly rateLimit?: RateLimitInfo;
 
   constructor(init: UpstreamErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -99,6 +103,7 @@ export class UpstreamError extends Error {
     this.retryable = init.retryable ?? isRetryableKind(this.kind);
     if (init.details !== undefined) this.details = init.details;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    if (init.rateLimit !== undefined) this.rateLimit = init.rateLimit;
   }
 
   /** `{"error":{code,message,details?}}` exactly as Doclo sent it. */
@@ -111,7 +116,7 @@ export class UpstreamError extends Error {
  * Builds the error for a non-2xx answer from its raw body: Doclo's envelope when the body has one,
  * else `UNKNOWN_ERROR` / `HTTP <status>` (what the SDK does with a body it cannot read).
  */
-export function errorFromResponse(status: number, bodyText: string, retryAfterMs?: number): UpstreamError {
+export function errorFromResponse(status: number, bodyText: string, retryAfterMs?: number, rateLimit?: RateLimitInfo): UpstreamError {
   let envelope: unknown;
   try {
     envelope = JSON.parse(bodyText) as unknown;
@@ -121,5 +126,5 @@ export function errorFromResponse(status: number, bodyText: string, retryAfterMs
   const error = isPlainObject(envelope) && isPlainObject(envelope.error) ? envelope.error : undefined;
   const code = typeof error?.code === 'string' && error.code !== '' ? error.code : UPSTREAM_ERROR_CODES.unknown;
   const message = typeof error?.message === 'string' && error.message !== '' ? error.message : `HTTP ${status}`;
-  return new UpstreamError({ status, code, message, details: error?.details, retryAfterMs });
+  return new UpstreamError({ status, code, message, details: error?.details, retryAfterMs, ...(rateLimit ? { rateLimit } : {}) });
 }

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Execution } from '../runs/run.js';
 
 /** What `POST /flows/:flowId/run` takes (Doclo's body; `wait` is never sent by the gateway). */
@@ -28,6 +30,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Defaults to `high`; the poller passes `low`. */
   priority?: CallPriority;
+  /**
+   * The longest single wait (a spent rate window, a Retry-After, a backoff) this call may sleep
+   * through before it surfaces the error instead; defaults to the client's `maxWaitMs`. A start
+   * made for a waiting caller passes a short one, so a long rate-limit pause is answered at once.
+   */
+  maxWaitMs?: number;
 }
 
 /** The rate budget as the last answer's `X-RateLimit-*` headers reported it (absent: never seen). */
@@ -36,6 +44,26 @@ export interface RateBudgetSnapshot {
   remaining?: number;
   /** When the current window ends (epoch ms; the header carries Unix seconds). */
   resetAtMs?: number;
+}
+
+/** A caller's request to pass on to Doclo as it came (the gateway's key instead of the caller's). */
+export interface ForwardRequest {
+  method: string;
+  /** The path below the API base, starting with `/`, and the query: still percent-encoded. */
+  pathAndQuery: string;
+  /** The caller's headers; hop-by-hop ones and its credentials are dropped here. */
+  headers: IncomingHttpHeaders;
+  /** The request body, streamed (not read whole); absent for GET and HEAD. */
+  body?: Readable;
+  /** Aborting (the caller left) ends the exchange, the answer's body included. */
+  signal?: AbortSignal;
+}
+
+/** Doclo's answer: status and headers as they came, the body a stream to pipe on. */
+export interface ForwardAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: IncomingMessage;
 }
 
 /**
@@ -51,6 +79,12 @@ export interface Upstream {
   startRun(flowId: string, body: StartRunBody, options?: CallOptions): Promise<Execution>;
   getRun(id: string, options?: CallOptions): Promise<Execution>;
   cancelRun(id: string, options?: CallOptions): Promise<Execution>;
+  /**
+   * Passes one caller request on to another Doclo route with this client's key, streaming both
+   * bodies; never retried (a pass-through answers with whatever Doclo said). Its rate-limit
+   * headers feed the shared budget, as every answer's do.
+   */
+  forward(request: ForwardRequest): Promise<ForwardAnswer>;
   /** The rate budget as the last answer reported it. */
   rateBudget(): RateBudgetSnapshot;
   close(): void;

@@ -166,6 +166,18 @@ describe.runIf(run)('dashboard in Chromium', () => {
     expect(problems.filter((text) => !/WebSocket|ERR_INTERNET_DISCONNECTED|Failed to fetch/i.test(text))).toEqual([]);
   });
 
+  it('shows the live percentage of running runs when progress polling is on', async () => {
+    stack = await startStack({ sim: { runMs: 3000, failRate: 0 }, args: ['--progress-poll-ms', '200'] });
+    const page = await open();
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10_000 });
+    const id = await start('progress');
+    // The dashboard follows every flow, so the run is watched and polled for its progress.
+    await expect.poll(() => badge(page, id).textContent(), { timeout: 10_000 }).toMatch(/running \d+%/);
+    await finalStatus(page, id);
+    expect(await badge(page, id).textContent()).not.toMatch(/%/);
+    expect(problems).toEqual([]);
+  });
+
   it('is usable by keyboard and on a phone: labelled controls, visible focus, cards instead of a wide table', async () => {
     stack = await startStack({ sim: { runMs: 800 } });
     const id = await start('a-flow-with-a-rather-long-name');

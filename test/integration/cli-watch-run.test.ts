@@ -111,6 +111,18 @@ describe('rungate watch / rungate run (spawned CLI)', () => {
     expect(result.stderr).not.toContain('\r');
   });
 
+  it('watch: shows running and the live percentage when the gateway polls watched runs for progress', async () => {
+    const progress = await startStack({ sim: { runMs: 2000, failRate: 0, seed: 23 }, args: ['--progress-poll-ms', '200'] });
+    try {
+      const id = await startRun(progress);
+      const result = await cli(['watch', id, '--url', progress.url]);
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`${id} running .*\\] \\d+% \\w+`));
+    } finally {
+      await progress.close();
+    }
+  });
+
   it('watch: exit 1 when the run fails (URL from RUNGATE_URL)', async () => {
     const id = await startRun(failing);
     const result = await cli(['watch', id], { RUNGATE_URL: failing.url });

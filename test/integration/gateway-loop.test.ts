@@ -131,10 +131,12 @@ describe('gateway loop', () => {
     expect(sync.body.status).toBe('success');
     expect(sync.body.output).toBeDefined();
 
+    // Past its timeout a synchronous start is answered as Doclo does (contract v2): 504
+    // EXECUTION_TIMEOUT naming the execution, which goes on.
     const short = await postJson(`${stack.url}/api/v1/flows/sync/run`, startBody({ wait: true, timeout: 50 }));
-    expect(short.status).toBe(200);
-    expect(['queued', 'running']).toContain(short.body.status);
-    const none = await getJson(`${stack.url}/api/v1/runs/${short.body.id}`, { prefer: 'wait=0' });
+    expect(short.status).toBe(504);
+    expect(short.body.error).toMatchObject({ code: 'EXECUTION_TIMEOUT', details: { executionId: expect.stringMatching(/^exec_/) } });
+    const none = await getJson(`${stack.url}/api/v1/runs/${short.body.error.details.executionId}`, { prefer: 'wait=0' });
     expect(['queued', 'running']).toContain(none.body.status);
     expect(stack.sim.stats().requests.get).toBe(0);
   });

@@ -26,6 +26,9 @@ describe('loadServeConfig', () => {
     expect(loadServeConfig([], { DOCLO_WEBHOOK_SECRET: 'x,y' }).webhookSecrets).toEqual(['x', 'y']);
     expect(loadServeConfig(['--store', 'redis://127.0.0.1:6379/2'], {}).store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379/2', prefix: 'rungate:' });
     expect(loadServeConfig(['--webhook-body-limit', '512kb'], {}).webhookBodyLimitBytes).toBe(512 * 1024);
+    expect(loadServeConfig([], {})).toMatchObject({ proxyWrites: false, progress: { intervalMs: 0 }, upstream: { callerMaxWaitMs: 2000 }, sse: { keepAliveMs: 15_000 } });
+    expect(loadServeConfig(['--proxy-writes'], {}).proxyWrites).toBe(true);
+    expect(loadServeConfig([], { RUNGATE_PROGRESS_POLL_MS: '1000' }).progress.intervalMs).toBe(1000);
   });
 
   it('takes postgres:// and postgresql:// store URLs as given', () => {
@@ -50,6 +53,10 @@ describe('loadServeConfig', () => {
       [['--webhook-body-limit', 'huge'], {}, /--webhook-body-limit/],
       [['--poll-interval-ms', '90000'], {}, /--poll-interval-ms/],
       [['serve-extra'], {}, /serve-extra/],
+      [['--progress-poll-ms', '50'], {}, /--progress-poll-ms: must be 0 \(off\) or at least 100/],
+      [[], { RUNGATE_PROXY_WRITES: 'maybe' }, /RUNGATE_PROXY_WRITES \(--proxy-writes\)/],
+      [['--sse-keepalive-ms', '60000'], {}, /--sse-keepalive-ms/],
+      [['--start-max-wait-ms', '-1'], {}, /--start-max-wait-ms/],
     ];
     for (const [argv, env, pattern] of cases) {
       expect(() => loadServeConfig(argv, env)).toThrow(ConfigError);

@@ -11,6 +11,7 @@ import { RunWriter } from '../../../src/tracking/run-writer.js';
 import { MemoryRunStore } from '../../../src/store/memory-run-store.js';
 import { UpstreamError } from '../../../src/upstream/upstream-error.js';
 import type { Upstream } from '../../../src/upstream/upstream.js';
+import type { ForwardAnswer } from '../../../src/upstream/upstream.js';
 
 /** A hand-written upstream whose answers the test sets per run. */
 class FakeUpstream implements Upstream {
@@ -22,6 +23,9 @@ class FakeUpstream implements Upstream {
     throw new Error('not used');
   }
   cancelRun(): Promise<Execution> {
+    throw new Error('not used');
+  }
+  forward(): Promise<ForwardAnswer> {
     throw new Error('not used');
   }
   async getRun(id: string): Promise<Execution> {

@@ -120,6 +120,37 @@ describe('retry schedule', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("a call's own maxWaitMs answers a longer 429 at once, with Doclo's X-RateLimit-* set, and sends nothing more", async () => {
+    const window = { 'X-RateLimit-Limit': '3', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(T0_SECONDS + 58) };
+    const { upstream, calls } = client([tooMany({ 'Retry-After': '58', ...window }), ok()]);
+    const err = await upstream.startRun('flow_1', { input: {} }, { maxWaitMs: 2000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 429, kind: 'rate_limited', retryAfterMs: 58_000, rateLimit: { limit: 3, remaining: 0, resetAtMs: T0 + 58_000 } });
+    // The next start is refused by the budget itself (no request), with the same figures.
+    const next = await upstream.startRun('flow_1', { input: {} }, { maxWaitMs: 2000 }).catch((e: unknown) => e);
+    expect(next).toMatchObject({ status: 429, kind: 'rate_limited', rateLimit: { limit: 3, remaining: 0 } });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(calls).toHaveLength(1);
+  });
+
+  it("a call's own maxWaitMs still sleeps through a short Retry-After", async () => {
+    const { upstream, calls } = client([tooMany({ 'Retry-After': '1' }), ok()]);
+    const pending = upstream.startRun('flow_1', { input: {} }, { maxWaitMs: 2000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    await pending;
+    expect(offsets(calls)).toEqual([0, 1000]);
+  });
+
+  it('an abort during the backoff of a start ends it: no attempt after the caller left', async () => {
+    const { upstream, calls } = client([unavailable({ 'Retry-After': '1' }), ok()]);
+    const controller = new AbortController();
+    const pending = upstream.startRun('flow_1', { input: {} }, { signal: controller.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(500);
+    controller.abort();
+    expect(await pending).toMatchObject({ name: 'AbortError' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(calls).toHaveLength(1);
+  });
+
   it("a 429's Retry-After holds back every other call as well", async () => {
     const { upstream, calls } = client([tooMany({ 'Retry-After': '5' }), ok()], { retries: 0 });
     await expect(upstream.getRun('exec_1')).rejects.toMatchObject({ kind: 'rate_limited', retryAfterMs: 5000 });
