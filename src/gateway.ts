@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, type StoreResetError } from './errors.js';
 import { RunCache } from './cache/run-cache.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { createApp } from './http/create-app.js';
@@ -15,6 +15,9 @@ import { WsHub } from './push/ws-hub.js';
 import { FinalStateWaiters } from './tracking/final-state-waiters.js';
 import { RunLookup } from './tracking/run-lookup.js';
 import { Resync } from './tracking/resync.js';
+import { RunLedger } from './tracking/run-ledger.js';
+import { StoreReseed } from './tracking/store-reseed.js';
+import { StoreResetWatch } from './tracking/store-reset-watch.js';
 import { isFinal } from './runs/run.js';
 import { RunWriter } from './tracking/run-writer.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
@@ -101,8 +104,17 @@ async function assemble(
   const { store, bus, schedule } = drivers;
   const cache = new RunCache(config.cache);
   closers.push(() => cache.close());
+  // A shared store may lose its data while this process lives (Redis without persistence): then
+  // what this instance saw is what it can give back. Stores that die with the process need none.
+  const ledger = store.marker ? new RunLedger({ maxRuns: config.cache.maxRuns, cache }) : undefined;
   // Changes written by other instances reach this one only through the bus; set() ignores older ones.
-  bus.subscribe((record) => cache.set(record));
+  bus.subscribe((record) => {
+    cache.set(record);
+    ledger?.observe(record);
+  });
+  const watch = store.marker
+    ? new StoreResetWatch({ marker: store.marker, logger: logger.child({ component: 'store' }), recover: () => recoverFromReset() })
+    : undefined;
 
   const upstream: Upstream = createUpstream({
     baseUrl: upstreamUrl,
@@ -127,6 +139,7 @@ async function assemble(
       metrics.runChanges.inc({ source: record.run.source });
       if (isFinal(record.run.status)) metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
     },
+    ...(ledger && watch ? { ledger, seqFloor: () => watch.seqFloor(), onStoreReset: (error: StoreResetError) => watch.confirm(error) } : {}),
   });
   const lookup = new RunLookup({
     store,
@@ -216,6 +229,21 @@ async function assemble(
   );
   hub.attach(server);
   resync.addFollower(hub);
+
+  // After a loss of the shared store's data: every copy back, polls back, subscribers caught up.
+  const reseed = ledger ? new StoreReseed({ writer, ledger, lookup, followed: () => resync.followed(), logger: logger.child({ component: 'store' }) }) : undefined;
+  async function recoverFromReset(): Promise<Record<string, unknown>> {
+    metrics.storeResets.inc();
+    const reseeded = await reseed?.reseed();
+    const pollsScheduled = await poller.start();
+    await resync.trigger('store reset');
+    return { ...reseeded, pollsScheduled };
+  }
+  if (watch) {
+    // Before anything is answered: every write from now on carries the store's mark.
+    await watch.start();
+    closers.push(() => watch.close());
+  }
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => reject(listenError(error, config.host, config.port));
