@@ -149,6 +149,7 @@ async function assemble(
     metrics,
     logger,
     budget: new TokenBucket(config.ws.lookupsPerMinute, 60_000),
+    ...(ledger ? { ledger } : {}),
   });
   const waiters = new FinalStateWaiters(bus);
   closers.push(() => waiters.close());

@@ -34,7 +34,7 @@ export interface WsHubOptions {
 
 export interface WsHubDeps {
   bus: Pick<RunBus, 'subscribe'>;
-  lookup: Pick<RunLookup, 'find' | 'findLocal'>;
+  lookup: Pick<RunLookup, 'find' | 'findLocal' | 'knownOwner'>;
   metrics: GatewayMetrics;
   logger: Logger;
   authenticator: Pick<Authenticator, 'enabled' | 'verify' | 'fromHeader'>;

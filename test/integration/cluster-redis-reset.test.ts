@@ -78,9 +78,9 @@ describe.skipIf(!installed)('cluster mode: the store loses its data mid-stream',
     dir = mkdtempSync(join(tmpdir(), 'rungate-redis-reset-'));
     redis = new PrivateRedis(await freePort(), dir, 'none');
     await redis.start();
-    // Runs of 1.5–4.5 s; 40 % of webhooks never sent, so polling must finish those (also after
+    // Runs of 2–6 s; 40 % of webhooks never sent, so polling must finish those (also after
     // the reset lost the poll schedule); failed deliveries retried after 0.5, 1, 2 … s.
-    sim = await createSimulator({ seed: 31, runMs: 3000, failRate: 0.2, webhookDropRate: 0.4, webhookBackoffMs: 500 });
+    sim = await createSimulator({ seed: 31, runMs: 4000, failRate: 0.2, webhookDropRate: 0.4, webhookBackoffMs: 500 });
     const args = [
       '--port', '0',
       '--store', redis.url(0),
@@ -95,6 +95,9 @@ describe.skipIf(!installed)('cluster mode: the store loses its data mid-stream',
       '--poll-interval-ms', '500',
       '--poll-max-interval-ms', '1500',
       '--shutdown-timeout-ms', '1000',
+      // Finished runs leave the hot cache after 1 s: those that ended before the loss are then
+      // held by no instance, and only their owners' reads bring them back (from upstream).
+      '--cache-final-ttl-s', '1',
     ];
     const [a, b] = await Promise.all([spawnGateway(build!.cli, args), spawnGateway(build!.cli, args)]);
     gateways.push(a, b);
@@ -123,8 +126,9 @@ describe.skipIf(!installed)('cluster mode: the store loses its data mid-stream',
     for (const wait of waits) wait.catch(() => undefined);
     await waitFor(() => owners.every((w) => ids.every((id) => w.runs.some(({ run }) => run.id === id))), 10_000, "every run's first state at its owner");
 
-    // Mid-stream: the first runs have ended, most have not.
+    // Mid-stream: the first runs have ended (and left the hot cache), most have not.
     await waitFor(() => ids.filter((id) => everything[0]!.finals(id).length > 0).length >= 2, 15_000, 'two runs ended');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const finalsBefore = ids.filter((id) => everything[0]!.finals(id).length > 0).length;
     // REST readers holding for the end (Prefer: wait) across the loss, one on each instance.
     const holding = ids
@@ -155,11 +159,27 @@ describe.skipIf(!installed)('cluster mode: the store loses its data mid-stream',
       expect(FINAL.has(answer.run.status), `held read of ${answer.id} answered ${answer.run.status}`).toBe(true);
     }
     await waitFor(() => cluster.every((g) => g.lines.some((line) => line.msg === 'store was reset')), 10_000, "both instances' reset warning");
-    // Long enough for a late duplicate (a retried webhook, a re-seed, a resync) to show up.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
 
     const upstream = new Map<string, Record<string, unknown>>();
     for (const id of ids) upstream.set(id, (await api(`${sim.url}/api/v1/runs/${id}`, 'dc_test_key')).body);
+    // REST agrees with the frames, and owners keep access (a stranger still does not get in).
+    for (const gateway of cluster) {
+      for (const id of ids) {
+        const answer = await api(`${gateway.url}/api/v1/runs/${id}`, alice);
+        expect(answer.status, `owner reads ${id}`).toBe(200);
+        const final = everything[1]!.finals(id)[0]!;
+        expect(answer.body.status, `REST status of ${id}`).toBe(final.status);
+        expect(answer.body.output, `REST output of ${id}`).toEqual(final.output);
+        expect(answer.body.seq as number).toBeGreaterThanOrEqual(final.seq);
+        expect((await api(`${gateway.url}/api/v1/runs/${id}`, bob)).status, `a stranger reads ${id}`).toBe(403);
+      }
+      const listed = await api(`${gateway.url}/api/v1/runs?limit=100`, alice);
+      expect((listed.body.data as Run[]).map((run) => run.id).sort(), "the owner's list").toEqual([...ids].sort());
+    }
+
+    // Long enough for a late duplicate (a retried webhook, a re-seed, a resync, a record those
+    // reads brought back) to show up.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     const names = ['A every flow', 'B every flow', 'A owner', 'B owner'];
     for (const [index, each] of subscribers.entries()) {
       for (const id of ids) {
@@ -178,21 +198,6 @@ describe.skipIf(!installed)('cluster mode: the store loses its data mid-stream',
       const runs = delivered.get(id)!;
       expect(runs.filter((run) => FINAL.has(run.status)), `client finals of ${id}`).toHaveLength(1);
       for (let j = 1; j < runs.length; j++) expect(runs[j]!.seq, `client seqs of ${id}`).toBeGreaterThan(runs[j - 1]!.seq);
-    }
-
-    // REST agrees with the frames, and owners keep access (a stranger still does not get in).
-    for (const gateway of cluster) {
-      for (const id of ids) {
-        const answer = await api(`${gateway.url}/api/v1/runs/${id}`, alice);
-        expect(answer.status, `owner reads ${id}`).toBe(200);
-        const final = everything[0]!.finals(id)[0]!;
-        expect(answer.body.status, `REST status of ${id}`).toBe(final.status);
-        expect(answer.body.output, `REST output of ${id}`).toEqual(final.output);
-        expect(answer.body.seq as number).toBeGreaterThanOrEqual(final.seq);
-        expect((await api(`${gateway.url}/api/v1/runs/${id}`, bob)).status, `a stranger reads ${id}`).toBe(403);
-      }
-      const listed = await api(`${gateway.url}/api/v1/runs?limit=100`, alice);
-      expect((listed.body.data as Run[]).map((run) => run.id).sort(), "the owner's list").toEqual([...ids].sort());
     }
 
     // Finals written after the loss lie above every seq held before it; runs whose webhook was
