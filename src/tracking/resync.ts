@@ -41,11 +41,11 @@ export interface ResyncDeps {
 /**
  * The one owner of catching up after changes may have gone unseen on this instance: after a bus
  * outage (registered once on `bus.onResync`) and, through `trigger`, any other cause (the shared
- * store lost its data: tracking/store-reset-watch.ts, after the store was given back what this
- * instance knew). Each pass drops the cache's unfinished entries (copies that may be
- * stale), rereads the runs long-poll readers wait for, and has every follower reread what its
- * peers follow: each run followed by id, and the newest runs of each followed flow written since
- * the last change the bus delivered (less RESYNC_SKEW_MS).
+ * store lost its data: store-reset-watch.ts, once the store was given back what this instance
+ * knew). Each pass drops the cache's unfinished entries (copies that may be stale), rereads the
+ * runs long-poll readers wait for, and has every follower reread what its peers follow: each run
+ * followed by id, and the newest runs of each followed flow written since the last change the
+ * bus delivered (less RESYNC_SKEW_MS).
  * Limit: a flow subscription sees at most its flow's RESYNC_FLOW_RUNS newest runs this way.
  *
  * Triggers never run two passes at once: one that comes during a pass gets one more pass after

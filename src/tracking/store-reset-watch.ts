@@ -51,6 +51,9 @@ export class StoreResetWatch {
   private readonly now: () => number;
   private known: StoreMark | undefined;
   private checking: Promise<void> | undefined;
+  /** A look asked for while one was running, and the promise of it. */
+  private again: { reason: string; refused: boolean } | undefined;
+  private afterChecking: Promise<void> | undefined;
   private recovering: Promise<void> | undefined;
   private pending: StoreReset | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -87,9 +90,7 @@ export class StoreResetWatch {
 
   /** Looks at the store's mark; resolves once it is settled (see the class). Never rejects. */
   check(reason: string): Promise<void> {
-    if (this.closed || !this.known) return Promise.resolve();
-    this.checking ??= this.look(reason, false).finally(() => (this.checking = undefined));
-    return this.checking;
+    return this.lookSoon(reason, false);
   }
 
   /**
@@ -99,10 +100,9 @@ export class StoreResetWatch {
    * its count back up).
    */
   async confirm(error: StoreResetError): Promise<void> {
-    await this.checking;
+    while (this.checking) await this.checking;
     if (this.closed || !this.known || error.expectedMarkId !== this.known.id) return;
-    this.checking ??= this.look('the store refused a write', true).finally(() => (this.checking = undefined));
-    await this.checking;
+    await this.lookSoon('the store refused a write', true);
   }
 
   /** Stops watching; waits a little for a recovery in progress. */
@@ -117,6 +117,27 @@ export class StoreResetWatch {
     });
     await Promise.race([this.recovering, giveUp]);
     clearTimeout(timer);
+  }
+
+  /**
+   * One look at a time. One asked for during a look gets one more look after it (shared by all
+   * asked for meanwhile): the running look may have read before their cause — a reconnect that
+   * comes while a read is stuck on the dropped connection must still be looked at.
+   */
+  private lookSoon(reason: string, refused: boolean): Promise<void> {
+    if (this.closed || !this.known) return Promise.resolve();
+    if (this.checking) {
+      this.again = { reason: this.again?.reason ?? reason, refused: refused || (this.again?.refused ?? false) };
+      this.afterChecking ??= this.checking.then(() => {
+        const again = this.again!;
+        this.again = undefined;
+        this.afterChecking = undefined;
+        return this.lookSoon(again.reason, again.refused);
+      });
+      return this.afterChecking;
+    }
+    this.checking = this.look(reason, refused).finally(() => (this.checking = undefined));
+    return this.checking;
   }
 
   private async look(reason: string, refused: boolean): Promise<void> {

@@ -13,6 +13,8 @@ class FakeStoreMarks {
   reads = 0;
   /** Reads wait on this while set (the store is away). */
   gate: Promise<void> | undefined;
+  /** The next read fails once the gate opens (it was sent on a connection that dropped). */
+  failNextRead = false;
 
   lose(): void {
     this.mark = undefined;
@@ -31,6 +33,10 @@ class FakeMarker implements StoreMarker {
   async readMark(): Promise<MarkReading> {
     this.marks.reads++;
     await this.marks.gate;
+    if (this.marks.failNextRead) {
+      this.marks.failNextRead = false;
+      throw new Error('Connection is closed.');
+    }
     return { mark: this.marks.mark, writes: this.marks.writes };
   }
   async swapMark(expected: StoreMark | undefined, next: StoreMark): Promise<StoreMark> {
@@ -239,6 +245,27 @@ describe('StoreResetWatch', () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(marks.reads).toBe(reads);
     expect(a.marker.listening).toBe(0);
+  });
+
+  it('looks once more after a look that was stuck when the store reconnected', async () => {
+    const marks = new FakeStoreMarks();
+    const a = instance(marks);
+    await a.watch.start();
+    let open: () => void = () => undefined;
+    marks.gate = new Promise<void>((resolve) => (open = resolve));
+    marks.failNextRead = true;
+    const stuck = a.watch.check('periodic check');
+    // Redis restarted empty and the connection is back, while that read still hangs on the old one.
+    marks.lose();
+    a.marker.reconnect();
+    marks.gate = undefined;
+    open();
+    await stuck;
+    await a.watch.check('settled');
+    expect(a.watch.generation).toBe(1);
+    expect(a.resets).toHaveLength(1);
+    expect(a.resets[0]!.reason).toMatch(/^store reconnected/);
+    await a.watch.close();
   });
 
   it('runs one recovery at a time: a loss noticed during one gets one more after it', async () => {
