@@ -112,9 +112,12 @@ async function assemble(
     cache.set(record);
     ledger?.observe(record);
   });
-  const watch = store.marker
-    ? new StoreResetWatch({ marker: store.marker, logger: logger.child({ component: 'store' }), recover: () => recoverFromReset() })
-    : undefined;
+  let reseed: StoreReseed | undefined;
+  const recover = () => {
+    metrics.storeResets.inc();
+    return reseed!.recover();
+  };
+  const watch = store.marker ? new StoreResetWatch({ marker: store.marker, logger: logger.child({ component: 'store' }), recover }) : undefined;
 
   const upstream: Upstream = createUpstream({
     baseUrl: upstreamUrl,
@@ -183,7 +186,10 @@ async function assemble(
     bodyLimitBytes: config.webhookBodyLimitBytes,
     toleranceSeconds: config.webhookToleranceSeconds,
     secrets: () => webhookSecrets,
-    ...(config.perRunWebhookSecret ? { runSecret: async (runId: string) => (cache.get(runId) ?? (await store.get(runId)))?.webhookSecret } : {}),
+    // The ledger still knows a run's secret when a store reset took the record (until it is re-seeded).
+    ...(config.perRunWebhookSecret
+      ? { runSecret: async (runId: string) => (cache.get(runId) ?? (await store.get(runId)))?.webhookSecret ?? ledger?.notesOf(runId)?.webhookSecret }
+      : {}),
     writer,
     metrics,
     logger,
@@ -232,14 +238,7 @@ async function assemble(
   resync.addFollower(hub);
 
   // After a loss of the shared store's data: every copy back, polls back, subscribers caught up.
-  const reseed = ledger ? new StoreReseed({ writer, ledger, lookup, followed: () => resync.followed(), logger: logger.child({ component: 'store' }) }) : undefined;
-  async function recoverFromReset(): Promise<Record<string, unknown>> {
-    metrics.storeResets.inc();
-    const reseeded = await reseed?.reseed();
-    const pollsScheduled = await poller.start();
-    await resync.trigger('store reset');
-    return { ...reseeded, pollsScheduled };
-  }
+  if (ledger) reseed = new StoreReseed({ writer, ledger, lookup, resync, reschedule: () => poller.start(), logger: logger.child({ component: 'store' }) });
   if (watch) {
     // Before anything is answered: every write from now on carries the store's mark.
     await watch.start();

@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import { isFinal } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
-import type { FollowedRuns } from './resync.js';
+import type { Resync } from './resync.js';
 import type { RunLedger } from './run-ledger.js';
 import type { RunLookup } from './run-lookup.js';
 import type { RunWriter } from './run-writer.js';
 
 /** Writes in flight at once while re-seeding: enough to be quick, few enough to leave room for live traffic. */
 const RESEED_CONCURRENCY = 16;
+/** Failures logged one by one per re-seed; the rest are only counted (the store may be gone again). */
+const LOGGED_FAILURES = 5;
 
 /** What one re-seed did, for the `store was reset` warning. */
 export interface ReseedSummary {
@@ -23,7 +25,7 @@ export interface ReseedSummary {
   lookedUp: number;
   /** Owners learnt back from the subscriptions that prove them. */
   ownersLearnt: number;
-  /** Writes or lookups that failed (logged one by one). */
+  /** Writes or lookups that failed (the first few logged one by one). */
   failed: number;
 }
 
@@ -31,8 +33,10 @@ export interface StoreReseedDeps {
   writer: Pick<RunWriter, 'restore' | 'apply'>;
   ledger: Pick<RunLedger, 'copies'>;
   lookup: Pick<RunLookup, 'findLocal' | 'find'>;
-  /** What subscribers follow, with the owners their subscriptions prove (Resync.followed). */
-  followed: () => FollowedRuns;
+  /** What subscribers follow, with the owners their subscriptions prove, and their catching up. */
+  resync: Pick<Resync, 'followed' | 'trigger'>;
+  /** Puts every unfinished run in the store back on the poll schedule; resolves with how many. */
+  reschedule: () => Promise<number>;
   logger: Logger;
 }
 
@@ -46,9 +50,23 @@ export interface StoreReseedDeps {
 export class StoreReseed {
   constructor(private readonly deps: StoreReseedDeps) {}
 
+  /**
+   * The whole recovery after a reset: re-seed, then every unfinished run back on the poll
+   * schedule (it was lost with the rest), then subscribers and long-poll readers caught up.
+   */
+  async recover(): Promise<ReseedSummary & { pollsScheduled: number }> {
+    const summary = await this.reseed();
+    const pollsScheduled = await this.deps.reschedule();
+    await this.deps.resync.trigger('store reset');
+    return { ...summary, pollsScheduled };
+  }
+
   async reseed(): Promise<ReseedSummary> {
-    const { writer, ledger, lookup, logger } = this.deps;
+    const { writer, ledger, lookup } = this.deps;
     const summary: ReseedSummary = { copies: 0, restored: 0, annotated: 0, kept: 0, lookedUp: 0, ownersLearnt: 0, failed: 0 };
+    const failed = (error: unknown, runId: string, what: string): void => {
+      if (++summary.failed <= LOGGED_FAILURES) this.deps.logger.warn({ err: error, runId }, what);
+    };
     const copies = ledger.copies();
     summary.copies = copies.length;
     copies.sort((a, b) => Number(isFinal(a.run.status)) - Number(isFinal(b.run.status)));
@@ -59,12 +77,11 @@ export class StoreReseed {
         else if (result.kind === 'annotated') summary.annotated++;
         else summary.kept++;
       } catch (error) {
-        summary.failed++;
-        logger.warn({ err: error, runId: copy.run.id }, 'could not write a run back into the store');
+        failed(error, copy.run.id, 'could not write a run back into the store');
       }
     });
 
-    const followed = this.deps.followed();
+    const followed = this.deps.resync.followed();
     const held = new Set(copies.map((copy) => copy.run.id));
     await forEachLimited(
       followed.runIds.filter((runId) => !held.has(runId)),
@@ -73,8 +90,7 @@ export class StoreReseed {
           if (await lookup.findLocal(runId)) return;
           if (await lookup.find(runId)) summary.lookedUp++;
         } catch (error) {
-          summary.failed++;
-          logger.warn({ err: error, runId }, 'could not look up a followed run the store lost');
+          failed(error, runId, 'could not look up a followed run the store lost');
         }
       },
     );
@@ -84,8 +100,7 @@ export class StoreReseed {
         const result = await writer.apply({ id: runId }, 'request', { owner });
         if (result.kind === 'annotated') summary.ownersLearnt++;
       } catch (error) {
-        summary.failed++;
-        logger.warn({ err: error, runId }, 'could not give a run its owner back');
+        failed(error, runId, 'could not give a run its owner back');
       }
     });
     return summary;

@@ -25,7 +25,7 @@ export interface StoreResetWatchDeps {
    * Gives the store back what this instance knows (re-seeding, polls, subscribers); resolves
    * with a summary of what it did, which goes into the `store was reset` warning.
    */
-  recover: (reset: StoreReset) => Promise<Record<string, unknown>>;
+  recover: (reset: StoreReset) => Promise<object>;
   intervalMs?: number;
   /** A fresh mark id; random unless a test fixes it. */
   newId?: () => string;

@@ -47,7 +47,8 @@ describe('StoreReseed', () => {
           return result.record;
         },
       },
-      followed: () => followed,
+      resync: { followed: () => followed, trigger: () => Promise.resolve() },
+      reschedule: () => Promise.resolve(0),
       logger: pino({ level: 'silent' }),
     });
     const summary = await reseed.reseed();
@@ -81,9 +82,34 @@ describe('StoreReseed', () => {
       writer: failing,
       ledger: a.ledger,
       lookup: { findLocal: (id) => store.get(id), find: (id) => store.get(id) },
-      followed: () => ({ runIds: [], flowIds: [] }),
+      resync: { followed: () => ({ runIds: [], flowIds: [] }), trigger: () => Promise.resolve() },
+      reschedule: () => Promise.resolve(0),
       logger: pino({ level: 'silent' }),
     });
     expect(await reseed.reseed()).toMatchObject({ copies: 2, failed: 1, kept: 1 });
+  });
+});
+
+describe('StoreReseed.recover', () => {
+  it('re-seeds, then puts unfinished runs back on the poll schedule, then has subscribers caught up', async () => {
+    const store = new MemoryRunStore();
+    const bus = new MemoryRunBus();
+    const a = instance(store, bus);
+    await a.writer.apply({ id: 'exec_1', flowId: 'f', status: 'running' }, 'poll');
+    const steps: string[] = [];
+    const step = <T>(name: string, then: () => Promise<T>): Promise<T> => {
+      steps.push(name);
+      return then();
+    };
+    const reseed = new StoreReseed({
+      writer: { restore: (copy) => step('restore', () => a.writer.restore(copy)), apply: a.writer.apply.bind(a.writer) },
+      ledger: a.ledger,
+      lookup: { findLocal: (id) => store.get(id), find: (id) => store.get(id) },
+      resync: { followed: () => ({ runIds: [], flowIds: [] }), trigger: (reason) => step(`resync: ${reason}`, () => Promise.resolve()) },
+      reschedule: () => step('reschedule', () => Promise.resolve(1)),
+      logger: pino({ level: 'silent' }),
+    });
+    expect(await reseed.recover()).toMatchObject({ copies: 1, kept: 1, pollsScheduled: 1 });
+    expect(steps).toEqual(['restore', 'reschedule', 'resync: store reset']);
   });
 });
