@@ -16,6 +16,7 @@ export interface KnownNotes {
   webhookSecret?: string;
 }
 
+/** How a RunLedger is bounded, and the cache it completes. */
 export interface RunLedgerOptions {
   /** Most runs remembered; beyond it the run seen longest ago is forgotten. */
   maxRuns: number;

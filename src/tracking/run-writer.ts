@@ -18,6 +18,7 @@ export type ApplyResult =
 /** What one `restore` did (see runs/restore-run.ts). */
 export type RestoreResult = { kind: 'restored' | 'annotated'; record: RunRecord } | { kind: 'unchanged'; record: RunRecord | undefined };
 
+/** The writer's clock, change hook, and (cluster mode) what it needs across store resets. */
 export interface RunWriterOptions {
   now?: () => number;
   /** Called once per accepted change, on the instance that wrote it (metrics). */

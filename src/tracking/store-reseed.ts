@@ -29,6 +29,7 @@ export interface ReseedSummary {
   failed: number;
 }
 
+/** What a re-seed writes through, reads from, and hands over to afterwards. */
 export interface StoreReseedDeps {
   writer: Pick<RunWriter, 'restore' | 'apply'>;
   ledger: Pick<RunLedger, 'copies'>;

@@ -18,6 +18,7 @@ export interface StoreReset {
   generation: number;
 }
 
+/** The marker a watch looks at, and what it does when the store lost its data. */
 export interface StoreResetWatchDeps {
   marker: StoreMarker;
   logger: Logger;
