@@ -8,6 +8,7 @@ import { HeapPollSchedule } from './polling/heap-poll-schedule.js';
 import type { PollSchedule } from './polling/poll-schedule.js';
 import { MemoryRunStore } from './store/memory-run-store.js';
 import { closeConnection, connectWithin, redisDbOf } from './redis/redis-connection.js';
+import { warnIfNotPersistent } from './redis/redis-persistence.js';
 import type { RunStore } from './store/run-store.js';
 import { StoreUnreachableError } from './errors.js';
 
@@ -98,6 +99,8 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     const limits = new RedisLimitStore({ redis: commands, prefix });
     const bus = await RedisRunBus.create({ publisher: commands, subscriber, channel: runChannel(prefix, db), logger: log });
     log.info({ db, prefix }, 'cluster mode: runs, fan-out, poll schedule and limits in Redis');
+    // A Redis that keeps nothing on disk comes back empty from a restart: say so now, not then.
+    await warnIfNotPersistent(commands, log);
     return {
       store,
       bus,

@@ -83,6 +83,12 @@ export const ERROR_CATALOGUE = {
   },
   RUNGATE_ERR_INVALID_CURSOR: { origin: 'rungate', message: 'The cursor is not one this gateway handed out', className: 'InvalidCursorError', note: 'answered as INVALID_INPUT (HTTP 400)' },
   RUNGATE_ERR_WRITE_CONFLICT: { origin: 'rungate', message: 'The run kept changing while it was being written', className: 'WriteConflictError', note: 'answered as INTERNAL_ERROR (HTTP 500)' },
+  RUNGATE_ERR_STORE_RESET: {
+    origin: 'rungate',
+    message: 'The shared store lost its data since this instance last looked',
+    className: 'StoreResetError',
+    note: 'refuses a write; the writer has the reset handled and writes again',
+  },
   RUNGATE_ERR_UPSTREAM_NETWORK: { origin: 'rungate', message: 'Doclo could not be reached', className: 'UpstreamError', note: 'answered as UPSTREAM_UNAVAILABLE (HTTP 503)' },
   RUNGATE_ERR_UPSTREAM_TIMEOUT: { origin: 'rungate', message: 'Doclo did not answer in time', className: 'UpstreamError', note: 'answered as UPSTREAM_TIMEOUT (HTTP 504)' },
   RUNGATE_ERR_UPSTREAM_BAD_RESPONSE: { origin: 'rungate', message: 'Doclo answered with something that is not a run', className: 'UpstreamError', note: 'answered as UPSTREAM_BAD_RESPONSE (HTTP 502)' },
@@ -251,5 +257,17 @@ export class WriteConflictError extends RungateError {
   constructor(id: string) {
     super('RUNGATE_ERR_WRITE_CONFLICT', { message: `run ${id} kept changing while it was being written` });
     this.name = 'WriteConflictError';
+  }
+}
+
+/**
+ * A shared store refused a write because it no longer holds the mark this instance expects: it
+ * lost its data (or went back in time) since, or another instance already re-marked it after such
+ * a loss. Nothing was written.
+ */
+export class StoreResetError extends RungateError {
+  constructor(readonly expectedMarkId: string) {
+    super('RUNGATE_ERR_STORE_RESET');
+    this.name = 'StoreResetError';
   }
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, type StoreResetError } from './errors.js';
 import { RunCache } from './cache/run-cache.js';
 import type { ServeConfig } from './config/serve-config.js';
 import { createApp } from './http/create-app.js';
@@ -18,6 +18,9 @@ import { sameOriginOrAllowed } from './http/event-stream-origin.js';
 import { FinalStateWaiters } from './tracking/final-state-waiters.js';
 import { RunLookup } from './tracking/run-lookup.js';
 import { Resync } from './tracking/resync.js';
+import { RunLedger } from './tracking/run-ledger.js';
+import { StoreReseed } from './tracking/store-reseed.js';
+import { StoreResetWatch } from './tracking/store-reset-watch.js';
 import { isFinal } from './runs/run.js';
 import { RunWriter } from './tracking/run-writer.js';
 import { createSimulator, type Simulator } from './simulator/index.js';
@@ -104,8 +107,20 @@ async function assemble(
   const { store, bus, schedule } = drivers;
   const cache = new RunCache(config.cache);
   closers.push(() => cache.close());
+  // A shared store may lose its data while this process lives (Redis without persistence): then
+  // what this instance saw is what it can give back. Stores that die with the process need none.
+  const ledger = store.marker ? new RunLedger({ maxRuns: config.cache.maxRuns, cache }) : undefined;
   // Changes written by other instances reach this one only through the bus; set() ignores older ones.
-  bus.subscribe((record) => cache.set(record));
+  bus.subscribe((record) => {
+    cache.set(record);
+    ledger?.observe(record);
+  });
+  let reseed: StoreReseed | undefined;
+  const recover = () => {
+    metrics.storeResets.inc();
+    return reseed!.recover();
+  };
+  const watch = store.marker ? new StoreResetWatch({ marker: store.marker, logger: logger.child({ component: 'store' }), recover }) : undefined;
 
   const upstream: Upstream = createUpstream({
     baseUrl: upstreamUrl,
@@ -130,6 +145,7 @@ async function assemble(
       metrics.runChanges.inc({ source: record.run.source });
       if (isFinal(record.run.status)) metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
     },
+    ...(ledger && watch ? { ledger, seqFloor: () => watch.seqFloor(), onStoreReset: (error: StoreResetError) => watch.confirm(error) } : {}),
   });
   const lookup = new RunLookup({
     store,
@@ -139,6 +155,7 @@ async function assemble(
     metrics,
     logger,
     budget: new StoredTokenBucket(drivers.limits, 'lookups', config.ws.lookupsPerMinute, 60_000),
+    ...(ledger ? { ledger } : {}),
   });
   const waiters = new FinalStateWaiters(bus);
   closers.push(() => waiters.close());
@@ -172,7 +189,10 @@ async function assemble(
     bodyLimitBytes: config.webhookBodyLimitBytes,
     toleranceSeconds: config.webhookToleranceSeconds,
     secrets: () => webhookSecrets,
-    ...(config.perRunWebhookSecret ? { runSecret: async (runId: string) => (cache.get(runId) ?? (await store.get(runId)))?.webhookSecret } : {}),
+    // The ledger still knows a run's secret when a store reset took the record (until it is re-seeded).
+    ...(config.perRunWebhookSecret
+      ? { runSecret: async (runId: string) => (cache.get(runId) ?? (await store.get(runId)))?.webhookSecret ?? ledger?.notesOf(runId)?.webhookSecret }
+      : {}),
     writer,
     metrics,
     logger,
@@ -230,6 +250,14 @@ async function assemble(
   );
   hub.attach(server);
   resync.addFollower(hub);
+
+  // After a loss of the shared store's data: every copy back, polls back, subscribers caught up.
+  if (ledger) reseed = new StoreReseed({ writer, ledger, lookup, resync, reschedule: () => poller.start(), logger: logger.child({ component: 'store' }) });
+  if (watch) {
+    // Before anything is answered: every write from now on carries the store's mark.
+    await watch.start();
+    closers.push(() => watch.close());
+  }
 
   // Progress for watched runs: one poll per run however many watch it, over both transports.
   let progress: ProgressPoller | undefined;

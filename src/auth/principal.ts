@@ -22,7 +22,11 @@ export function canRead(principal: Principal | undefined, runId: string, record:
   return record !== undefined && record.owner === principal.sub;
 }
 
-/** May this principal cause an upstream lookup of a run the gateway does not know? */
-export function mayLookUpstream(principal: Principal | undefined, runId: string): boolean {
-  return !principal || principal.admin || principal.runs.has(runId);
+/**
+ * May this principal cause an upstream lookup of a run the gateway does not know? Besides
+ * admins and holders of a `runs` claim, the run's owner may, when the gateway still knows it as
+ * such (`knownOwner`): a run whose record a shared store lost stays readable by its owner.
+ */
+export function mayLookUpstream(principal: Principal | undefined, runId: string, knownOwner?: string): boolean {
+  return !principal || principal.admin || principal.runs.has(runId) || (knownOwner !== undefined && knownOwner === principal.sub);
 }

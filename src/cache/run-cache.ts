@@ -50,6 +50,15 @@ export class RunCache {
     return dropped;
   }
 
+  /** Every record held right now (what a store that lost its data can be given back). */
+  records(): RunRecord[] {
+    const records: RunRecord[] = [];
+    for (const id of this.cache.keys()) {
+      const record = this.cache.get<RunRecord>(id);
+      if (record) records.push(record);
+    }
+    return records;
+  }
 
   size(): number {
     return this.cache.keys().length;

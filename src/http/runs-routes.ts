@@ -99,7 +99,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
   async function findReadable(res: Response, id: string): Promise<RunRecord> {
     const principal = principalOf(res);
     let record: RunRecord | undefined;
-    if (mayLookUpstream(principal, id)) {
+    if (mayLookUpstream(principal, id, deps.lookup.knownOwner(id))) {
       try {
         record = await deps.lookup.find(id);
       } catch (error) {

@@ -57,6 +57,11 @@ export class GatewayMetrics {
     help: 'Runs the gateway gave up polling (max age reached, or upstream no longer knows them)',
     registers: [this.registry],
   });
+  readonly storeResets = new Counter({
+    name: 'rungate_store_resets_total',
+    help: 'Losses of the shared store\'s data this instance noticed and recovered from (Redis restarted without persistence)',
+    registers: [this.registry],
+  });
   readonly runChanges = new Counter({
     name: 'rungate_run_changes_total',
     help: 'Accepted run state changes, by source',

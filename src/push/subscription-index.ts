@@ -163,6 +163,13 @@ export class SubscriptionIndex<Peer> {
     return [...this.byRun.keys()];
   }
 
+  /** The runs `peer` follows by id whose subscription is confirmed (its read was allowed). */
+  confirmedRunIdsOf(peer: Peer): string[] {
+    const entry = this.byPeer.get(peer);
+    if (!entry) return [];
+    return [...entry.runs].filter(([, subscription]) => subscription.confirmed).map(([runId]) => runId);
+  }
+
   /** Every flow followed by some peer (`*` among them when someone follows every flow). */
   flowIds(): string[] {
     return [...this.byFlow.keys()];

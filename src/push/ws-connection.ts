@@ -1,5 +1,5 @@
 import { canRead, type Principal } from '../auth/principal.js';
-import type { Run } from '../runs/run.js';
+import { isFinal, type Run } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import type { ClientMessage } from './client-message.js';
@@ -170,7 +170,7 @@ export class WsConnection {
   sendRun(run: Run, frame?: Buffer): void {
     if (!this.sent.isNew(run.id, run.seq)) return;
     if (this.write(frame ?? runFrame(run))) {
-      this.sent.remember(run.id, run.seq);
+      this.sent.remember(run.id, run.seq, isFinal(run.status));
       this.metrics.wsMessagesSent.inc();
     } else {
       this.metrics.wsMessagesDropped.inc();

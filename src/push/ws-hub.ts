@@ -34,7 +34,7 @@ export interface WsHubOptions {
 
 export interface WsHubDeps {
   bus: Pick<RunBus, 'subscribe'>;
-  lookup: Pick<RunLookup, 'find' | 'findLocal'>;
+  lookup: Pick<RunLookup, 'find' | 'findLocal' | 'knownOwner'>;
   metrics: GatewayMetrics;
   logger: Logger;
   authenticator: Pick<Authenticator, 'enabled' | 'verify' | 'fromHeader'>;
@@ -111,9 +111,19 @@ export class WsHub implements RunFollower {
     });
   }
 
-  /** The runs and flows some peer follows, for a resync to reread. */
+  /**
+   * The runs and flows some peer follows, for a resync to reread, and the owners that confirmed
+   * subscriptions prove: a peer that is no admin and has no `runs` claim for a run was let
+   * subscribe to it only as its owner — which a store that lost the run's record can learn back.
+   */
   followed(): FollowedRuns {
-    return { runIds: this.index.runIds(), flowIds: this.index.flowIds() };
+    const owners = new Map<string, string>();
+    for (const connection of this.connections) {
+      const principal = connection.principal;
+      if (!principal || principal.admin) continue;
+      for (const runId of this.index.confirmedRunIdsOf(connection)) if (!principal.runs.has(runId)) owners.set(runId, principal.sub);
+    }
+    return { runIds: this.index.runIds(), flowIds: this.index.flowIds(), ...(owners.size > 0 ? { owners } : {}) };
   }
 
   /** Closes every peer with 1001 (going away) and stops listening to the bus. */

@@ -1,5 +1,6 @@
 import type { RunRecord } from '../runs/run-record.js';
 import { isFinal, normalizeStatus, statusRank, type RunSource } from './run.js';
+import { nextSeq } from './seq-rule.js';
 
 /** News about a run from any source: Doclo's fields, status in any vocabulary. */
 export type RunNews = { id: string; status?: unknown; flowId?: unknown; progress?: unknown; [field: string]: unknown };
@@ -54,7 +55,9 @@ function annotate(record: RunRecord, notes: RunAnnotations): boolean {
  * The state machine of one run, as a pure function: what the record becomes when `news` arrives
  * from `source`. A run never moves back (queued < running < final) and a final state never
  * changes; within queued or running only a new `progress` counts as a change. Every accepted
- * change bumps `seq` by one. Duplicates and stale news are `unchanged`.
+ * change bumps `seq` by one, and lifts it above `seqFloor` — the floor of the store's generation
+ * (runs/seq-rule.ts; 0 until a shared store lost its data). Duplicates and stale news are
+ * `unchanged`.
  */
 export function mergeRun(
   current: RunRecord | undefined,
@@ -62,6 +65,7 @@ export function mergeRun(
   source: RunSource,
   notes: RunAnnotations,
   nowMs: number,
+  seqFloor = 0,
 ): MergeOutcome {
   const markStale = notes.stale === true;
   const status = news.status === undefined ? current?.run.status : normalizeStatus(news.status);
@@ -72,7 +76,7 @@ export function mergeRun(
     const run: Record<string, unknown> = {};
     copyDocloFields(run, news);
     const record: RunRecord = {
-      run: { ...run, id: news.id, flowId: news.flowId, status, seq: 1, source, ...(markStale ? { stale: true } : {}) },
+      run: { ...run, id: news.id, flowId: news.flowId, status, seq: nextSeq(undefined, seqFloor), source, ...(markStale ? { stale: true } : {}) },
       rev: 1,
       trackedAtMs: nowMs,
       updatedAtMs: nowMs,
@@ -105,6 +109,6 @@ export function mergeRun(
     if (isFinal(status) && news.progress === undefined) delete run.progress;
   }
   if (staleFlip) run.stale = true;
-  next.run = { ...run, id: previous.id, flowId: previous.flowId, status, seq: previous.seq + 1, source };
+  next.run = { ...run, id: previous.id, flowId: previous.flowId, status, seq: nextSeq(previous.seq, seqFloor), source };
   return { kind: 'changed', record: next };
 }

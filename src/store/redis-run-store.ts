@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis';
+import { StoreResetError } from '../errors.js';
 import { isFinal } from '../runs/run.js';
 import { closeConnection } from '../redis/redis-connection.js';
 import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
+import { RedisStoreMarker } from './redis-store-marker.js';
 
 /**
  * Compare-and-set of one run, atomic in Redis. Writes the record only when the stored `rev`
@@ -10,11 +12,22 @@ import type { RunRecord } from '../runs/run-record.js';
  * indexes the run in the newest-first sets, and on every write it keeps the unfinished set and
  * the finished-by-age set in step with the status, so no reader ever sees them disagree.
  *
+ * With an expected store mark it first checks that the store still holds that mark and has not
+ * counted fewer writes than this instance's own reached (see redis-store-marker.ts), and bumps
+ * that count with the write: a store that lost its data refuses the write instead of taking it.
+ *
  * KEYS: run hash, all-runs zset, ordinal counter, unfinished set, finished zset, flow zset,
- * owner zset (a placeholder key when the run has no owner).
- * ARGV: expectedRev, rev, record JSON, id, final (0/1), updatedAtMs, owner ('' = none), flowId.
+ * owner zset (a placeholder key when the run has no owner), mark hash.
+ * ARGV: expectedRev, rev, record JSON, id, final (0/1), updatedAtMs, owner ('' = none), flowId,
+ * expected mark id ('' = none), the lowest write count allowed.
+ * Returns -1 when the mark is not the expected one, 0 when the rev is not, else the write count
+ * (1 without an expected mark).
  */
 const CAS_LUA = `
+if ARGV[9] ~= '' then
+  local mark = redis.call('HMGET', KEYS[8], 'id', 'writes')
+  if mark[1] ~= ARGV[9] or (tonumber(mark[2]) or 0) < tonumber(ARGV[10]) then return -1 end
+end
 local stored = redis.call('HGET', KEYS[1], 'rev')
 local storedRev = tonumber(stored) or 0
 if storedRev ~= tonumber(ARGV[1]) then return 0 end
@@ -39,6 +52,7 @@ else
   redis.call('SADD', KEYS[4], ARGV[4])
   redis.call('ZREM', KEYS[5], ARGV[4])
 end
+if ARGV[9] ~= '' then return redis.call('HINCRBY', KEYS[8], 'writes', 1) end
 return 1
 `;
 
@@ -94,6 +108,8 @@ export interface RedisRunStoreOptions {
  */
 export class RedisRunStore implements RunStore {
   readonly kind = 'redis' as const;
+  /** Redis may come back empty (no persistence) while instances keep running: writes check this mark. */
+  readonly marker: RedisStoreMarker;
   private readonly redis: Redis;
   private readonly commands: RunStoreCommands;
   private readonly prefix: string;
@@ -104,9 +120,10 @@ export class RedisRunStore implements RunStore {
     this.prefix = options.prefix;
     this.ownsConnection = options.ownsConnection ?? false;
     // defineCommand sends EVALSHA and falls back to EVAL when Redis does not have the script yet.
-    this.redis.defineCommand('rungateRunCas', { lua: CAS_LUA, numberOfKeys: 7 });
+    this.redis.defineCommand('rungateRunCas', { lua: CAS_LUA, numberOfKeys: 8 });
     this.redis.defineCommand('rungateRunPrune', { lua: PRUNE_ONE_LUA, numberOfKeys: 5 });
     this.commands = this.redis as unknown as RunStoreCommands;
+    this.marker = new RedisStoreMarker(this.redis, this.prefix);
   }
 
   async get(id: string): Promise<RunRecord | undefined> {
@@ -117,6 +134,7 @@ export class RedisRunStore implements RunStore {
   async compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
     const { id, flowId, status } = next.run;
     const owner = next.owner ?? '';
+    const [markId, lowestWrites] = this.marker.casArguments();
     const written = await this.commands.rungateRunCas(
       this.runKey(id),
       this.key('runs'),
@@ -125,6 +143,7 @@ export class RedisRunStore implements RunStore {
       this.key('finished'),
       this.flowKey(flowId),
       this.ownerKey(owner),
+      this.marker.key,
       expectedRev,
       next.rev,
       JSON.stringify(next),
@@ -133,8 +152,12 @@ export class RedisRunStore implements RunStore {
       next.updatedAtMs,
       owner,
       flowId,
+      markId,
+      lowestWrites,
     );
-    return written === 1;
+    if (written === -1) throw new StoreResetError(markId);
+    if (written > 0 && markId !== '') this.marker.noteWrite(written);
+    return written > 0;
   }
 
   async list(query: RunListQuery): Promise<RunListPage> {

@@ -1,6 +1,7 @@
 import type { RunRecord } from '../runs/run-record.js';
 import type { RunStatus } from '../runs/run.js';
 import { InvalidCursorError } from '../errors.js';
+import type { StoreMarker } from './store-marker.js';
 
 export interface RunListQuery {
   flowId?: string;
@@ -24,10 +25,14 @@ export interface RunListPage {
  * - A write is durable (as far as the driver is) when its promise resolves.
  * - `list` is newest first (by when the gateway first stored the run); cursors are opaque and
  *   stay valid while runs are added.
+ * - A shared store that can lose its data while instances keep running (Redis without
+ *   persistence) has a `marker` (see store-marker.ts), which also changes `compareAndSet`: it
+ *   may reject with StoreResetError. Stores that live and die with the process have none.
  * - After `close`, no method may be called.
  */
 export interface RunStore {
   readonly kind: 'memory' | 'sqlite' | 'redis' | 'postgres';
+  readonly marker?: StoreMarker;
   get(id: string): Promise<RunRecord | undefined>;
   compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean>;
   list(query: RunListQuery): Promise<RunListPage>;

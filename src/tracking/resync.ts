@@ -14,6 +14,8 @@ export const RESYNC_SKEW_MS = 5000;
 export interface FollowedRuns {
   runIds: readonly string[];
   flowIds: readonly string[];
+  /** Run id → owner, where a peer's right to follow the run proves who owns it. */
+  owners?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -39,10 +41,11 @@ export interface ResyncDeps {
 /**
  * The one owner of catching up after changes may have gone unseen on this instance: after a bus
  * outage (registered once on `bus.onResync`) and, through `trigger`, any other cause (the shared
- * store lost its data). Each pass drops the cache's unfinished entries (copies that may be
- * stale), rereads the runs long-poll readers wait for, and has every follower reread what its
- * peers follow: each run followed by id, and the newest runs of each followed flow written since
- * the last change the bus delivered (less RESYNC_SKEW_MS).
+ * store lost its data: store-reset-watch.ts, once the store was given back what this instance
+ * knew). Each pass drops the cache's unfinished entries (copies that may be stale), rereads the
+ * runs long-poll readers wait for, and has every follower reread what its peers follow: each run
+ * followed by id, and the newest runs of each followed flow written since the last change the
+ * bus delivered (less RESYNC_SKEW_MS).
  * Limit: a flow subscription sees at most its flow's RESYNC_FLOW_RUNS newest runs this way.
  *
  * Triggers never run two passes at once: one that comes during a pass gets one more pass after
@@ -71,6 +74,18 @@ export class Resync {
   addFollower(follower: RunFollower): () => void {
     this.followers.add(follower);
     return () => this.followers.delete(follower);
+  }
+
+  /** What the peers of every follower follow, together (a store reset re-seeds from it). */
+  followed(): FollowedRuns {
+    const followed = [...this.followers].map((follower) => follower.followed());
+    const owners = new Map<string, string>();
+    for (const each of followed) for (const [runId, owner] of each.owners ?? []) owners.set(runId, owner);
+    return {
+      runIds: [...new Set(followed.flatMap((f) => f.runIds))],
+      flowIds: [...new Set(followed.flatMap((f) => f.flowIds))],
+      owners,
+    };
   }
 
   /** Runs a pass (after the running one, if any); resolves when it is done. Never rejects. */
@@ -128,9 +143,7 @@ export class Resync {
     const { store, logger } = this.deps;
     const sinceMs = this.lastChangeAtMs - RESYNC_SKEW_MS;
     const followers = [...this.followers];
-    const followed = followers.map((follower) => follower.followed());
-    const runIds = new Set(followed.flatMap((f) => f.runIds));
-    const flowIds = new Set(followed.flatMap((f) => f.flowIds));
+    const { runIds, flowIds } = this.followed();
     const records = new Map<string, RunRecord>();
     for (const runId of runIds) {
       const record = await store.get(runId);

@@ -6,6 +6,7 @@ import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Upstream } from '../upstream/upstream.js';
+import type { RunLedger } from './run-ledger.js';
 import type { RunWriter } from './run-writer.js';
 import { LookupBudgetError } from '../errors.js';
 
@@ -32,8 +33,18 @@ export class RunLookup {
       logger: Logger;
       /** Budget for upstream lookups caused by clients, shared by all of them (and, in cluster mode, by every instance). */
       budget: Budget;
+      /** What this instance remembers of runs beyond the store (cluster mode). */
+      ledger?: Pick<RunLedger, 'notesOf'>;
     },
   ) {}
+
+  /**
+   * The owner this instance remembers for a run, also when the store has lost the run's record
+   * (undefined when it remembers none): such an owner may have the run looked up again.
+   */
+  knownOwner(id: string): string | undefined {
+    return this.deps.ledger?.notesOf(id)?.owner;
+  }
 
   /** The gateway's own copy only: cache, then store. */
   async findLocal(id: string): Promise<RunRecord | undefined> {

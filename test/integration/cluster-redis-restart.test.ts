@@ -150,6 +150,8 @@ describe.skipIf(!installed)('cluster mode: Redis restarted mid-stream', () => {
     expect(finalsBefore).toBeLessThan(RUNS);
     // Both instances saw the outage and resynchronised their subscribers from the store.
     for (const count of resyncs) expect(count).toBeGreaterThanOrEqual(1);
+    // A Redis that kept its data is no store reset: its mark and write count came back with it.
+    for (const gateway of cluster) expect(gateway.lines.filter((line) => line.msg === 'store was reset' || line.msg === 'store reset noticed; giving it back what this instance knows')).toEqual([]);
 
     // The gateways stayed up through it all.
     for (const gateway of cluster) expect(gateway.child.exitCode).toBeNull();

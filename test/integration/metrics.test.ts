@@ -81,6 +81,7 @@ describe('GET /metrics', () => {
       rungate_runs_final_total: 'counter',
       rungate_runs_recovered_by_poll_total: 'counter',
       rungate_runs_stale_total: 'counter',
+      rungate_store_resets_total: 'counter',
       rungate_run_changes_total: 'counter',
       rungate_polls_scheduled: 'gauge',
       rungate_ws_connections: 'gauge',

@@ -15,9 +15,13 @@ export function redisServerInstalled(): boolean {
   return installed;
 }
 
+/** How a private server keeps its data: an fsync'd append-only file, or nothing (as this machine's and CI's Redis). */
+export type PrivateRedisPersistence = 'aof' | 'none';
+
 /**
- * A `redis-server` of the test's own on `port`, persisting to `dir` with an fsync'd append-only
- * file, so it can be stopped and started again with its data. Never the shared server on 6379.
+ * A `redis-server` of the test's own on `port`. By default it persists to `dir` with an fsync'd
+ * append-only file, so it can be stopped and started again with its data; with `persistence:
+ * 'none'` it keeps nothing and every start is empty. Never the shared server on 6379.
  */
 export class PrivateRedis {
   private child: ChildProcess | undefined;
@@ -28,6 +32,7 @@ export class PrivateRedis {
   constructor(
     readonly port: number,
     readonly dir: string,
+    readonly persistence: PrivateRedisPersistence = 'aof',
   ) {}
 
   /** `redis://127.0.0.1:<port>/<db>`. */
@@ -39,14 +44,13 @@ export class PrivateRedis {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Starts the server (reloading the append-only file if there is one) and waits for PING. */
+  /** Starts the server (reloading the append-only file if it keeps one) and waits for PING. */
   async start(timeoutMs = 10_000): Promise<void> {
     if (this.running) throw new Error('redis-server already running');
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', REDIS_HOST, '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const keeping = this.persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', REDIS_HOST, '--dir', this.dir, ...keeping, '--save', ''], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     captureProcess(child, `redis-server :${this.port}`);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));

@@ -67,6 +67,8 @@ export class FakeLookup {
   readonly records = new Map<string, RunRecord>();
   readonly finds: string[] = [];
   readonly localFinds: string[] = [];
+  /** Owners remembered beyond the store (as a cluster instance's ledger does). */
+  readonly owners = new Map<string, string>();
   failWith: Error | undefined;
   private held: Array<() => void> | undefined;
 
@@ -77,6 +79,9 @@ export class FakeLookup {
     const held = this.held ?? [];
     this.held = undefined;
     for (const resume of held) resume();
+  }
+  knownOwner(id: string): string | undefined {
+    return this.owners.get(id);
   }
   findLocal(id: string): Promise<RunRecord | undefined> {
     this.localFinds.push(id);

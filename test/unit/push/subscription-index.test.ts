@@ -107,6 +107,17 @@ describe('SentSeqMemory', () => {
     expect(memory.isNew('exec_1', 5)).toBe(false);
   });
 
+  it('lets nothing of a run through once the peer holds its final state, not even a higher seq', () => {
+    const memory = new SentSeqMemory();
+    memory.remember('exec_1', 4);
+    memory.remember('exec_1', 5, true);
+    // A store that lost its data may give the same final state back under a higher seq.
+    expect(memory.isNew('exec_1', 1_000_000_001)).toBe(false);
+    memory.remember('exec_1', 2);
+    expect(memory.isNew('exec_1', 1_000_000_002)).toBe(false);
+    expect(memory.isNew('exec_2', 1)).toBe(true);
+  });
+
   it('forgets the run touched longest ago beyond its bound', () => {
     const memory = new SentSeqMemory(2);
     memory.remember('a', 1);

@@ -24,6 +24,18 @@ describe('WsConnection', () => {
     expect(metrics.wsMessagesSent.value).toBe(2);
   });
 
+  it('sends a final state once, also when it comes back under a higher seq after a store reset', () => {
+    const { connection, socket } = fakeConnection();
+    connection.sendRun(run('exec_1', 4));
+    connection.sendRun(run('exec_1', 1_000_000_001, 'success'));
+    connection.sendRun(run('exec_1', 1_000_000_002, 'success'));
+    connection.sendSnapshot(run('exec_1', 1_000_000_003, 'success'), undefined);
+    expect(socket.messages().map((m) => [m.run.seq, m.run.status])).toEqual([
+      [4, 'running'],
+      [1_000_000_001, 'success'],
+    ]);
+  });
+
   it('sends the bytes it is given, so one serialisation serves every peer', () => {
     const { connection, socket } = fakeConnection();
     const frame = Buffer.from('{"type":"run","run":{"id":"exec_1","seq":1}}');

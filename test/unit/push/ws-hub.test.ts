@@ -128,6 +128,26 @@ describe('WsHub', () => {
     expect(peer.runs().map((r) => r.seq)).toEqual([3, 4]);
   });
 
+  it('names the owners that confirmed subscriptions prove, for a store that lost them', async () => {
+    const { hub, lookup, connect } = await start({ maxConnectionsPerClient: 5 }, principal('alice'));
+    lookup.records.set('exec_1', record(run('exec_1', 1), 'alice'));
+    const owner = await connect({ authorization: 'Bearer good' });
+    owner.send({ op: 'subscribe', runId: 'exec_1' });
+    await owner.waitFor((m) => m.type === 'run');
+    expect(hub.followed()).toEqual({ runIds: ['exec_1'], flowIds: [], owners: new Map([['exec_1', 'alice']]) });
+  });
+
+  it('proves no owner through an admin or a runs claim', async () => {
+    for (const reader of [principal('root', { admin: true }), principal('bob', { runs: new Set(['exec_1']) })]) {
+      const { hub, lookup, connect } = await start({ maxConnectionsPerClient: 5 }, reader);
+      lookup.records.set('exec_1', record(run('exec_1', 1), 'alice'));
+      const peer = await connect({ authorization: 'Bearer good' });
+      peer.send({ op: 'subscribe', runId: 'exec_1' });
+      await peer.waitFor((m) => m.type === 'run');
+      expect(hub.followed(), reader.sub).toEqual({ runIds: ['exec_1'], flowIds: [] });
+    }
+  });
+
   it('forgets a dropped peer: its subscriptions and its connection count go with it', async () => {
     const { hub, lookup, connect, gauge } = await start({ maxConnectionsPerClient: 1 });
     lookup.hold(); // a subscription still pending when the peer leaves

@@ -162,6 +162,21 @@ describe('WsProtocol', () => {
     expect(index.runIds()).toEqual(['exec_alice']);
   });
 
+  it("lets an owner the gateway still remembers have its run looked up again, and nobody else's", async () => {
+    const { lookup, peer } = setup({ auth: true });
+    // The store lost both records; this instance remembers who owns them.
+    lookup.owners.set('exec_lost', 'alice');
+    lookup.owners.set('exec_bobs', 'bob');
+    const p = peer(principal('alice'));
+    p.send({ op: 'subscribe', runIds: ['exec_lost', 'exec_bobs'] });
+    await settle();
+    expect(lookup.finds).toEqual(['exec_lost']);
+    expect(p.socket.messages()).toEqual([
+      { type: 'error', code: 'not_found', message: 'run exec_lost does not exist', runId: 'exec_lost' },
+      { type: 'error', code: 'forbidden', message: 'this token may not read this run', runId: 'exec_bobs' },
+    ]);
+  });
+
   it('lets admins and holders of a runs claim cause lookups, and refuses what the lookup finds foreign', async () => {
     const { lookup, peer } = setup({ auth: true });
     lookup.records.set('exec_bob', record(run('exec_bob', 1), 'bob'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeRun } from '../../../src/runs/merge-run.js';
+import { seqFloor } from '../../../src/runs/seq-rule.js';
 import type { RunRecord } from '../../../src/runs/run-record.js';
 
 function changed(outcome: ReturnType<typeof mergeRun>): RunRecord {
@@ -72,5 +73,20 @@ describe('mergeRun', () => {
     expect(mergeRun(created, { id: 'exec_1', status: 'exploded' }, 'poll', {}, 1).kind).toBe('invalid');
     expect(mergeRun(undefined, { id: 'exec_9', status: 'queued' }, 'poll', {}, 1).kind).toBe('invalid');
     expect(mergeRun(undefined, { id: 'exec_9' , flowId: 'f' }, 'poll', {}, 1).kind).toBe('invalid');
+  });
+
+  it('lifts every change above the store generation\'s seq floor, one at a time after it', () => {
+    const floor = seqFloor(2);
+    const fresh = changed(mergeRun(undefined, { id: 'exec_3', flowId: 'f', status: 'success' }, 'webhook', {}, 1000, floor));
+    expect(fresh.run.seq).toBe(floor + 1);
+    // A record from before the loss (seq 4) moves above the floor, and on by one from there.
+    const old = changed(mergeRun(created, { id: 'exec_1', status: 'running' }, 'poll', {}, 2000));
+    const running = changed(mergeRun({ ...old, run: { ...old.run, seq: 4 } }, { id: 'exec_1', status: 'running', progress: { step: 's', percentage: 5 } }, 'poll', {}, 3000, floor));
+    expect(running.run.seq).toBe(floor + 1);
+    const done = changed(mergeRun(running, { id: 'exec_1', status: 'success' }, 'webhook', {}, 4000, floor));
+    expect(done.run.seq).toBe(floor + 2);
+    // Annotations never take a seq, floor or not.
+    const annotated = changed(mergeRun(fresh, { id: 'exec_3' }, 'request', { owner: 'carol' }, 5000, seqFloor(3)));
+    expect(annotated.run.seq).toBe(floor + 1);
   });
 });

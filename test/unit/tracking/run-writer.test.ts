@@ -5,6 +5,10 @@ import { RunCache } from '../../../src/cache/run-cache.js';
 import { RunWriter } from '../../../src/tracking/run-writer.js';
 import { MemoryRunStore } from '../../../src/store/memory-run-store.js';
 import type { RunRecord } from '../../../src/runs/run-record.js';
+import { StoreResetError } from '../../../src/errors.js';
+import { seqFloor } from '../../../src/runs/seq-rule.js';
+import { RunLedger } from '../../../src/tracking/run-ledger.js';
+import type { RunListPage, RunListQuery, RunStore, UnfinishedCounts } from '../../../src/store/run-store.js';
 
 function setup() {
   const store = new MemoryRunStore();
@@ -51,5 +55,122 @@ describe('RunWriter', () => {
     const seqs = published.map((r) => r.run.seq);
     expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
     expect((await store.get('exec_3'))!.run.status).toBe(finals[0]!.run.status);
+  });
+});
+
+/** A memory store that can lose everything, and whose writes can be refused as reset, like a shared store. */
+class ResettableStore implements RunStore {
+  readonly kind = 'memory' as const;
+  refuseNext = 0;
+  private inner = new MemoryRunStore();
+
+  /** Everything is gone, as after a restart without persistence. */
+  lose(): void {
+    this.inner = new MemoryRunStore();
+  }
+  get(id: string): Promise<RunRecord | undefined> {
+    return this.inner.get(id);
+  }
+  compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
+    if (this.refuseNext > 0) {
+      this.refuseNext--;
+      return Promise.reject(new StoreResetError('mark-1'));
+    }
+    return this.inner.compareAndSet(next, expectedRev);
+  }
+  list(query: RunListQuery): Promise<RunListPage> {
+    return this.inner.list(query);
+  }
+  listUnfinished(): Promise<RunRecord[]> {
+    return this.inner.listUnfinished();
+  }
+  countUnfinished(): Promise<UnfinishedCounts> {
+    return this.inner.countUnfinished();
+  }
+  pruneFinished(beforeMs: number): Promise<number> {
+    return this.inner.pruneFinished(beforeMs);
+  }
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function clusterSetup(floor = 0) {
+  const store = new ResettableStore();
+  const bus = new MemoryRunBus();
+  const published: RunRecord[] = [];
+  bus.subscribe((record) => published.push(record));
+  const cache = new RunCache({ finalTtlSeconds: 60, activeTtlSeconds: 60, maxRuns: 100 });
+  const ledger = new RunLedger({ maxRuns: 100, cache });
+  bus.subscribe((record) => ledger.observe(record));
+  let generationFloor = floor;
+  const confirmations: StoreResetError[] = [];
+  const writer = new RunWriter(store, cache, bus, pino({ level: 'silent' }), {
+    ledger,
+    seqFloor: () => generationFloor,
+    onStoreReset: (error) => {
+      confirmations.push(error);
+      generationFloor = seqFloor(1);
+      return Promise.resolve();
+    },
+  });
+  return { store, cache, ledger, writer, published, confirmations };
+}
+
+describe('RunWriter across a store reset', () => {
+  it('has a refused write confirmed, then writes it above the new generation floor', async () => {
+    const { store, writer, confirmations } = clusterSetup();
+    store.refuseNext = 1;
+    const result = await writer.apply({ id: 'exec_r1', flowId: 'f', status: 'queued' }, 'request');
+    expect(confirmations).toHaveLength(1);
+    expect(result.kind).toBe('changed');
+    expect(result.record?.run.seq).toBe(seqFloor(1) + 1);
+  });
+
+  it('builds news about a run the store lost on the copy it still holds: owner kept, seq above what subscribers hold', async () => {
+    const { store, writer, published } = clusterSetup();
+    await writer.apply({ id: 'exec_r2', flowId: 'f', status: 'queued' }, 'request', { owner: 'alice', startedHere: true });
+    await writer.apply({ id: 'exec_r2', status: 'running' }, 'poll');
+    const before = (await store.get('exec_r2'))!;
+    // The store loses everything; the next write is refused until the new mark is known.
+    store.lose();
+    store.refuseNext = 1;
+    const result = await writer.apply({ id: 'exec_r2', status: 'completed', output: { a: 1 } }, 'webhook');
+    expect(result.kind).toBe('changed');
+    const after = (await store.get('exec_r2'))!;
+    expect(after.run).toMatchObject({ status: 'success', seq: seqFloor(1) + 1, source: 'webhook', output: { a: 1 } });
+    expect(after.run.seq).toBeGreaterThan(before.run.seq);
+    expect(after).toMatchObject({ owner: 'alice', startedHere: true, trackedAtMs: before.trackedAtMs });
+    expect(published.at(-1)).toEqual(after);
+  });
+
+  it('gives a run recreated without a copy the owner the ledger still knows', async () => {
+    const { store, cache, writer } = clusterSetup();
+    await writer.apply({ id: 'exec_r3', flowId: 'f', status: 'queued' }, 'request', { owner: 'bob' });
+    await writer.apply({ id: 'exec_r3', status: 'success' }, 'webhook');
+    store.lose();
+    cache.close();
+    const result = await writer.apply({ id: 'exec_r3', flowId: 'f', status: 'success' }, 'request');
+    expect(result.record?.owner).toBe('bob');
+  });
+
+  it('writes a held copy back unchanged when the news adds nothing, and restores through compare-and-set', async () => {
+    const { store, writer, published } = clusterSetup();
+    await writer.apply({ id: 'exec_r4', flowId: 'f', status: 'running' }, 'poll', { owner: 'carol' });
+    const held = (await store.get('exec_r4'))!;
+    store.lose();
+    const duplicate = await writer.apply({ id: 'exec_r4', status: 'running' }, 'poll');
+    expect(duplicate.kind).toBe('unchanged');
+    expect((await store.get('exec_r4'))!.run).toEqual(held.run);
+    // A second copy of the same state changes nothing more.
+    expect((await writer.restore(held)).kind).toBe('unchanged');
+    store.lose();
+    const restored = await writer.restore(held);
+    expect(restored.kind).toBe('restored');
+    expect(restored.record?.run).toEqual(held.run);
+    expect(published.filter((record) => record.run.id === 'exec_r4').map((record) => record.run.seq)).toEqual([1, 1, 1]);
   });
 });
