@@ -145,14 +145,16 @@ function convert(spec: AnyOptionSpec, raw: string | boolean, origin: string): un
 
 /**
  * Flags over environment over defaults, laid out as the tree says. Unknown flags, stray
- * positionals (unless allowed) and values that fail a check throw ConfigError naming the flag.
+ * positionals (unless allowed) and values that fail a check throw ConfigError naming the flag,
+ * and the variable when the value came from the environment (`RUNGATE_PORT (--port): …`);
+ * `nameOf` names an option the same way for checks made later.
  */
 export function parseOptions<T extends OptionTree>(
   tree: T,
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   options: { positionals?: number } = {},
-): { values: ConfigOf<T>; positionals: string[] } {
+): { values: ConfigOf<T>; positionals: string[]; nameOf: (spec: AnyOptionSpec) => string } {
   const parseSpec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const spec of flattenOptions(tree)) {
     if (parseSpec[spec.flag]) throw new Error(`--${spec.flag} is declared twice`);
@@ -161,26 +163,27 @@ export function parseOptions<T extends OptionTree>(
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: parseSpec, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: withNegativeValues(argv, parseSpec), options: parseSpec, strict: true, allowPositionals: true });
   } catch (error) {
-    // parseArgs explains positionals at length; name the flag plainly instead.
-    const unknown = /Unknown option '([^']+)'/.exec((error as Error).message);
-    throw new ConfigError(unknown ? `unknown flag ${unknown[1]} (see --help)` : (error as Error).message);
+    throw new ConfigError(plainParseError((error as Error).message));
   }
   const allowed = options.positionals ?? 0;
   if (parsed.positionals.length > allowed) {
     throw new ConfigError(`unexpected argument '${parsed.positionals[allowed]}'`);
   }
+  /** How a message names the option: the variable too when the value came from the environment. */
+  const nameOf = (spec: AnyOptionSpec): string =>
+    parsed.values[spec.flag] === undefined && spec.env !== undefined && (env[spec.env] ?? '') !== '' ? `${spec.env} (--${spec.flag})` : `--${spec.flag}`;
   const read = (spec: AnyOptionSpec): unknown => {
     const given = parsed.values[spec.flag] as string | boolean | string[] | undefined;
     const fromFlag = Array.isArray(given) ? given.join(',') : given;
     const fromEnv = spec.env === undefined ? undefined : env[spec.env];
     // A copy, so that freezing a config never freezes the table's default.
     let value: unknown = Array.isArray(spec.default) ? [...spec.default] : spec.default;
-    if (fromFlag !== undefined) value = convert(spec, fromFlag, `--${spec.flag}`);
-    else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, `${spec.env} (--${spec.flag})`);
+    if (fromFlag !== undefined) value = convert(spec, fromFlag, nameOf(spec));
+    else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, nameOf(spec));
     else if (value === undefined && spec.kind === 'list') value = [];
-    checkValue(spec, value, `--${spec.flag}`);
+    checkValue(spec, value, nameOf(spec));
     return value === undefined || !spec.to ? value : (spec.to as (v: unknown) => unknown)(value);
   };
   const build = (node: OptionTree): Record<string, unknown> =>
@@ -190,7 +193,47 @@ export function parseOptions<T extends OptionTree>(
         isSpec(child) ? read(child) : isGroup(child) ? child.combine(build(child.options) as never) : build(child),
       ]),
     );
-  return { values: build(tree) as ConfigOf<T>, positionals: parsed.positionals };
+  return { values: build(tree) as ConfigOf<T>, positionals: parsed.positionals, nameOf };
+}
+
+/** A value that reads as a negative number (`-1`, `-0.5`), not as a flag. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * `--flag -1` as `--flag=-1`: parseArgs takes any argument that starts with a dash for another
+ * flag and calls the pair ambiguous, yet a negative number after a flag that takes a value can
+ * only be that value, which the option's check then judges with a plain message.
+ */
+function withNegativeValues(argv: readonly string[], parseSpec: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (arg.startsWith('--') && !arg.includes('=') && parseSpec[arg.slice(2)]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  return args;
+}
+
+/** parseArgs' explanations, which speak of its own syntax, as one plain line naming the flag. */
+function plainParseError(message: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown) return `unknown flag ${unknown[1]} (see --help)`;
+  const missing = /Option '(--[^' ]+)(?: <value>)?' argument missing/.exec(message);
+  if (missing) return `${missing[1]}: needs a value`;
+  const ambiguous = /Option '(--[^' ]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) return `${ambiguous[1]}: needs a value (to give one that starts with '-', write ${ambiguous[1]}=VALUE)`;
+  const switchValue = /Option '(--[^' ]+)' does not take an argument/.exec(message);
+  if (switchValue) return `${switchValue[1]}: is a switch and takes no value (give it or leave it out)`;
+  return message.split('\n')[0] ?? message;
 }
 
 /** Runs a spec's check on a value (skipped when undefined); a problem throws ConfigError naming `name`. */
