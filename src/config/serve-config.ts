@@ -73,6 +73,10 @@ export const SERVE_OPTIONS = {
   ),
   /** Resolved by loadServeConfig when unset, since the default depends on the upstream flags. */
   simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when neither an API key nor --upstream-url is given; RUNGATE_SIMULATE=false turns it off)' },
+  simRunMs: {
+    flag: 'sim-run-ms', env: 'RUNGATE_SIM_RUN_MS', kind: 'int', default: 3000, check: atLeast(0),
+    help: "with --simulate: the embedded simulator's mean run duration in ms (each run takes 0.5× to 1.5× of it)",
+  },
   jwtSecret: {
     flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string',
     check: (v: string) => (v.length === 0 ? 'must not be empty' : undefined),
@@ -194,10 +198,11 @@ function deepFreeze<T>(value: T): T {
 
 /** Builds the serve config from argv (after the command) and the environment. */
 export function loadServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
-  const { values } = parseOptions(SERVE_OPTIONS, argv, env);
+  const { values, nameOf } = parseOptions(SERVE_OPTIONS, argv, env);
   const { poll } = values;
-  if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError('--poll-min-grace-ms: must not exceed --poll-max-grace-ms');
-  if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError('--poll-interval-ms: must not exceed --poll-max-interval-ms');
+  const { poll: specs } = SERVE_OPTIONS;
+  if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError(`${nameOf(specs.minGraceMs)}: must not exceed ${nameOf(specs.maxGraceMs)}`);
+  if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError(`${nameOf(specs.intervalMs)}: must not exceed ${nameOf(specs.maxIntervalMs)}`);
   // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
   // (a standalone simulator, a keyless proxy) is used as given.
   const simulate = values.simulate ?? (values.apiKey === undefined && values.upstreamUrl === SERVE_OPTIONS.upstreamUrl.default);

@@ -41,6 +41,10 @@ describe('loadServeConfig', () => {
       [['--webhook-body-limit', 'huge'], {}, /--webhook-body-limit/],
       [['--poll-interval-ms', '90000'], {}, /--poll-interval-ms/],
       [['serve-extra'], {}, /serve-extra/],
+      [[], { RUNGATE_STORE: 'bogus' }, /^RUNGATE_STORE \(--store\): must be/],
+      [['--poll-concurrency', '-1'], {}, /^--poll-concurrency: must be between 1 and 1000$/],
+      [[], { RUNGATE_POLL_MIN_GRACE_MS: '200000' }, /^RUNGATE_POLL_MIN_GRACE_MS \(--poll-min-grace-ms\): must not exceed --poll-max-grace-ms$/],
+      [['--sim-run-ms', '-5'], {}, /^--sim-run-ms: must be at least 0$/],
     ];
     for (const [argv, env, pattern] of cases) {
       expect(() => loadServeConfig(argv, env)).toThrow(ConfigError);
