@@ -7,6 +7,7 @@ import type { PollSchedule } from './polling/poll-schedule.js';
 import { MemoryRunStore } from './store/memory-run-store.js';
 import { closeConnection, connectWithin, redisDbOf } from './redis/redis-connection.js';
 import type { RunStore } from './store/run-store.js';
+import { StoreUnreachableError } from './errors.js';
 
 /** The three drivers that depend on where state lives, and one way to close them all. */
 export interface Drivers {
@@ -29,7 +30,14 @@ export async function createDrivers(config: ServeConfig['store'], logger: Logger
       return local(new MemoryRunStore(), logger);
     case 'sqlite': {
       const { SqliteRunStore } = await import('./store/sqlite-run-store.js');
-      return local(SqliteRunStore.open(config.path), logger);
+      let store: RunStore;
+      try {
+        store = SqliteRunStore.open(config.path);
+      } catch (error) {
+        // A folder that cannot be made or written, a file that is not a database: said in one line.
+        throw new StoreUnreachableError(`cannot open the SQLite database ${config.path}: ${(error as Error).message}`, error);
+      }
+      return local(store, logger);
     }
     case 'redis':
       return redisDrivers(config.url, config.prefix, logger);
@@ -66,16 +74,17 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
   // ioredis reads host, port, password and db from the URL itself.
   const commands = new Redis(url, { lazyConnect: true, connectionName: `${clientName}commands` });
   const subscriber = commands.duplicate({ connectionName: `${clientName}subscriber` });
-  for (const [name, connection] of [['commands', commands], ['subscriber', subscriber]] as const) {
-    // Without a listener ioredis prints every reconnect failure itself; it keeps reconnecting.
-    connection.on('error', (error: Error) => log.warn({ err: error, connection: name }, 'Redis connection error'));
-  }
   const quitAll = async () => {
     for (const connection of [subscriber, commands]) await closeConnection(connection);
   };
   try {
+    // Failures to connect at start are connectWithin's to report, as one line naming --store.
     await connectWithin(commands, url);
     await connectWithin(subscriber, url);
+    for (const [name, connection] of [['commands', commands], ['subscriber', subscriber]] as const) {
+      // Without a listener ioredis prints every reconnect failure itself; it keeps reconnecting.
+      connection.on('error', (error: Error) => log.warn({ err: error, connection: name }, 'Redis connection error'));
+    }
     const store = new RedisRunStore({ redis: commands, prefix });
     const schedule = new RedisPollSchedule({ redis: commands, prefix });
     const bus = await RedisRunBus.create({ publisher: commands, subscriber, channel: runChannel(prefix, db), logger: log });
@@ -92,6 +101,8 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
       },
     };
   } catch (error) {
+    // The reason is in the error thrown; late reconnect errors need a listener but no log.
+    for (const connection of [commands, subscriber]) connection.on('error', () => undefined);
     await quitAll();
     throw error;
   }

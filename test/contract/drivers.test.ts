@@ -1,6 +1,10 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDrivers } from '../../src/drivers.js';
+import { StoreUnreachableError } from '../../src/errors.js';
 import { redisDbOf } from '../../src/redis/redis-connection.js';
 import { deletePrefix, redisAvailable, redisUrl, testRedis, uniquePrefix } from '../support/redis.js';
 import { record } from './run-store.contract.js';
@@ -26,6 +30,25 @@ describe('createDrivers', () => {
   it('fails with a clear error, leaving nothing open, when Redis does not answer', async () => {
     // Port 1 on loopback: nothing listens there.
     await expect(createDrivers({ kind: 'redis', url: 'redis://127.0.0.1:1/0', prefix: 'x:' }, logger)).rejects.toThrow(/Redis at redis:\/\/127\.0\.0\.1:1\/0 is not reachable/);
+  });
+
+  it('says in one line which store could not be reached and why, the password hidden', async () => {
+    const error = await createDrivers({ kind: 'redis', url: 'redis://:hunter2@127.0.0.1:1/0', prefix: 'x:' }, logger).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnreachableError);
+    expect((error as Error).message).toBe('--store: Redis at redis://:***@127.0.0.1:1/0 is not reachable: connect ECONNREFUSED 127.0.0.1:1');
+  });
+
+  it('says in one line which SQLite file could not be opened and why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rungate-drivers-'));
+    try {
+      const path = join(dir, 'not-a-database.db');
+      writeFileSync(path, 'this is text, not a database '.repeat(40));
+      const error = await createDrivers({ kind: 'sqlite', path }, logger).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnreachableError);
+      expect((error as Error).message).toBe(`--store: cannot open the SQLite database ${path}: file is not a database`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.skipIf(!redisUp)('shares one Redis between store, bus and schedule, in the URL’s database', async () => {
