@@ -217,7 +217,7 @@ describe('rungate client: a gateway that is down', () => {
   it('waitForCompletion rejects, when its time is up, with an error that says the gateway could not be reached', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     // Past the fallback's start (2 s), so that long-polls are refused as well as sockets.
-    const client = createClient({ url, WebSocket: NodeWebSocket as unknown as WebSocketConstructor, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const client = createClient({ url, WebSocket: NodeWebSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     try {
       const error = await client.runs.waitForCompletion('exec_down', { timeout: 3000 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NetworkError);
