@@ -31,16 +31,22 @@ type ValueOf<K extends OptionKind> = K extends 'boolean'
 /** Any one option: a union, so that each spec's `check` sees its own kind's value. */
 export type AnyOptionSpec = { [K in OptionKind]: OptionSpec<K> }[OptionKind];
 
-/** Options that become one config value together, made by `combine` from their own values. */
+/** How messages name an option, by its flag: `--flag`, or `VARIABLE (--flag)` when the environment set it. */
+export type OptionNamer = (flag: string) => string;
+
+/**
+ * Options that become one config value together, made by `combine` from their own values; a
+ * problem it finds throws ConfigError naming the option with `nameOf`.
+ */
 export interface OptionGroup<T extends OptionTree, R> {
   options: T;
-  combine: (values: ConfigOf<T>) => R;
+  combine: (values: ConfigOf<T>, nameOf: OptionNamer) => R;
 }
 
 /** Any group, whatever it combines (`never`: a tree need not know what each group takes). */
 interface AnyOptionGroup {
   options: OptionTree;
-  combine: (values: never) => unknown;
+  combine: (values: never, nameOf: OptionNamer) => unknown;
 }
 
 /**
@@ -68,7 +74,7 @@ export type ConfigOf<T extends OptionTree> = {
     ? T[P] extends { default: unknown } | { kind: 'list' }
       ? LeafValue<T[P]>
       : LeafValue<T[P]> | undefined
-    : T[P] extends { combine: (values: never) => infer R }
+    : T[P] extends { combine: (values: never, nameOf: never) => infer R }
       ? R
       : T[P] extends OptionTree
         ? ConfigOf<T[P]>
@@ -76,7 +82,7 @@ export type ConfigOf<T extends OptionTree> = {
 };
 
 /** Declares a group, so that `combine` is typed by the options it combines. */
-export function group<T extends OptionTree, R>(options: T, combine: (values: ConfigOf<T>) => R): OptionGroup<T, R> {
+export function group<T extends OptionTree, R>(options: T, combine: (values: ConfigOf<T>, nameOf: OptionNamer) => R): OptionGroup<T, R> {
   return { options, combine };
 }
 
@@ -154,9 +160,10 @@ export function parseOptions<T extends OptionTree>(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   options: { positionals?: number } = {},
-): { values: ConfigOf<T>; positionals: string[]; nameOf: (spec: AnyOptionSpec) => string } {
+): { values: ConfigOf<T>; positionals: string[]; nameOf: OptionNamer } {
   const parseSpec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
-  for (const spec of flattenOptions(tree)) {
+  const specs = flattenOptions(tree);
+  for (const spec of specs) {
     if (parseSpec[spec.flag]) throw new Error(`--${spec.flag} is declared twice`);
     // A list flag may be given several times; its values join the comma-separated ones.
     parseSpec[spec.flag] = spec.kind === 'list' ? { type: 'string', multiple: true } : { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
@@ -172,25 +179,30 @@ export function parseOptions<T extends OptionTree>(
     throw new ConfigError(`unexpected argument '${parsed.positionals[allowed]}'`);
   }
   /** How a message names the option: the variable too when the value came from the environment. */
-  const nameOf = (spec: AnyOptionSpec): string =>
+  const nameOfSpec = (spec: AnyOptionSpec): string =>
     parsed.values[spec.flag] === undefined && spec.env !== undefined && (env[spec.env] ?? '') !== '' ? `${spec.env} (--${spec.flag})` : `--${spec.flag}`;
+  const nameOf: OptionNamer = (flag) => {
+    const spec = specs.find((each) => each.flag === flag);
+    if (!spec) throw new Error(`--${flag} is not an option of this command`);
+    return nameOfSpec(spec);
+  };
   const read = (spec: AnyOptionSpec): unknown => {
     const given = parsed.values[spec.flag] as string | boolean | string[] | undefined;
     const fromFlag = Array.isArray(given) ? given.join(',') : given;
     const fromEnv = spec.env === undefined ? undefined : env[spec.env];
     // A copy, so that freezing a config never freezes the table's default.
     let value: unknown = Array.isArray(spec.default) ? [...spec.default] : spec.default;
-    if (fromFlag !== undefined) value = convert(spec, fromFlag, nameOf(spec));
-    else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, nameOf(spec));
+    if (fromFlag !== undefined) value = convert(spec, fromFlag, nameOfSpec(spec));
+    else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, nameOfSpec(spec));
     else if (value === undefined && spec.kind === 'list') value = [];
-    checkValue(spec, value, nameOf(spec));
+    checkValue(spec, value, nameOfSpec(spec));
     return value === undefined || !spec.to ? value : (spec.to as (v: unknown) => unknown)(value);
   };
   const build = (node: OptionTree): Record<string, unknown> =>
     Object.fromEntries(
       Object.entries(node).map(([key, child]) => [
         key,
-        isSpec(child) ? read(child) : isGroup(child) ? child.combine(build(child.options) as never) : build(child),
+        isSpec(child) ? read(child) : isGroup(child) ? child.combine(build(child.options) as never, nameOf) : build(child),
       ]),
     );
   return { values: build(tree) as ConfigOf<T>, positionals: parsed.positionals, nameOf };

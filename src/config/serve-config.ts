@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { redisDbOf } from '../redis/redis-connection.js';
 import { LOG_LEVEL_OPTION } from './log-level.js';
-import { atLeast, between, group, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionTree } from './option-parser.js';
+import { atLeast, between, group, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionNamer, type OptionTree } from './option-parser.js';
 import { ConfigError } from '../errors.js';
 
 /** `OWNER=KEY`, the key at least 16 characters. */
@@ -92,7 +92,7 @@ export const SERVE_OPTIONS = {
       },
       file: { flag: 'client-keys-file', env: 'RUNGATE_CLIENT_KEYS_FILE', kind: 'string', help: 'a file of OWNER=KEY lines (# comments allowed)' },
     },
-    ({ pairs, file }): ReadonlyMap<string, string> => readClientKeys(pairs, file),
+    ({ pairs, file }, nameOf): ReadonlyMap<string, string> => readClientKeys(pairs, file, nameOf),
   ),
   allowedOrigins: {
     flag: 'allowed-origins', env: 'RUNGATE_ALLOWED_ORIGINS', kind: 'list',
@@ -162,19 +162,19 @@ export const SERVE_OPTIONS = {
 export type ServeConfig = Omit<ConfigOf<typeof SERVE_OPTIONS>, 'simulate'> & { readonly simulate: boolean };
 
 /** Client keys from the flag and the file, as key → owner; a key given twice is an error. */
-function readClientKeys(pairs: readonly string[], file: string | undefined): Map<string, string> {
+function readClientKeys(pairs: readonly string[], file: string | undefined, nameOf: OptionNamer): Map<string, string> {
   const all = [...pairs];
   if (file !== undefined) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new ConfigError(`--client-keys-file: cannot read ${file}: ${(error as Error).message}`);
+      throw new ConfigError(`${nameOf('client-keys-file')}: cannot read ${file}: ${(error as Error).message}`);
     }
     text.split('\n').forEach((line, index) => {
       const trimmed = line.trim();
       if (trimmed === '' || trimmed.startsWith('#')) return;
-      if (!CLIENT_KEY_PAIR.test(trimmed)) throw new ConfigError(`--client-keys-file: line ${index + 1} is not OWNER=KEY (key of 16+ characters)`);
+      if (!CLIENT_KEY_PAIR.test(trimmed)) throw new ConfigError(`${nameOf('client-keys-file')}: line ${index + 1} is not OWNER=KEY (key of 16+ characters)`);
       all.push(trimmed);
     });
   }
@@ -182,7 +182,7 @@ function readClientKeys(pairs: readonly string[], file: string | undefined): Map
   for (const pair of all) {
     const at = pair.indexOf('=');
     const key = pair.slice(at + 1);
-    if (keys.has(key)) throw new ConfigError('--client-key: the same key is given twice');
+    if (keys.has(key)) throw new ConfigError(`${nameOf('client-key')}: the same key is given twice`);
     keys.set(key, pair.slice(0, at));
   }
   return keys;
@@ -200,9 +200,8 @@ function deepFreeze<T>(value: T): T {
 export function loadServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
   const { values, nameOf } = parseOptions(SERVE_OPTIONS, argv, env);
   const { poll } = values;
-  const { poll: specs } = SERVE_OPTIONS;
-  if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError(`${nameOf(specs.minGraceMs)}: must not exceed ${nameOf(specs.maxGraceMs)}`);
-  if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError(`${nameOf(specs.intervalMs)}: must not exceed ${nameOf(specs.maxIntervalMs)}`);
+  if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError(`${nameOf('poll-min-grace-ms')}: must not exceed ${nameOf('poll-max-grace-ms')}`);
+  if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError(`${nameOf('poll-interval-ms')}: must not exceed ${nameOf('poll-max-interval-ms')}`);
   // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
   // (a standalone simulator, a keyless proxy) is used as given.
   const simulate = values.simulate ?? (values.apiKey === undefined && values.upstreamUrl === SERVE_OPTIONS.upstreamUrl.default);

@@ -97,8 +97,9 @@ describe('parseOptions: messages a person can act on', () => {
     // A flag wins over the variable, and is what the message names.
     expect(() => parseOptions(NUMBERS, ['--count', '0'], { T_COUNT: '5' })).toThrow(/^--count: must be at least 1$/);
     const { nameOf } = parseOptions(NUMBERS, [], { T_COUNT: '3' });
-    expect(nameOf(NUMBERS.count)).toBe('T_COUNT (--count)');
-    expect(nameOf(NUMBERS.ratio)).toBe('--ratio');
+    expect(nameOf('count')).toBe('T_COUNT (--count)');
+    expect(nameOf('ratio')).toBe('--ratio');
+    expect(() => nameOf('nope')).toThrow(/--nope is not an option/);
   });
 });
 

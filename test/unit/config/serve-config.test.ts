@@ -45,6 +45,8 @@ describe('loadServeConfig', () => {
       [['--poll-concurrency', '-1'], {}, /^--poll-concurrency: must be between 1 and 1000$/],
       [[], { RUNGATE_POLL_MIN_GRACE_MS: '200000' }, /^RUNGATE_POLL_MIN_GRACE_MS \(--poll-min-grace-ms\): must not exceed --poll-max-grace-ms$/],
       [['--sim-run-ms', '-5'], {}, /^--sim-run-ms: must be at least 0$/],
+      [[], { RUNGATE_CLIENT_KEYS_FILE: '/nonexistent/keys' }, /^RUNGATE_CLIENT_KEYS_FILE \(--client-keys-file\): cannot read \/nonexistent\/keys/],
+      [['--client-key', `a=${'k'.repeat(16)}`, '--client-key', `b=${'k'.repeat(16)}`], {}, /^--client-key: the same key is given twice$/],
     ];
     for (const [argv, env, pattern] of cases) {
       expect(() => loadServeConfig(argv, env)).toThrow(ConfigError);
