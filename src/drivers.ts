@@ -11,6 +11,7 @@ import { closeConnection, connectWithin, redisDbOf } from './redis/redis-connect
 import { warnIfNotPersistent } from './redis/redis-persistence.js';
 import type { RunStore } from './store/run-store.js';
 import { StoreUnreachableError } from './errors.js';
+import { redactUrlPassword } from './util/redact-url.js';
 
 /** The drivers that depend on where state lives, and one way to close them all. */
 export interface Drivers {
@@ -37,7 +38,14 @@ export async function createDrivers(config: ServeConfig['store'], logger: Logger
       return local(new MemoryRunStore(), logger);
     case 'sqlite': {
       const { SqliteRunStore } = await import('./store/sqlite-run-store.js');
-      return local(SqliteRunStore.open(config.path), logger);
+      let store: RunStore;
+      try {
+        store = SqliteRunStore.open(config.path);
+      } catch (error) {
+        // A folder that cannot be made or written, a file that is not a database: said in one line.
+        throw new StoreUnreachableError(`cannot open the SQLite database ${config.path}: ${(error as Error).message}`, error);
+      }
+      return local(store, logger);
     }
     case 'redis':
       return redisDrivers(config.url, config.prefix, logger);
@@ -80,19 +88,16 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
   // ioredis reads host, port, password and db from the URL itself.
   const commands = new Redis(url, { lazyConnect: true, connectionName: `${clientName}commands` });
   const subscriber = commands.duplicate({ connectionName: `${clientName}subscriber` });
-  for (const [name, connection] of [['commands', commands], ['subscriber', subscriber]] as const) {
-    // Without a listener ioredis prints every reconnect failure itself; it keeps reconnecting.
-    connection.on('error', (error: Error) => log.warn({ err: error, connection: name }, 'Redis connection error'));
-  }
   const quitAll = async () => {
     for (const connection of [subscriber, commands]) await closeConnection(connection);
   };
   try {
-    try {
-      await connectWithin(commands, url);
-      await connectWithin(subscriber, url);
-    } catch (error) {
-      throw new StoreUnreachableError((error as Error).message, { cause: error });
+    // Failures to connect at start are connectWithin's to report, as one line naming --store.
+    await connectWithin(commands, url);
+    await connectWithin(subscriber, url);
+    for (const [name, connection] of [['commands', commands], ['subscriber', subscriber]] as const) {
+      // Without a listener ioredis prints every reconnect failure itself; it keeps reconnecting.
+      connection.on('error', (error: Error) => log.warn({ err: error, connection: name }, 'Redis connection error'));
     }
     const store = new RedisRunStore({ redis: commands, prefix });
     const schedule = new RedisPollSchedule({ redis: commands, prefix });
@@ -115,6 +120,8 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
       },
     };
   } catch (error) {
+    // The reason is in the error thrown; late reconnect errors need a listener but no log.
+    for (const connection of [commands, subscriber]) connection.on('error', () => undefined);
     await quitAll();
     throw error;
   }
@@ -136,7 +143,7 @@ async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
     try {
       await connection.connectPostgresWithin(pool, url);
     } catch (error) {
-      throw new StoreUnreachableError((error as Error).message, { cause: error });
+      throw new StoreUnreachableError((error as Error).message, error);
     }
     const { from, to } = await migrate(pool);
     if (from !== to) log.info({ from, to }, 'migrated the PostgreSQL schema');
@@ -145,7 +152,7 @@ async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
     const schedule = new PostgresPollSchedule({ pool });
     const bus = await PostgresRunBus.create({ pool, url, logger: log, applicationName: 'rungate-listener', loggedChanges });
     const limits = new PostgresLimitStore({ pool });
-    log.info({ url: connection.safePostgresUrl(url), schemaVersion: to }, 'cluster mode: runs, fan-out, poll schedule and limits in PostgreSQL');
+    log.info({ url: redactUrlPassword(url), schemaVersion: to }, 'cluster mode: runs, fan-out, poll schedule and limits in PostgreSQL');
     return {
       store,
       bus,

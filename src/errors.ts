@@ -67,12 +67,12 @@ export const ERROR_CATALOGUE = {
   RUNGATE_ERR_WEBHOOK_STALE: { status: 400, origin: 'rungate', message: "The webhook's signed timestamp is older than the tolerance" },
 
   // Internal codes: thrown inside the gateway and answered as the note says.
-  RUNGATE_ERR_CONFIG: { origin: 'rungate', message: 'A flag, variable or value is not valid', className: 'ConfigError', note: 'the CLI prints it and exits 2' },
+  RUNGATE_ERR_CONFIG: { origin: 'rungate', message: 'A flag, variable or value is not valid', className: 'ConfigError', note: 'the CLI prints it and exits 2; 64 for watch, run and token' },
   RUNGATE_ERR_STORE_UNREACHABLE: {
     origin: 'rungate',
-    message: 'The store named by --store did not answer at start',
+    message: 'The store named by --store cannot be reached or opened at start',
     className: 'StoreUnreachableError',
-    note: 'the CLI prints it as one line naming `--store` and exits 1',
+    note: 'the CLI prints it as one line and exits 1',
   },
   RUNGATE_ERR_AUTH: { origin: 'rungate', message: 'The token does not authenticate', className: 'AuthError', note: 'answered as UNAUTHORIZED (HTTP 401) or `unauthorized` (WebSocket)' },
   RUNGATE_ERR_LOOKUP_BUDGET: {
@@ -175,12 +175,13 @@ export class ConfigError extends RungateError {
 }
 
 /**
- * The store named by `--store` did not answer at start: the operator's setting or database to fix,
- * not a bug, so the CLI prints one line naming the flag (no stack trace) and exits non-zero.
+ * The store `--store` names could not be reached (or opened) at start. The message is one line
+ * that names `--store`, the store with any password hidden, and why; the CLI prints just that.
  */
 export class StoreUnreachableError extends RungateError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super('RUNGATE_ERR_STORE_UNREACHABLE', { message, cause: options.cause });
+  /** `problem`: which store and why, e.g. `Redis at redis://:***@host:6379/0 is not reachable: connect ECONNREFUSED …`. */
+  constructor(problem: string, cause?: unknown) {
+    super('RUNGATE_ERR_STORE_UNREACHABLE', { message: `--store: ${problem}`, cause });
     this.name = 'StoreUnreachableError';
   }
 }

@@ -88,6 +88,7 @@ async function assemble(
     simulator = await createSimulator({
       host: '127.0.0.1',
       port: 0,
+      runMs: config.simRunMs,
       ...(config.apiKey ? { apiKey: config.apiKey } : {}),
       ...(webhookSecrets[0] ? { webhookSecret: webhookSecrets[0] } : {}),
       logger: logger.child({ component: 'simulator' }),
@@ -95,7 +96,7 @@ async function assemble(
     closers.push(() => simulator?.close());
     upstreamUrl = `${simulator.url}/api/v1`;
     if (webhookSecrets.length === 0) webhookSecrets = [simulator.webhookSecret];
-    announce(logger, { url: simulator.url, upstreamUrl }, 'embedded Doclo simulator started; it is the upstream');
+    announce(logger, { url: simulator.url, upstreamUrl, runMs: config.simRunMs }, 'embedded Doclo simulator started; it is the upstream');
   } else if (webhookSecrets.length === 0) {
     logger.warn('no --webhook-secret: every webhook will be refused with 401 and runs are learnt by polling only');
   }
@@ -306,14 +307,6 @@ async function assemble(
   closers.push(() => clearInterval(pruneTimer));
 
   announce(logger, { url, publicUrl, store: store.kind, simulate: simulator !== undefined }, 'listening');
-  if (simulator) {
-    logger.info(
-      `try it: curl -s -X POST ${url}/api/v1/flows/invoice-extractor/run -H 'content-type: application/json' ` +
-        `-d '{"input":{"document":{"base64":"JVBERi0xLjQK","mimeType":"application/pdf"}}}' — then subscribe at ${url.replace('http', 'ws')}/ws ` +
-        `with {"op":"subscribe","flowId":"*"}`,
-    );
-  }
-
   return { url, publicUrl, simulator, metrics, close: closeAll };
 }
 

@@ -6,7 +6,9 @@ import { describeOptions, parseOptions, type OptionTable } from '../config/optio
 import { ConfigError } from '../errors.js';
 import { isPlainObject } from '@rungate/client/shared';
 import { sniffMimeType } from '../util/sniff-mime.js';
-import { CLIENT_OPTIONS, EXIT, describeFailure, exitCodeFor, followRun } from './watch.js';
+import { EXIT, EXIT_HELP } from './exit-codes.js';
+import { abortable, interruptOnSigint } from './interruption.js';
+import { CLIENT_OPTIONS, describeFailure, exitCodeFor, followRun } from './watch.js';
 
 /** `--metadata` as the object it must be, parsed once: the value checked is the value sent. */
 function metadataOf(text: string): Record<string, unknown> {
@@ -33,7 +35,8 @@ const HELP = `Usage: rungate run <flowId> <file> [flags]
 
 Starts a run of the flow through the gateway with the document in <file> (PDF, PNG, JPEG, WebP or
 TIFF, recognised by its bytes), follows it on stderr and prints its output as JSON on stdout.
-Exit 0 success, 1 failed, 2 cancelled, 3 error.
+Ctrl-C stops following (the run goes on).
+${EXIT_HELP}
 
 Flags:
 ${describeOptions(RUN_OPTIONS)}`;
@@ -77,22 +80,31 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 
   const client = createClient({ url: values.url, ...(values.token ? { token: values.token } : {}) });
+  const interruption = interruptOnSigint();
+  let runId: string | undefined;
   try {
-    const started = await startRun(client, flowId, {
+    const started = await abortable(startRun(client, flowId, {
       input: { document: { base64: bytes.toString('base64'), filename: basename(file), mimeType } },
       idempotencyKey: randomUUID(),
       ...(values.metadata === undefined ? {} : { metadata: values.metadata }),
       ...(values.version === undefined ? {} : { version: values.version }),
-    });
+    }), interruption.signal);
+    runId = started.id;
     process.stderr.write(`started ${started.id} (flow ${flowId}, ${mimeType}, ${bytes.length} bytes)\n`);
-    const run = await followRun(client, started.id, process.stderr);
+    const run = await followRun(client, started.id, process.stderr, interruption.signal);
     if (run.status === 'success') process.stdout.write(`${JSON.stringify(run.output ?? null, null, 2)}\n`);
     else process.stderr.write(`rungate run: run ${run.id} ended ${run.status}\n${JSON.stringify(run, null, 2)}\n`);
     return exitCodeFor(run);
   } catch (error) {
+    if (interruption.signal.aborted) {
+      const what = runId === undefined ? 'the start may have reached the gateway' : `run ${runId} goes on (rungate watch ${runId} follows it again)`;
+      process.stderr.write(`rungate run: interrupted; ${what}\n`);
+      return EXIT.interrupted;
+    }
     process.stderr.write(`rungate run: ${describeFailure(error)}\n`);
     return EXIT.error;
   } finally {
+    interruption.dispose();
     client.close();
   }
 }

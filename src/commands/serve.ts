@@ -2,6 +2,7 @@ import { describeOptions } from '../config/option-parser.js';
 import { SERVE_OPTIONS, loadServeConfig } from '../config/serve-config.js';
 import { startGateway } from '../gateway.js';
 import { createLogger } from '../logger.js';
+import { startBanner, writeAfterLogs } from './start-banner.js';
 
 /** `rungate serve`: runs the gateway until SIGTERM or SIGINT, then shuts down and exits 0. */
 export async function serveCommand(argv: string[]): Promise<number | void> {
@@ -12,6 +13,8 @@ export async function serveCommand(argv: string[]): Promise<number | void> {
   const config = loadServeConfig(argv, process.env);
   const logger = createLogger(config.logLevel);
   const gateway = await startGateway(config, logger);
+  // For people at a terminal; whatever reads stdout otherwise gets the JSON lines alone.
+  if (process.stdout.isTTY) writeAfterLogs(logger, startBanner(gateway, config));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

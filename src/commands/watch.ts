@@ -1,6 +1,8 @@
 import { createClient, DocloError, isFinalStatus, type Run, type RungateClient } from '@rungate/client';
 import { describeOptions, isHttpUrl, parseOptions, type OptionTable } from '../config/option-parser.js';
 import { ConfigError } from '../errors.js';
+import { EXIT, EXIT_HELP } from './exit-codes.js';
+import { abortable, interruptOnSigint } from './interruption.js';
 
 /** The flags `rungate watch` and `rungate run` share: where the gateway is and how to get in. */
 export const CLIENT_OPTIONS = {
@@ -11,13 +13,11 @@ export const CLIENT_OPTIONS = {
 const HELP = `Usage: rungate watch <runId> [flags]
 
 Follows one run until it ends: a live line on a terminal (plain lines otherwise) on stderr, the
-final run as JSON on stdout. Exit 0 success, 1 failed, 2 cancelled, 3 error.
+final run as JSON on stdout. Ctrl-C stops following (the run goes on).
+${EXIT_HELP}
 
 Flags:
 ${describeOptions(CLIENT_OPTIONS)}`;
-
-/** Exit codes of `watch` and `run`: by final status, and 3 when the run could not be followed. */
-export const EXIT = { success: 0, failed: 1, cancelled: 2, error: 3 } as const;
 
 /** The exit code for a final run. */
 export function exitCodeFor(run: Run): number {
@@ -41,6 +41,19 @@ function elapsedSeconds(run: Run | undefined, watchStartedAt: number): number {
   return (Date.now() - from) / 1000;
 }
 
+/**
+ * How long a finished run took: Doclo's `duration` (ms), else from `createdAt` to `completedAt`
+ * (`cancelledAt` for a cancelled run, which Doclo gives instead); undefined when neither is
+ * known. The time since creation would keep growing after the end.
+ */
+export function durationSeconds(run: Run): number | undefined {
+  if (typeof run.duration === 'number' && Number.isFinite(run.duration) && run.duration >= 0) return run.duration / 1000;
+  const created = run.createdAt ? Date.parse(run.createdAt) : Number.NaN;
+  const endedAt = run.completedAt ?? run.cancelledAt;
+  const ended = endedAt ? Date.parse(endedAt) : Number.NaN;
+  return ended >= created ? (ended - created) / 1000 : undefined;
+}
+
 function progressText(run: Run): string {
   const progress = run.progress;
   if (!progress || typeof progress.percentage !== 'number' || !Number.isFinite(progress.percentage)) return '';
@@ -50,20 +63,26 @@ function progressText(run: Run): string {
   return ` [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${pct.toFixed(0)}%${step}`;
 }
 
-/** One status line: id, status, elapsed time and, when Doclo reports it, a progress bar. */
+/**
+ * One status line: id, status, time and, when Doclo reports it, a progress bar. The time is the
+ * elapsed time while the run goes on, and its duration once it is final (when known).
+ */
 export function statusLine(run: Run, watchStartedAt: number): string {
-  return `${run.id} ${run.status.padEnd(9)} ${elapsedSeconds(run, watchStartedAt).toFixed(1)}s${progressText(run)}`;
+  const seconds = (isFinalStatus(run.status) ? durationSeconds(run) : undefined) ?? elapsedSeconds(run, watchStartedAt);
+  return `${run.id} ${run.status.padEnd(9)} ${seconds.toFixed(1)}s${progressText(run)}`;
 }
 
 /**
  * Follows a run until it is final, showing each change on `out`: on a terminal one line redrawn
  * in place (the elapsed time ticks), otherwise a plain line per change. The first read is REST, so
  * an unknown run, a bad token or an unreachable gateway fail at once; after that the client's
- * socket (with its reconnects and long-poll fallback) carries the changes.
+ * socket (with its reconnects and long-poll fallback) carries the changes. When `signal` aborts
+ * (Ctrl-C) it rejects with the signal's reason, the line redrawn clean: the terminal echoed `^C`
+ * onto it.
  */
-export async function followRun(client: RungateClient, runId: string, out: ProgressStream): Promise<Run> {
+export async function followRun(client: RungateClient, runId: string, out: ProgressStream, signal?: AbortSignal): Promise<Run> {
   const startedAt = Date.now();
-  const first = await client.runs.get(runId);
+  const first = await abortable(client.runs.get(runId), signal);
   const tty = out.isTTY === true;
   let latest: Run = first;
   const draw = () => {
@@ -82,28 +101,36 @@ export async function followRun(client: RungateClient, runId: string, out: Progr
     return first;
   }
   const ticker = tty ? setInterval(draw, REDRAW_MS) : undefined;
+  let unsubscribe: (() => void) | undefined;
   try {
-    return await new Promise<Run>((resolve, reject) => {
-      const unsubscribe = client.runs.subscribe(
+    const followed = new Promise<Run>((resolve, reject) => {
+      const stop = client.runs.subscribe(
         runId,
         (run) => {
           if (run.seq <= latest.seq && run.status === latest.status) return;
           show(run);
           if (isFinalStatus(run.status)) {
-            queueMicrotask(() => unsubscribe());
+            queueMicrotask(() => stop());
             resolve(run);
           }
         },
         { onError: reject },
       );
+      unsubscribe = stop;
     });
+    return await abortable(followed, signal);
   } finally {
     if (ticker) clearInterval(ticker);
-    if (tty) out.write('\n');
+    if (signal?.aborted) unsubscribe?.();
+    // Drawn once more before the newline: whatever the terminal echoed onto the line goes.
+    if (tty) {
+      draw();
+      out.write('\n');
+    }
   }
 }
 
-/** A one-line reason for exit 3. */
+/** A one-line reason for exit 3 (a NetworkError's message names the gateway's URL and why). */
 export function describeFailure(error: unknown): string {
   if (error instanceof DocloError) return `${error.message} (${error.code}${error.statusCode === undefined ? '' : `, HTTP ${error.statusCode}`})`;
   return error instanceof Error ? error.message : String(error);
@@ -119,14 +146,20 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const runId = positionals[0];
   if (runId === undefined || runId === '') throw new ConfigError('missing <runId>: rungate watch <runId> [--url URL] [--token T]');
   const client = createClient({ url: values.url, ...(values.token ? { token: values.token } : {}) });
+  const interruption = interruptOnSigint();
   try {
-    const run = await followRun(client, runId, process.stderr);
+    const run = await followRun(client, runId, process.stderr, interruption.signal);
     process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     return exitCodeFor(run);
   } catch (error) {
+    if (interruption.signal.aborted) {
+      process.stderr.write(`rungate watch: interrupted; run ${runId} goes on (rungate watch ${runId} follows it again)\n`);
+      return EXIT.interrupted;
+    }
     process.stderr.write(`rungate watch: ${describeFailure(error)}\n`);
     return EXIT.error;
   } finally {
+    interruption.dispose();
     client.close();
   }
 }

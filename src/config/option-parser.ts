@@ -31,16 +31,22 @@ type ValueOf<K extends OptionKind> = K extends 'boolean'
 /** Any one option: a union, so that each spec's `check` sees its own kind's value. */
 export type AnyOptionSpec = { [K in OptionKind]: OptionSpec<K> }[OptionKind];
 
-/** Options that become one config value together, made by `combine` from their own values. */
+/** How messages name an option, by its flag: `--flag`, or `VARIABLE (--flag)` when the environment set it. */
+export type OptionNamer = (flag: string) => string;
+
+/**
+ * Options that become one config value together, made by `combine` from their own values; a
+ * problem it finds throws ConfigError naming the option with `nameOf`.
+ */
 export interface OptionGroup<T extends OptionTree, R> {
   options: T;
-  combine: (values: ConfigOf<T>) => R;
+  combine: (values: ConfigOf<T>, nameOf: OptionNamer) => R;
 }
 
 /** Any group, whatever it combines (`never`: a tree need not know what each group takes). */
 interface AnyOptionGroup {
   options: OptionTree;
-  combine: (values: never) => unknown;
+  combine: (values: never, nameOf: OptionNamer) => unknown;
 }
 
 /**
@@ -68,7 +74,7 @@ export type ConfigOf<T extends OptionTree> = {
     ? T[P] extends { default: unknown } | { kind: 'list' }
       ? LeafValue<T[P]>
       : LeafValue<T[P]> | undefined
-    : T[P] extends { combine: (values: never) => infer R }
+    : T[P] extends { combine: (values: never, nameOf: never) => infer R }
       ? R
       : T[P] extends OptionTree
         ? ConfigOf<T[P]>
@@ -76,7 +82,7 @@ export type ConfigOf<T extends OptionTree> = {
 };
 
 /** Declares a group, so that `combine` is typed by the options it combines. */
-export function group<T extends OptionTree, R>(options: T, combine: (values: ConfigOf<T>) => R): OptionGroup<T, R> {
+export function group<T extends OptionTree, R>(options: T, combine: (values: ConfigOf<T>, nameOf: OptionNamer) => R): OptionGroup<T, R> {
   return { options, combine };
 }
 
@@ -145,52 +151,101 @@ function convert(spec: AnyOptionSpec, raw: string | boolean, origin: string): un
 
 /**
  * Flags over environment over defaults, laid out as the tree says. Unknown flags, stray
- * positionals (unless allowed) and values that fail a check throw ConfigError naming the flag.
+ * positionals (unless allowed) and values that fail a check throw ConfigError naming the flag,
+ * and the variable when the value came from the environment (`RUNGATE_PORT (--port): …`);
+ * `nameOf` names an option the same way for checks made later.
  */
 export function parseOptions<T extends OptionTree>(
   tree: T,
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   options: { positionals?: number } = {},
-): { values: ConfigOf<T>; positionals: string[] } {
+): { values: ConfigOf<T>; positionals: string[]; nameOf: OptionNamer } {
   const parseSpec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
-  for (const spec of flattenOptions(tree)) {
+  const specs = flattenOptions(tree);
+  for (const spec of specs) {
     if (parseSpec[spec.flag]) throw new Error(`--${spec.flag} is declared twice`);
     // A list flag may be given several times; its values join the comma-separated ones.
     parseSpec[spec.flag] = spec.kind === 'list' ? { type: 'string', multiple: true } : { type: spec.kind === 'boolean' ? 'boolean' : 'string' };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: parseSpec, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: withNegativeValues(argv, parseSpec), options: parseSpec, strict: true, allowPositionals: true });
   } catch (error) {
-    // parseArgs explains positionals at length; name the flag plainly instead.
-    const unknown = /Unknown option '([^']+)'/.exec((error as Error).message);
-    throw new ConfigError(unknown ? `unknown flag ${unknown[1]} (see --help)` : (error as Error).message);
+    throw new ConfigError(plainParseError((error as Error).message));
   }
   const allowed = options.positionals ?? 0;
   if (parsed.positionals.length > allowed) {
     throw new ConfigError(`unexpected argument '${parsed.positionals[allowed]}'`);
   }
+  /** How a message names the option: the variable too when the value came from the environment. */
+  const nameOfSpec = (spec: AnyOptionSpec): string =>
+    parsed.values[spec.flag] === undefined && spec.env !== undefined && (env[spec.env] ?? '') !== '' ? `${spec.env} (--${spec.flag})` : `--${spec.flag}`;
+  const nameOf: OptionNamer = (flag) => {
+    const spec = specs.find((each) => each.flag === flag);
+    if (!spec) throw new Error(`--${flag} is not an option of this command`);
+    return nameOfSpec(spec);
+  };
   const read = (spec: AnyOptionSpec): unknown => {
     const given = parsed.values[spec.flag] as string | boolean | string[] | undefined;
     const fromFlag = Array.isArray(given) ? given.join(',') : given;
     const fromEnv = spec.env === undefined ? undefined : env[spec.env];
     // A copy, so that freezing a config never freezes the table's default.
     let value: unknown = Array.isArray(spec.default) ? [...spec.default] : spec.default;
-    if (fromFlag !== undefined) value = convert(spec, fromFlag, `--${spec.flag}`);
-    else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, `${spec.env} (--${spec.flag})`);
+    if (fromFlag !== undefined) value = convert(spec, fromFlag, nameOfSpec(spec));
+    else if (fromEnv !== undefined && fromEnv !== '') value = convert(spec, fromEnv, nameOfSpec(spec));
     else if (value === undefined && spec.kind === 'list') value = [];
-    checkValue(spec, value, `--${spec.flag}`);
+    checkValue(spec, value, nameOfSpec(spec));
     return value === undefined || !spec.to ? value : (spec.to as (v: unknown) => unknown)(value);
   };
   const build = (node: OptionTree): Record<string, unknown> =>
     Object.fromEntries(
       Object.entries(node).map(([key, child]) => [
         key,
-        isSpec(child) ? read(child) : isGroup(child) ? child.combine(build(child.options) as never) : build(child),
+        isSpec(child) ? read(child) : isGroup(child) ? child.combine(build(child.options) as never, nameOf) : build(child),
       ]),
     );
-  return { values: build(tree) as ConfigOf<T>, positionals: parsed.positionals };
+  return { values: build(tree) as ConfigOf<T>, positionals: parsed.positionals, nameOf };
+}
+
+/** A value that reads as a negative number (`-1`, `-0.5`), not as a flag. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * `--flag -1` as `--flag=-1`: parseArgs takes any argument that starts with a dash for another
+ * flag and calls the pair ambiguous, yet a negative number after a flag that takes a value can
+ * only be that value, which the option's check then judges with a plain message.
+ */
+function withNegativeValues(argv: readonly string[], parseSpec: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    if (arg.startsWith('--') && !arg.includes('=') && parseSpec[arg.slice(2)]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  return args;
+}
+
+/** parseArgs' explanations, which speak of its own syntax, as one plain line naming the flag. */
+function plainParseError(message: string): string {
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown) return `unknown flag ${unknown[1]} (see --help)`;
+  const missing = /Option '(--[^' ]+)(?: <value>)?' argument missing/.exec(message);
+  if (missing) return `${missing[1]}: needs a value`;
+  const ambiguous = /Option '(--[^' ]+)' argument is ambiguous/.exec(message);
+  if (ambiguous) return `${ambiguous[1]}: needs a value (to give one that starts with '-', write ${ambiguous[1]}=VALUE)`;
+  const switchValue = /Option '(--[^' ]+)' does not take an argument/.exec(message);
+  if (switchValue) return `${switchValue[1]}: is a switch and takes no value (give it or leave it out)`;
+  return message.split('\n')[0] ?? message;
 }
 
 /** Runs a spec's check on a value (skipped when undefined); a problem throws ConfigError naming `name`. */

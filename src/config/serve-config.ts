@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { redisDbOf } from '../redis/redis-connection.js';
 import { LOG_LEVEL_OPTION } from './log-level.js';
-import { atLeast, between, group, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionTree } from './option-parser.js';
+import { atLeast, between, group, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionNamer, type OptionTree } from './option-parser.js';
 import { ConfigError } from '../errors.js';
 
 /** `OWNER=KEY`, the key at least 16 characters. */
@@ -84,6 +84,10 @@ export const SERVE_OPTIONS = {
   ),
   /** Resolved by loadServeConfig when unset, since the default depends on the upstream flags. */
   simulate: { flag: 'simulate', env: 'RUNGATE_SIMULATE', kind: 'boolean', help: 'start an embedded Doclo simulator and use it as upstream (default: on when neither an API key nor --upstream-url is given; RUNGATE_SIMULATE=false turns it off)' },
+  simRunMs: {
+    flag: 'sim-run-ms', env: 'RUNGATE_SIM_RUN_MS', kind: 'int', default: 3000, check: atLeast(0),
+    help: "with --simulate: the embedded simulator's mean run duration in ms (each run takes 0.5× to 1.5× of it)",
+  },
   jwtSecret: {
     flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string',
     check: (v: string) => (v.length === 0 ? 'must not be empty' : undefined),
@@ -99,7 +103,7 @@ export const SERVE_OPTIONS = {
       },
       file: { flag: 'client-keys-file', env: 'RUNGATE_CLIENT_KEYS_FILE', kind: 'string', help: 'a file of OWNER=KEY lines (# comments allowed)' },
     },
-    ({ pairs, file }): ReadonlyMap<string, string> => readClientKeys(pairs, file),
+    ({ pairs, file }, nameOf): ReadonlyMap<string, string> => readClientKeys(pairs, file, nameOf),
   ),
   allowedOrigins: {
     flag: 'allowed-origins', env: 'RUNGATE_ALLOWED_ORIGINS', kind: 'list',
@@ -198,19 +202,19 @@ export const SERVE_OPTIONS = {
 export type ServeConfig = Omit<ConfigOf<typeof SERVE_OPTIONS>, 'simulate'> & { readonly simulate: boolean };
 
 /** Client keys from the flag and the file, as key → owner; a key given twice is an error. */
-function readClientKeys(pairs: readonly string[], file: string | undefined): Map<string, string> {
+function readClientKeys(pairs: readonly string[], file: string | undefined, nameOf: OptionNamer): Map<string, string> {
   const all = [...pairs];
   if (file !== undefined) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch (error) {
-      throw new ConfigError(`--client-keys-file: cannot read ${file}: ${(error as Error).message}`);
+      throw new ConfigError(`${nameOf('client-keys-file')}: cannot read ${file}: ${(error as Error).message}`);
     }
     text.split('\n').forEach((line, index) => {
       const trimmed = line.trim();
       if (trimmed === '' || trimmed.startsWith('#')) return;
-      if (!CLIENT_KEY_PAIR.test(trimmed)) throw new ConfigError(`--client-keys-file: line ${index + 1} is not OWNER=KEY (key of 16+ characters)`);
+      if (!CLIENT_KEY_PAIR.test(trimmed)) throw new ConfigError(`${nameOf('client-keys-file')}: line ${index + 1} is not OWNER=KEY (key of 16+ characters)`);
       all.push(trimmed);
     });
   }
@@ -218,7 +222,7 @@ function readClientKeys(pairs: readonly string[], file: string | undefined): Map
   for (const pair of all) {
     const at = pair.indexOf('=');
     const key = pair.slice(at + 1);
-    if (keys.has(key)) throw new ConfigError('--client-key: the same key is given twice');
+    if (keys.has(key)) throw new ConfigError(`${nameOf('client-key')}: the same key is given twice`);
     keys.set(key, pair.slice(0, at));
   }
   return keys;
@@ -234,10 +238,10 @@ function deepFreeze<T>(value: T): T {
 
 /** Builds the serve config from argv (after the command) and the environment. */
 export function loadServeConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeConfig {
-  const { values } = parseOptions(SERVE_OPTIONS, argv, env);
+  const { values, nameOf } = parseOptions(SERVE_OPTIONS, argv, env);
   const { poll } = values;
-  if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError('--poll-min-grace-ms: must not exceed --poll-max-grace-ms');
-  if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError('--poll-interval-ms: must not exceed --poll-max-interval-ms');
+  if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError(`${nameOf('poll-min-grace-ms')}: must not exceed ${nameOf('poll-max-grace-ms')}`);
+  if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError(`${nameOf('poll-interval-ms')}: must not exceed ${nameOf('poll-max-interval-ms')}`);
   // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
   // (a standalone simulator, a keyless proxy) is used as given.
   const simulate = values.simulate ?? (values.apiKey === undefined && values.upstreamUrl === SERVE_OPTIONS.upstreamUrl.default);

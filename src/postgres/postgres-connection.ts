@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { redactUrlPassword } from '../util/redact-url.js';
 
 /** How long startup waits for PostgreSQL before giving up with a clear error. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -15,17 +16,6 @@ export interface PostgresPoolOptions {
   /** Shown in pg_stat_activity, so operators (and tests) can tell the connections apart. */
   applicationName?: string;
   logger?: Logger;
-}
-
-/** A PostgreSQL URL with its password replaced, fit for logs and error messages. */
-export function safePostgresUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
 }
 
 /**
@@ -64,7 +54,7 @@ export async function connectPostgresWithin(pool: pg.Pool, url: string, timeoutM
   try {
     await Promise.race([pool.query('SELECT 1'), timeout]);
   } catch (error) {
-    throw new Error(`PostgreSQL at ${safePostgresUrl(url)} is not reachable: ${reasonOf(error)}`, { cause: error });
+    throw new Error(`PostgreSQL at ${redactUrlPassword(url)} is not reachable: ${reasonOf(error)}`, { cause: error });
   } finally {
     clearTimeout(timer);
   }

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { StoreUnreachableError } from '../errors.js';
+import { redactUrlPassword } from '../util/redact-url.js';
 
 /**
  * Quits a connection gracefully when Redis is there, else drops it. QUIT on a connection that is
@@ -25,9 +27,16 @@ export function redisDbOf(url: string): number {
 /** How long startup waits for Redis before giving up with a clear error. */
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
-/** Connects, or rejects after a while with a message that names the URL (sans password). */
+/**
+ * Connects at start, or rejects after a while with a StoreUnreachableError: one line naming the
+ * URL (password hidden) and the socket's own reason. Errors while connecting are its to report:
+ * the connection's other `error` listeners (reconnect warnings) belong after it.
+ */
 export async function connectWithin(connection: Redis, url: string): Promise<void> {
-  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
+  let lastError: Error | undefined;
+  // ioredis prints errors itself when nobody listens; its connect() only says "Connection is closed".
+  const onError = (error: Error) => (lastError = error);
+  connection.on('error', onError);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_CONNECT_TIMEOUT_MS} ms`)), REDIS_CONNECT_TIMEOUT_MS);
@@ -36,9 +45,10 @@ export async function connectWithin(connection: Redis, url: string): Promise<voi
   try {
     await Promise.race([connection.connect(), timeout]);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`Redis at ${safeUrl} is not reachable: ${reason}`, { cause: error });
+    const reason = lastError?.message || (error instanceof Error ? error.message : String(error));
+    throw new StoreUnreachableError(`Redis at ${redactUrlPassword(url)} is not reachable: ${reason}`, lastError ?? error);
   } finally {
     clearTimeout(timer);
+    connection.off('error', onError);
   }
 }

@@ -1,9 +1,12 @@
 import pg from 'pg';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDrivers } from '../../src/drivers.js';
-import { redisDbOf } from '../../src/redis/redis-connection.js';
 import { StoreUnreachableError } from '../../src/errors.js';
+import { redisDbOf } from '../../src/redis/redis-connection.js';
 import { postgresAvailable, TestDatabase } from '../support/postgres.js';
 import { deletePrefix, redisAvailable, redisUrl, testRedis, uniquePrefix } from '../support/redis.js';
 import { record } from './run-store.contract.js';
@@ -36,7 +39,7 @@ describe('createDrivers', () => {
   it('fails with a clear error that hides the password, leaving nothing open, when PostgreSQL does not answer', async () => {
     const attempt = createDrivers({ kind: 'postgres', url: 'postgres://rungate:hunter2@127.0.0.1:1/rungate' }, logger);
     await expect(attempt).rejects.toBeInstanceOf(StoreUnreachableError);
-    await expect(attempt).rejects.toThrow(/^PostgreSQL at postgres:\/\/rungate:\*\*\*@127\.0\.0\.1:1\/rungate is not reachable: /);
+    await expect(attempt).rejects.toThrow(/^--store: PostgreSQL at postgres:\/\/rungate:\*\*\*@127\.0\.0\.1:1\/rungate is not reachable: /);
     await expect(attempt).rejects.not.toThrow(/hunter2/);
   });
 
@@ -68,6 +71,25 @@ describe('createDrivers', () => {
       }
     } finally {
       await db.drop();
+    }
+  });
+
+  it('says in one line which store could not be reached and why, the password hidden', async () => {
+    const error = await createDrivers({ kind: 'redis', url: 'redis://:hunter2@127.0.0.1:1/0', prefix: 'x:' }, logger).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnreachableError);
+    expect((error as Error).message).toBe('--store: Redis at redis://:***@127.0.0.1:1/0 is not reachable: connect ECONNREFUSED 127.0.0.1:1');
+  });
+
+  it('says in one line which SQLite file could not be opened and why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rungate-drivers-'));
+    try {
+      const path = join(dir, 'not-a-database.db');
+      writeFileSync(path, 'this is text, not a database '.repeat(40));
+      const error = await createDrivers({ kind: 'sqlite', path }, logger).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnreachableError);
+      expect((error as Error).message).toBe(`--store: cannot open the SQLite database ${path}: file is not a database`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,44 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flattenOptions } from '../../src/config/option-parser.js';
 import { SERVE_OPTIONS } from '../../src/config/serve-config.js';
 import { signWebhookBody } from '../../src/simulator/index.js';
 import { eventually, startStack, type Stack } from '../support/gateway-harness.js';
-import { captureProcess } from '../support/test-logs.js';
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A `node <build>/cli.js …` on its way: its outcome, and its stderr so far. */
-interface RunningCli {
-  done: Promise<Outcome>;
-  stderr(): string;
-}
-
-/** Starts `node <build>/cli.js …` (the build comes from test/global-setup.ts). */
-function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
-  const child = spawn(process.execPath, [join(inject('rungateBuildDir'), 'cli.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUNGATE_URL: '', RUNGATE_TOKEN: '', ...env },
-  });
-  captureProcess(child, `rungate ${args[0] ?? ''}`);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return { done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))), stderr: () => stderr };
-}
-
-/** Runs `node <build>/cli.js …` to its end. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
-  return startCli(args, env).done;
-}
+import { cli, startCli } from '../support/cli-process.js';
 
 async function startRun(stack: Stack): Promise<string> {
   const response = await fetch(`${stack.url}/api/v1/flows/invoice-extractor/run`, {
@@ -151,15 +119,15 @@ describe('rungate watch / rungate run (spawned CLI)', () => {
     expect(unreachable.stdout).toBe('');
   });
 
-  it('watch: exit 2 naming the flag for a bad flag', async () => {
+  it('watch: exit 64 naming the flag for a bad flag (2 means cancelled)', async () => {
     const badFlag = await cli(['watch', 'exec_x', '--bogus']);
-    expect(badFlag.code).toBe(2);
+    expect(badFlag.code).toBe(64);
     expect(badFlag.stderr).toContain('--bogus');
     const badUrl = await cli(['watch', 'exec_x', '--url', 'ftp://x']);
-    expect(badUrl.code).toBe(2);
+    expect(badUrl.code).toBe(64);
     expect(badUrl.stderr).toContain('--url');
     const missing = await cli(['watch']);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(64);
   });
 
   it('run: starts a PDF run, prints its output JSON, exit 0', async () => {
@@ -181,14 +149,14 @@ describe('rungate watch / rungate run (spawned CLI)', () => {
     expect(result.stdout).toBe('');
   });
 
-  it('run: exit 3 for a file of another type or a missing file; exit 2 for bad --metadata', async () => {
+  it('run: exit 3 for a file of another type or a missing file; exit 64 for bad --metadata', async () => {
     const text = await cli(['run', 'invoice-extractor', join(dir, 'notes.txt'), '--url', ok.url]);
     expect(text.code).toBe(3);
     expect(text.stderr).toContain('is not a PDF, PNG, JPEG, WebP or TIFF');
     const missing = await cli(['run', 'invoice-extractor', join(dir, 'nope.pdf'), '--url', ok.url]);
     expect(missing.code).toBe(3);
     const badMetadata = await cli(['run', 'invoice-extractor', join(dir, 'doc.pdf'), '--url', ok.url, '--metadata', '[1,2]']);
-    expect(badMetadata.code).toBe(2);
+    expect(badMetadata.code).toBe(64);
     expect(badMetadata.stderr).toContain('--metadata');
   });
 });

@@ -2,6 +2,7 @@ import { WebSocket as NodeWebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DocloError,
+  NetworkError,
   NotFoundError,
   TimeoutError,
   createClient,
@@ -11,6 +12,7 @@ import {
   type WebSocketConstructor,
 } from '../../src/client/index.js';
 import { eventually, getJson, metricValue, startStack, type Stack } from '../support/gateway-harness.js';
+import { freePort } from '../support/spawned-gateway.js';
 
 const DOCUMENT = { base64: Buffer.from('%PDF-1.4 client test').toString('base64'), filename: 'a.pdf', mimeType: 'application/pdf' };
 
@@ -208,5 +210,23 @@ describe('rungate client: long-poll fallback with the WebSocket blocked', () => 
     expect(stack.sim.stats().requests.get).toBe(upstreamGetsBefore);
     const probe = await getJson(`${stack.url}/api/v1/runs/${started.id}`);
     expect(probe.body.status).toBe('success');
+  });
+});
+
+describe('rungate client: a gateway that is down', () => {
+  it('waitForCompletion rejects, when its time is up, with an error that says the gateway could not be reached', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    // Past the fallback's start (2 s), so that long-polls are refused as well as sockets.
+    const client = createClient({ url, WebSocket: NodeWebSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    try {
+      const error = await client.runs.waitForCompletion('exec_down', { timeout: 3000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NetworkError);
+      expect((error as NetworkError).name).toBe('NetworkError');
+      expect((error as Error).message).toMatch(new RegExp(`^Execution exec_down did not complete within 3000ms: cannot reach the gateway at ${url}: .*ECONNREFUSED`));
+      // A plain read says the same, at once.
+      await expect(client.runs.get('exec_down')).rejects.toThrow(`cannot reach the gateway at ${url}: connect ECONNREFUSED`);
+    } finally {
+      client.close();
+    }
   });
 });

@@ -13,7 +13,7 @@ describe('serve with an unreachable --store', () => {
   it.each([
     ['postgres://rungate:hunter2@127.0.0.1:1/rungate', /^rungate: --store: PostgreSQL at postgres:\/\/rungate:\*\*\*@127\.0\.0\.1:1\/rungate is not reachable: .+\n$/],
     ['postgresql://127.0.0.1:1/rungate', /^rungate: --store: PostgreSQL at postgresql:\/\/127\.0\.0\.1:1\/rungate is not reachable: .+\n$/],
-    ['redis://:hunter2@127.0.0.1:1/0', /^rungate: --store: Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1\/0 is not reachable: .+\n$/],
+    ['redis://:hunter2@127.0.0.1:1/0', /^rungate: --store: Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/0 is not reachable: .+\n$/],
   ])('exits non-zero with one line naming --store for %s, password hidden, no stack trace', async (store, line) => {
     const child = spawn(process.execPath, [build!.cli, 'serve', '--port', '0', '--store', store, '--log-level', 'silent'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

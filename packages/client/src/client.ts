@@ -1,8 +1,9 @@
 import type { BackoffOptions } from './backoff.js';
-import { ClientClosedError, DocloError, TimeoutError, ValidationError } from './errors.js';
+import { ClientClosedError, DocloError, NetworkError, TimeoutError, ValidationError } from './errors.js';
 import { HttpClient, type FetchLike } from './http-client.js';
 import type { FlowRunOptions, WaitForManyOptions, WaitOptions } from './options.js';
 import { PushConnection } from './push/push-connection.js';
+import { Reachability } from './reachability.js';
 import { isFinalStatus, isValidId, type Run } from './run.js';
 import { abortReason, unrefTimer } from './timers.js';
 import { loadWebSocket, type WebSocketConstructor } from './web-socket.js';
@@ -44,7 +45,9 @@ export interface RungateClient {
     get<T = unknown>(id: string): Promise<Run<T>>;
     /**
      * Resolves with the run once it is `success`, `failed` or `cancelled` (failures resolve too).
-     * Rejects with TimeoutError after `timeout` ms (default 300000); the run goes on.
+     * Rejects with TimeoutError after `timeout` ms (default 300000); the run goes on. When the
+     * gateway could not be reached when that time ran out (nothing heard from it since the wait
+     * began, the last attempt failed), it rejects with NetworkError instead, naming the URL and why.
      */
     waitForCompletion<T = unknown>(id: string, options?: WaitOptions): Promise<Run<T>>;
     /** Waits for every run (one socket for all), in the order given; the first error rejects. */
@@ -89,7 +92,8 @@ function endpointsOf(url: string): { baseUrl: string; wsUrl: string } {
 export function createClient(options: ClientOptions): RungateClient {
   const { baseUrl, wsUrl } = endpointsOf(options.url);
   const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const http = new HttpClient({ baseUrl, token: options.token, fetch: fetchImpl, requestTimeoutMs: options.requestTimeoutMs ?? 60_000 });
+  const reachability = new Reachability();
+  const http = new HttpClient({ baseUrl, token: options.token, fetch: fetchImpl, requestTimeoutMs: options.requestTimeoutMs ?? 60_000, reachability });
   const longPollSeconds = Math.max(1, Math.min(60, Math.floor(options.longPollSeconds ?? 30)));
   const Ctor = options.WebSocket;
   const push = new PushConnection({
@@ -102,6 +106,7 @@ export function createClient(options: ClientOptions): RungateClient {
     idleTimeoutMs: options.idleTimeoutMs ?? 2_000,
     fallbackAfterMs: options.fallbackAfterMs ?? 2_000,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    reachability,
   });
   let closed = false;
 
@@ -125,10 +130,16 @@ export function createClient(options: ClientOptions): RungateClient {
         settle();
       };
       const onAbort = () => finish(() => reject(abortReason(signal)));
+      const mark = reachability.mark();
+      // Until the deadline the client keeps trying (a gateway that restarts meanwhile is no
+      // failure); then the rejection tells a run still going from a gateway never reached.
+      const expired = (): DocloError => {
+        const unreachable = reachability.since(mark);
+        const within = `Execution ${id} did not complete within ${timeout}ms`;
+        return unreachable ? new NetworkError(`${within}: cannot reach the gateway at ${baseUrl}: ${unreachable.reason}`, unreachable.cause) : new TimeoutError(within);
+      };
       // The wait's own deadline; the socket or the long-poll keep a Node process alive meanwhile.
-      const timer = unrefTimer(
-        setTimeout(() => finish(() => reject(new TimeoutError(`Execution ${id} did not complete within ${timeout}ms`))), timeout),
-      );
+      const timer = unrefTimer(setTimeout(() => finish(() => reject(expired())), timeout));
       signal?.addEventListener('abort', onAbort, { once: true });
       attached.detach = push.listen(id, {
         onRun: (run) => {

@@ -83,7 +83,11 @@ export class RateLimitError extends DocloError {
   }
 }
 
-/** The gateway could not be reached (connection refused, DNS, reset…). */
+/**
+ * The gateway could not be reached (connection refused, DNS, reset…): the message names its URL
+ * and the reason, `cause` is the error behind it. `waitForCompletion` rejects with one, instead of
+ * TimeoutError, when its time ran out while the gateway could not be reached.
+ */
 export class NetworkError extends DocloError {
   constructor(message: string, override readonly cause?: unknown) {
     super('NETWORK_ERROR', message);
@@ -109,8 +113,6 @@ export class ClientClosedError extends DocloError {
     this.name = 'ClientClosedError';
   }
 }
-
-
 
 function intHeader(headers: Headers, name: string): number | undefined {
   const text = headers.get(name);

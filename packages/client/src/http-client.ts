@@ -1,5 +1,6 @@
 import { unrefTimer } from './timers.js';
 import { DocloError, NetworkError, TimeoutError, errorFromResponse } from './errors.js';
+import { causeText, type Reachability } from './reachability.js';
 
 /** What the REST part of the client needs from `fetch` (the global one by default). */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -11,6 +12,8 @@ export interface HttpClientOptions {
   fetch: FetchLike;
   /** Per-request deadline, on top of any hold the request asks for. */
   requestTimeoutMs: number;
+  /** Told of every answer and every failure to reach the gateway. */
+  reachability?: Reachability;
 }
 
 export interface RequestOptions {
@@ -23,7 +26,8 @@ export interface RequestOptions {
 
 /**
  * JSON over fetch against the gateway's Doclo-compatible routes. Non-2xx answers become typed
- * errors; a failure to connect becomes NetworkError; running past the deadline, TimeoutError. An
+ * errors; a failure to connect becomes NetworkError, whose message names the gateway's URL and the
+ * socket's own reason (fetch hides it in `cause`); running past the deadline, TimeoutError. An
  * abort by the caller's own signal rethrows the signal's reason untouched.
  */
 export class HttpClient {
@@ -51,6 +55,7 @@ export class HttpClient {
       } catch (error) {
         throw this.failure(error, options.signal, method, path, timeoutMs);
       }
+      this.options.reachability?.contacted();
       let text: string;
       try {
         text = await response.text();
@@ -77,9 +82,18 @@ export class HttpClient {
     if (callerSignal?.aborted) return callerSignal.reason;
     if (error instanceof DocloError) return error;
     if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) {
-      return new TimeoutError(`${method} ${path} did not answer within ${timeoutMs}ms`);
+      return new TimeoutError(`the gateway at ${this.options.baseUrl} did not answer ${method} ${path} within ${timeoutMs}ms`);
     }
-    const message = error instanceof Error ? error.message : String(error);
-    return new NetworkError(`${method} ${path} failed: ${message}`, error);
+    const reason = this.reasonOf(error);
+    this.options.reachability?.failed(reason, error);
+    return new NetworkError(`cannot reach the gateway at ${this.options.baseUrl}: ${reason}`, error);
+  }
+
+  private reasonOf(error: unknown): string {
+    const reason = causeText(error);
+    // fetch (like browsers) never connects to ports such as 1, 9 or 6000; its reason is two words.
+    if (reason !== 'bad port') return reason;
+    const url = new URL(this.options.baseUrl);
+    return `fetch refuses to connect to port ${url.port || '(default)'} (a "bad port" of the Fetch standard)`;
   }
 }

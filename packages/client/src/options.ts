@@ -25,7 +25,10 @@ export interface FlowRunOptions {
 
 /** Options of `runs.waitForCompletion`. */
 export interface WaitOptions {
-  /** Reject with TimeoutError after this many ms; the run goes on (default 300000). */
+  /**
+   * Reject with TimeoutError after this many ms; the run goes on (default 300000). If the gateway
+   * could not be reached by then, the rejection is a NetworkError that says so.
+   */
   timeout?: number;
   /** Stops waiting early; the promise rejects with the signal's reason. */
   signal?: AbortSignal;

@@ -62,12 +62,12 @@ export class FakeWebSocket {
     this.emit('close', {});
   }
 
-  /** An `error` without a following `close`, as some implementations do. */
-  fail(): void {
-    this.emit('error', {});
+  /** An `error` without a following `close`, as some implementations do; `ws` gives a message. */
+  fail(message?: string): void {
+    this.emit('error', message === undefined ? {} : { message, error: new Error(message) });
   }
 
-  private emit(type: string, event: { data?: unknown }): void {
+  private emit(type: string, event: { data?: unknown; message?: string; error?: Error }): void {
     for (const listener of this.listeners.get(type) ?? []) listener(event);
   }
 }

@@ -53,6 +53,56 @@ describe('parseOptions over a tree', () => {
   });
 });
 
+describe('parseOptions: messages a person can act on', () => {
+  const NUMBERS = {
+    count: { flag: 'count', env: 'T_COUNT', kind: 'int', default: 1, check: (v: number) => (v < 1 ? 'must be at least 1' : undefined), help: 'a count' },
+    ratio: { flag: 'ratio', kind: 'number', default: 0, help: 'a ratio' },
+    name: { flag: 'name', kind: 'string', help: 'a name' },
+    quiet: { flag: 'quiet', kind: 'boolean', default: false, help: 'a switch' },
+  } satisfies OptionTree;
+
+  it('takes a negative number after a flag as its value, for the check to judge', () => {
+    expect(parseOptions(NUMBERS, ['--ratio', '-0.5', '--name', '-1'], {}).values).toMatchObject({ ratio: -0.5, name: '-1' });
+    expect(() => parseOptions(NUMBERS, ['--count', '-1'], {})).toThrow(/^--count: must be at least 1$/);
+    // Written the way parseArgs asks for, it is the same value.
+    expect(() => parseOptions(NUMBERS, ['--count=-1'], {})).toThrow(/^--count: must be at least 1$/);
+  });
+
+  it('leaves what follows `--` alone', () => {
+    expect(parseOptions(NUMBERS, ['--', '--count', '-1'], {}, { positionals: 3 }).positionals).toEqual(['--count', '-1']);
+  });
+
+  it('says plainly that a flag needs a value, or takes none, in one line', () => {
+    const messages = [['--count'], ['--count', '--quiet'], ['--quiet=yes'], ['--nope']].map((argv) => {
+      try {
+        parseOptions(NUMBERS, argv, {});
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error(`${argv.join(' ')} was accepted`);
+    });
+    expect(messages).toEqual([
+      '--count: needs a value',
+      "--count: needs a value (to give one that starts with '-', write --count=VALUE)",
+      '--quiet: is a switch and takes no value (give it or leave it out)',
+      'unknown flag --nope (see --help)',
+    ]);
+    for (const message of messages) expect(message).not.toContain('\n');
+  });
+
+  it('names the variable and the flag when the value came from the environment', () => {
+    expect(() => parseOptions(NUMBERS, [], { T_COUNT: '0' })).toThrow(/^T_COUNT \(--count\): must be at least 1$/);
+    expect(() => parseOptions(NUMBERS, [], { T_COUNT: 'x' })).toThrow(/^T_COUNT \(--count\) \("x"\): expected an integer$/);
+    // A flag wins over the variable, and is what the message names.
+    expect(() => parseOptions(NUMBERS, ['--count', '0'], { T_COUNT: '5' })).toThrow(/^--count: must be at least 1$/);
+    const { nameOf } = parseOptions(NUMBERS, [], { T_COUNT: '3' });
+    expect(nameOf('count')).toBe('T_COUNT (--count)');
+    expect(nameOf('ratio')).toBe('--ratio');
+    expect(() => nameOf('nope')).toThrow(/--nope is not an option/);
+  });
+});
+
 describe('loadSimulateConfig', () => {
   it('shares the log-level option and narrows the status vocabulary', () => {
     expect(loadSimulateConfig([], {})).toMatchObject({ logLevel: 'info', statusVocabulary: 'sdk', port: 8081 });

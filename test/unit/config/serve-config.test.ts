@@ -57,6 +57,12 @@ describe('loadServeConfig', () => {
       [[], { RUNGATE_PROXY_WRITES: 'maybe' }, /RUNGATE_PROXY_WRITES \(--proxy-writes\)/],
       [['--sse-keepalive-ms', '60000'], {}, /--sse-keepalive-ms/],
       [['--start-max-wait-ms', '-1'], {}, /--start-max-wait-ms/],
+      [[], { RUNGATE_STORE: 'bogus' }, /^RUNGATE_STORE \(--store\): must be/],
+      [['--poll-concurrency', '-1'], {}, /^--poll-concurrency: must be between 1 and 1000$/],
+      [[], { RUNGATE_POLL_MIN_GRACE_MS: '200000' }, /^RUNGATE_POLL_MIN_GRACE_MS \(--poll-min-grace-ms\): must not exceed --poll-max-grace-ms$/],
+      [['--sim-run-ms', '-5'], {}, /^--sim-run-ms: must be at least 0$/],
+      [[], { RUNGATE_CLIENT_KEYS_FILE: '/nonexistent/keys' }, /^RUNGATE_CLIENT_KEYS_FILE \(--client-keys-file\): cannot read \/nonexistent\/keys/],
+      [['--client-key', `a=${'k'.repeat(16)}`, '--client-key', `b=${'k'.repeat(16)}`], {}, /^--client-key: the same key is given twice$/],
     ];
     for (const [argv, env, pattern] of cases) {
       expect(() => loadServeConfig(argv, env)).toThrow(ConfigError);

@@ -1,6 +1,7 @@
 import { backoffDelay, type BackoffOptions } from '../backoff.js';
 import { ClientClosedError, errorFromFrame, isPermanentError, type DocloError } from '../errors.js';
 import type { HttpClient } from '../http-client.js';
+import type { Reachability } from '../reachability.js';
 import { looksLikeRun, type Run } from '../run.js';
 import { unrefTimer } from '../timers.js';
 import type { WebSocketConstructor } from '../web-socket.js';
@@ -27,6 +28,8 @@ export interface PushConnectionOptions {
   fallbackAfterMs: number;
   /** Give up on a connection attempt that has not opened after this long. */
   connectTimeoutMs: number;
+  /** Told when the socket opens or closes and why an attempt failed. */
+  reachability?: Reachability;
 }
 
 /** Calls app code; an exception there must not break delivery to the others, yet must not vanish. */
@@ -61,6 +64,7 @@ export class PushConnection {
       connectTimeoutMs: options.connectTimeoutMs,
       onState: (state) => this.onTransportState(state),
       onMessage: (message) => this.onMessage(message),
+      onAttemptFailed: (reason, cause) => options.reachability?.failed(reason, cause),
     });
     this.fallback = new LongPollFallback({
       http: options.http,
@@ -104,6 +108,7 @@ export class PushConnection {
   }
 
   private onTransportState(state: TransportState): void {
+    this.options.reachability?.socket(state === 'open');
     if (state !== 'open') this.forgetSubscriptions();
     switch (state) {
       case 'open':

@@ -56,6 +56,8 @@ export interface SocketTransportOptions {
   onState: (state: TransportState, previous: TransportState) => void;
   /** Each text frame that parses as a JSON object. */
   onMessage: (message: Record<string, unknown>) => void;
+  /** An attempt that did not open, with the reason when the platform gives one (browsers do not). */
+  onAttemptFailed?: (reason: string, cause?: unknown) => void;
   /** The clock of the stable-connection rule (default `Date.now`). */
   now?: () => number;
   /** The jitter's randomness (default `Math.random`). */
@@ -118,7 +120,11 @@ export class SocketTransport {
     this.dispatch('close');
   }
 
-  private dispatch(event: TransportEvent): void {
+  private dispatch(event: TransportEvent, failure?: { reason: string; cause?: unknown }): void {
+    if (this.current === 'connecting' && (event === 'lost' || event === 'timer')) {
+      const { reason, cause } = failure ?? { reason: event === 'timer' ? `no answer within ${this.options.connectTimeoutMs}ms` : 'the WebSocket connection closed' };
+      this.options.onAttemptFailed?.(reason, cause);
+    }
     const next = TRANSITIONS[this.current][event]?.(this.wanted);
     if (next !== undefined) this.enter(next, event);
   }
@@ -157,8 +163,8 @@ export class SocketTransport {
       (Ctor) => {
         if (this.attemptToken === token && this.current === 'connecting') this.openSocket(Ctor);
       },
-      () => {
-        if (this.attemptToken === token && this.current === 'connecting') this.dispatch('lost');
+      (error: unknown) => {
+        if (this.attemptToken === token && this.current === 'connecting') this.dispatch('lost', { reason: errorText(error), cause: error });
       },
     );
   }
@@ -167,8 +173,8 @@ export class SocketTransport {
     let socket: WebSocketLike;
     try {
       socket = new Ctor(this.options.url);
-    } catch {
-      this.dispatch('lost');
+    } catch (error) {
+      this.dispatch('lost', { reason: errorText(error), cause: error });
       return;
     }
     this.socket = socket;
@@ -177,7 +183,7 @@ export class SocketTransport {
     socket.addEventListener('message', (event) => ours() && this.receive(event.data));
     socket.addEventListener('close', () => ours() && this.dispatch('lost'));
     // Browsers follow `error` with `close`; some implementations do not, so it ends the socket too.
-    socket.addEventListener('error', () => ours() && this.dispatch('lost'));
+    socket.addEventListener('error', (event) => ours() && this.dispatch('lost', failureOf(event)));
   }
 
   private receive(data: unknown): void {
@@ -216,6 +222,17 @@ export class SocketTransport {
       // Already closed or never opened: nothing left to release.
     }
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** What an `error` event tells: `ws` gives the socket's error and its message, browsers nothing. */
+function failureOf(event: unknown): { reason: string; cause?: unknown } {
+  const { message, error } = (event ?? {}) as { message?: unknown; error?: unknown };
+  if (typeof message === 'string' && message !== '') return { reason: message, cause: error };
+  return { reason: 'the WebSocket connection failed' };
 }
 
 /** Refs or unrefs a Node timer (browsers have neither, nor need them). */
