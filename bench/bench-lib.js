@@ -1,6 +1,6 @@
 // Shared helpers of the benchmark scripts: where the build is, statistics, signed webhook bodies,
 // a keep-alive HTTP poster and forked workers that talk over IPC.
-/* global process, Buffer, setTimeout, clearTimeout, URL, performance */ // Node scripts; the lint config has no Node globals for plain JS
+/* global process, Buffer, setTimeout, clearTimeout, setInterval, clearInterval, URL, performance */ // Node scripts; the lint config has no Node globals for plain JS
 import { fork } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -237,3 +237,27 @@ export async function settledMemory() {
 }
 
 export const now = () => performance.now();
+
+/**
+ * The longest event-loop stall since the last `takeMaxMs()`: how late a 10-ms interval timer
+ * fired. (perf_hooks' monitorEventLoopDelay reported 28 ms for a 200-ms busy loop here on Node
+ * 20, so the lateness is measured directly.)
+ */
+export function startStallMonitor(periodMs = 10) {
+  let last = performance.now();
+  let max = 0;
+  const timer = setInterval(() => {
+    const at = performance.now();
+    max = Math.max(max, at - last - periodMs);
+    last = at;
+  }, periodMs);
+  timer.unref();
+  return {
+    takeMaxMs() {
+      const taken = Math.max(max, performance.now() - last - periodMs, 0);
+      max = 0;
+      return taken;
+    },
+    stop: () => clearInterval(timer),
+  };
+}

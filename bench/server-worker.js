@@ -5,10 +5,13 @@
 //   { kind: 'http' }     a bare node:http server: read the body, JSON.parse, 200
 //   { kind: 'ws' }       a bare ws server; POST /broadcast sends the body as one text frame to every socket
 //   { kind: 'sim', options: {...createSimulator options} }
-// It answers `measure` with its memory after GC (run it with --expose-gc) and exits on `stop`.
+// It answers `measure` with its memory after GC (run it with --expose-gc), `sample` with its
+// memory as it is, its longest event-loop stall since the last sample and (rungate) the gateway's
+// counters, `snapshot` by writing a heap snapshot, and exits on `stop`.
 /* global process, Buffer, console */ // a Node script; the lint config has no Node globals for plain JS
 import { createServer } from 'node:http';
-import { fromDist, serveParent, settledMemory } from './bench-lib.js';
+import { writeHeapSnapshot } from 'node:v8';
+import { fromDist, serveParent, settledMemory, startStallMonitor } from './bench-lib.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const DEAD_UPSTREAM = 'http://127.0.0.1:9/api/v1'; // discard port: nothing answers, nothing is polled before the grace
@@ -41,7 +44,26 @@ async function startRungate() {
     ...(spec.args ?? []),
   ];
   const gateway = await startGateway({ ...loadServeConfig(args, {}), simulate: false }, pino({ level: 'silent' }));
-  return { url: gateway.url, close: () => gateway.close() };
+  return { url: gateway.url, close: () => gateway.close(), counters: () => gatewayCounters(gateway.metrics) };
+}
+
+/** Totals of the gateway's own counters and gauges that the soak reports (read in-process). */
+async function gatewayCounters(metrics) {
+  const total = async (metric) => (await metric.get()).values.reduce((sum, { value }) => sum + value, 0);
+  return {
+    webhooks: await total(metrics.webhooks),
+    runsFinal: await total(metrics.runsFinal),
+    recoveredByPoll: await total(metrics.runsRecoveredByPoll),
+    polls: await total(metrics.polls),
+    wsMessagesSent: await total(metrics.wsMessagesSent),
+    wsMessagesDropped: await total(metrics.wsMessagesDropped),
+    slowConsumerCloses: await total(metrics.wsSlowConsumerCloses),
+    wsConnections: await total(metrics.wsConnections),
+    cacheEntries: await total(metrics.cacheEntries),
+    pollsScheduled: await total(metrics.pollsScheduled),
+    // Cumulative buckets of webhook arrival → frames written, measured inside the gateway.
+    pushLatencyBuckets: (await metrics.pushLatency.get()).values.filter((v) => v.metricName?.endsWith('_bucket')).map((v) => [v.labels.le, v.value]),
+  };
 }
 
 async function startExpress() {
@@ -87,7 +109,7 @@ async function startBareWs() {
 async function startSim() {
   const { createSimulator } = await fromDist('simulator/index.js');
   const sim = await createSimulator(spec.options ?? {});
-  return { url: sim.url, secret: sim.webhookSecret, close: () => sim.close() };
+  return { url: sim.url, secret: sim.webhookSecret, close: () => sim.close(), counters: () => sim.stats() };
 }
 
 const starters = { rungate: startRungate, express: startExpress, http: startHttp, ws: startBareWs, sim: startSim };
@@ -96,6 +118,20 @@ if (!starter) {
   console.error(`server-worker: unknown kind ${spec.kind}`);
   process.exit(2);
 }
+const stalls = startStallMonitor();
+/** CPU time used so far (user + system), ms. */
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 const server = await starter();
-serveParent({ measure: () => settledMemory() }, () => server.close());
+serveParent(
+  {
+    measure: () => settledMemory(),
+    sample: async () => ({ memory: process.memoryUsage(), cpuMs: cpuMs(), maxStallMs: stalls.takeMaxMs(), counters: (await server.counters?.()) ?? {} }),
+    // Blocks this process while it writes (seconds for a large heap): only at chosen moments.
+    snapshot: ({ path }) => ({ path: writeHeapSnapshot(path) }),
+  },
+  () => server.close(),
+);
 process.send({ type: 'ready', url: server.url, secret: server.secret });

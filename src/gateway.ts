@@ -247,6 +247,7 @@ async function assemble(
       allowedOrigins: config.allowedOrigins,
       maxConnectionsPerClient: config.ws.maxConnectionsPerClient,
       authTimeoutMs: config.ws.authTimeoutMs,
+      seqMemory: { retentionMs: config.ws.seqRetentionMs, maxRuns: config.ws.seqMaxRuns },
     },
   );
   hub.attach(server);

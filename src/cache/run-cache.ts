@@ -12,29 +12,37 @@ export interface RunCacheOptions {
  * Hot copies of run records in front of the store. Finished runs never change, so they stay
  * long; unfinished ones briefly, since another instance may move them on. A record only
  * replaces a cached one with a lower or equal `rev`, so a late reader cannot put back an older
- * state than the writer left.
+ * state than the writer left. At `maxRuns` the least recently used record makes room: the cache
+ * keeps taking new hot records and holds at most `maxRuns`.
  */
 export class RunCache {
   private readonly cache: NodeCache;
+  /** Cached run ids, least recently read or written first: who goes when the cache is full. */
+  private readonly recency = new Set<string>();
 
   constructor(private readonly options: RunCacheOptions) {
     // useClones: false — records are treated as immutable, copying them would only cost time.
-    this.cache = new NodeCache({ useClones: false, checkperiod: 60, maxKeys: options.maxRuns, deleteOnExpire: true });
+    // No maxKeys: node-cache refuses every set() once full — updates of cached runs too, which
+    // would leave their old state cached — so the bound is kept here, by eviction.
+    this.cache = new NodeCache({ useClones: false, checkperiod: 60, deleteOnExpire: true });
+    // Expiry, eviction and dropUnfinished all delete through del(), which emits this.
+    this.cache.on('del', (id: NodeCache.Key) => this.recency.delete(String(id)));
   }
 
   get(id: string): RunRecord | undefined {
-    return this.cache.get<RunRecord>(id);
+    const record = this.cache.get<RunRecord>(id);
+    if (record) this.touch(id);
+    return record;
   }
 
   set(record: RunRecord): void {
-    const cached = this.cache.get<RunRecord>(record.run.id);
+    const id = record.run.id;
+    const cached = this.cache.get<RunRecord>(id);
     if (cached && (cached.run.seq > record.run.seq || (cached.run.seq === record.run.seq && cached.rev >= record.rev))) return;
+    if (!this.recency.has(id)) this.makeRoom();
     const ttl = isFinal(record.run.status) ? this.options.finalTtlSeconds : this.options.activeTtlSeconds;
-    try {
-      this.cache.set(record.run.id, record, ttl);
-    } catch {
-      // Full (maxKeys): the store still answers; the cache just does not grow further.
-    }
+    this.cache.set(id, record, ttl);
+    this.touch(id);
   }
 
   /** Forgets every unfinished run, so the next read goes to the store (after a bus outage). */
@@ -61,11 +69,27 @@ export class RunCache {
   }
 
   size(): number {
-    return this.cache.keys().length;
+    return this.recency.size;
   }
 
   close(): void {
     this.cache.flushAll();
     this.cache.close();
+    this.recency.clear();
+  }
+
+  private touch(id: string): void {
+    this.recency.delete(id);
+    this.recency.add(id);
+  }
+
+  /** Evicts least recently used records until one more fits. */
+  private makeRoom(): void {
+    for (const oldest of this.recency) {
+      if (this.recency.size < this.options.maxRuns) return;
+      // del() emits 'del' (which forgets the id) only for a key node-cache still holds.
+      this.cache.del(oldest);
+      this.recency.delete(oldest);
+    }
   }
 }

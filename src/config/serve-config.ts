@@ -180,7 +180,7 @@ export const SERVE_OPTIONS = {
   cache: {
     finalTtlSeconds: { flag: 'cache-final-ttl-s', env: 'RUNGATE_CACHE_FINAL_TTL_S', kind: 'int', default: 3600, check: atLeast(1), help: 'how long a finished run stays in the hot cache' },
     activeTtlSeconds: { flag: 'cache-active-ttl-s', env: 'RUNGATE_CACHE_ACTIVE_TTL_S', kind: 'int', default: 30, check: atLeast(1), help: 'how long an unfinished run stays in the hot cache' },
-    maxRuns: { flag: 'cache-max-runs', env: 'RUNGATE_CACHE_MAX_RUNS', kind: 'int', default: 100_000, check: atLeast(1), help: 'most runs held in the hot cache' },
+    maxRuns: { flag: 'cache-max-runs', env: 'RUNGATE_CACHE_MAX_RUNS', kind: 'int', default: 10_000, check: atLeast(1), help: "most runs held in the hot cache (about 0.6 KB each plus the run's output); the least recently used go first" },
   },
   retentionMs: {
     flag: 'retention-h', env: 'RUNGATE_RETENTION_H', kind: 'int', default: 24 * 30, check: atLeast(1), to: (hours: number) => hours * 3600_000,
@@ -194,6 +194,11 @@ export const SERVE_OPTIONS = {
     lookupsPerMinute: { flag: 'lookups-per-minute', env: 'RUNGATE_LOOKUPS_PER_MINUTE', kind: 'int', default: 1200, check: atLeast(0), help: 'upstream lookups of unknown runs that clients may cause per minute, in total' },
     maxConnectionsPerClient: { flag: 'ws-max-connections-per-client', env: 'RUNGATE_WS_MAX_CONNECTIONS_PER_CLIENT', kind: 'int', default: 10_000, check: atLeast(1), help: 'open WebSocket connections per owner (or per IP before authentication)' },
     authTimeoutMs: { flag: 'ws-auth-timeout-ms', env: 'RUNGATE_WS_AUTH_TIMEOUT_MS', kind: 'int', default: 5000, check: atLeast(100), help: 'with auth on, a connection without a valid token by then is closed' },
+    seqRetentionMs: {
+      flag: 'push-seq-retention-s', env: 'RUNGATE_PUSH_SEQ_RETENTION_S', kind: 'int', default: 60, check: atLeast(1), to: (seconds: number) => seconds * 1000,
+      help: "how long a subscriber (WebSocket or SSE) remembers the seq it was sent of a run after the run's last frame (keeps a final state from going out twice)",
+    },
+    seqMaxRuns: { flag: 'push-seq-max-runs', env: 'RUNGATE_PUSH_SEQ_MAX_RUNS', kind: 'int', default: 100_000, check: atLeast(1), help: 'most runs one subscriber remembers at once; the oldest are forgotten sooner' },
   },
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 6000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM (the whole shutdown must fit in 10 s)' },
 } satisfies OptionTree;

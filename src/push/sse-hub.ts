@@ -114,7 +114,7 @@ export class SseHub implements RunFollower {
     this.index.forEachPeer(run, (stream) => {
       if (!stream.mayRead(record)) return;
       if (this.index.park(stream, run)) return;
-      stream.sendRun(run, (event ??= runEvent(run)));
+      stream.sendRun(run, (event ??= runEvent(run)), record.updatedAtMs);
     });
   }
 

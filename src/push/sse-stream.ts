@@ -1,7 +1,7 @@
 import { canRead, type Principal } from '../auth/principal.js';
 import { isFinal, type Run } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
-import { SentSeqMemory } from './sent-seq-memory.js';
+import { DEFAULT_SENT_SEQ_MEMORY, SentSeqMemory, type SentSeqMemoryOptions } from './sent-seq-memory.js';
 
 /** The part of an HTTP response a stream writes to (a fake in unit tests). */
 export interface EventSink {
@@ -21,6 +21,9 @@ export interface SseStreamOptions {
   /** For a run stream: the run whose final state ends it. */
   endsWithRun?: string;
   metrics: Record<'sseEventsSent' | 'sseSlowConsumerCloses', { inc(): void }>;
+  /** How long and how many runs the seq memory keeps (default: SentSeqMemory's). */
+  seqMemory?: SentSeqMemoryOptions;
+  now?: () => number;
 }
 
 /** One `event: run` of a run, serialised once for every stream that gets it (JSON has no raw newline). */
@@ -37,10 +40,16 @@ const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
  * without limit. A run stream ends itself after its run's final state.
  */
 export class SseStream {
-  private readonly sent = new SentSeqMemory();
+  private readonly sent: SentSeqMemory;
+  private readonly now: () => number;
   private ended = false;
 
-  constructor(private readonly options: SseStreamOptions) {}
+  constructor(private readonly options: SseStreamOptions) {
+    this.now = options.now ?? Date.now;
+    // A run stream's own run is remembered for as long as the stream lasts: its `since` holds.
+    const keeps = (runId: string) => runId === options.endsWithRun;
+    this.sent = new SentSeqMemory(options.seqMemory ?? DEFAULT_SENT_SEQ_MEMORY, keeps, this.now);
+  }
 
   /** Still writable. */
   get open(): boolean {
@@ -52,13 +61,12 @@ export class SseStream {
     return canRead(this.options.principal, record.run.id, record);
   }
 
-  /** Sends a change unless this consumer has that seq or a newer one; ends a run stream at its final state. */
-  sendRun(run: Run, event?: Buffer): void {
-    if (!this.sent.isNew(run.id, run.seq)) return;
-    if (!this.write(event ?? runEvent(run))) return;
-    this.sent.remember(run.id, run.seq);
-    this.options.metrics.sseEventsSent.inc();
-    if (run.id === this.options.endsWithRun && isFinal(run.status)) this.end();
+  /**
+   * Sends a change, written at `writtenAtMs` (unknown: now), unless this consumer has that seq or a newer one
+   * (see SentSeqMemory); ends a run stream at its final state.
+   */
+  sendRun(run: Run, event?: Buffer, writtenAtMs: number = this.now()): void {
+    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, event ?? runEvent(run), writtenAtMs);
   }
 
   /** The first state of a run stream, unless it is not newer than `since` (what the consumer has). */
@@ -67,7 +75,14 @@ export class SseStream {
       this.sent.remember(run.id, since);
       return;
     }
-    this.sendRun(run);
+    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.deliver(run, runEvent(run), this.now());
+  }
+
+  private deliver(run: Run, event: Buffer, writtenAtMs: number): void {
+    if (!this.write(event)) return;
+    this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
+    this.options.metrics.sseEventsSent.inc();
+    if (run.id === this.options.endsWithRun && isFinal(run.status)) this.end();
   }
 
   /** A comment line, so proxies and the consumer see an idle stream is alive. */

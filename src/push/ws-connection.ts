@@ -3,7 +3,7 @@ import { isFinal, type Run } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
 import type { TokenBucket } from '../util/token-bucket.js';
 import type { ClientMessage } from './client-message.js';
-import { SentSeqMemory } from './sent-seq-memory.js';
+import { DEFAULT_SENT_SEQ_MEMORY, SentSeqMemory, type SentSeqMemoryOptions } from './sent-seq-memory.js';
 import type { WsErrorCode } from '../errors.js';
 
 /** The part of a `ws` WebSocket a connection uses (a fake in unit tests). */
@@ -35,6 +35,10 @@ export interface WsConnectionOptions {
   /** Where each client frame goes, in arrival order (see FrameHandler). */
   handle: FrameHandler;
   now: () => number;
+  /** How long and how many runs the peer's seq memory keeps (default: SentSeqMemory's). */
+  seqMemory?: SentSeqMemoryOptions;
+  /** Runs the peer follows by id: remembered while followed, so their `since` keeps holding. */
+  keeps?: (runId: string) => boolean;
 }
 
 /** WebSocket ready states (the WHATWG numbers `ws` uses). */
@@ -62,7 +66,7 @@ export function runFrame(run: Run): Buffer {
  */
 export class WsConnection {
   private readonly socket: PeerSocket;
-  private readonly sent = new SentSeqMemory();
+  private readonly sent: SentSeqMemory;
   private readonly metrics: WsConnectionOptions['metrics'];
   private readonly maxBufferedBytes: number;
   private readonly handle: FrameHandler;
@@ -87,6 +91,7 @@ export class WsConnection {
     this.metrics = options.metrics;
     this.handle = options.handle;
     this.now = options.now;
+    this.sent = new SentSeqMemory(options.seqMemory ?? DEFAULT_SENT_SEQ_MEMORY, options.keeps, options.now);
   }
 
   /** Who this peer is; undefined until it authenticates (or always, with auth off). */
@@ -97,6 +102,11 @@ export class WsConnection {
   /** What its connection counts against: `sub:<owner>` or `ip:<address>`. */
   get clientKey(): string {
     return this.currentClientKey;
+  }
+
+  /** How many runs this peer's seq memory holds (bounded by its retention and maxRuns). */
+  get rememberedRuns(): number {
+    return this.sent.size;
   }
 
   /** Not yet dropped: async steps check this before touching anything shared. */
@@ -166,24 +176,34 @@ export class WsConnection {
     this.alive = true;
   }
 
-  /** Sends a change (with its frame when already serialised) unless this peer has that seq or a newer one. */
-  sendRun(run: Run, frame?: Buffer): void {
-    if (!this.sent.isNew(run.id, run.seq)) return;
-    if (this.write(frame ?? runFrame(run))) {
-      this.sent.remember(run.id, run.seq, isFinal(run.status));
-      this.metrics.wsMessagesSent.inc();
-    } else {
-      this.metrics.wsMessagesDropped.inc();
-    }
+  /**
+   * Sends a change (with its frame when already serialised), written at `writtenAtMs` (unknown: now), unless
+   * this peer has that seq or a newer one, or — its run forgotten — it is no newer than what the
+   * peer's seq memory forgot (see SentSeqMemory).
+   */
+  sendRun(run: Run, frame?: Buffer, writtenAtMs: number = this.now()): void {
+    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, frame ?? runFrame(run), writtenAtMs);
   }
 
-  /** Sends a subscription's first state, unless it is not newer than `since` (what the peer says it has). */
+  /**
+   * Sends a subscription's first state, unless it is not newer than `since` (what the peer says
+   * it has) or than what this connection remembers sending.
+   */
   sendSnapshot(run: Run, since: number | undefined): void {
     if (since !== undefined && run.seq <= since) {
       this.sent.remember(run.id, since);
       return;
     }
-    this.sendRun(run);
+    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.deliver(run, runFrame(run), this.now());
+  }
+
+  private deliver(run: Run, frame: Buffer, writtenAtMs: number): void {
+    if (this.write(frame)) {
+      this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
+      this.metrics.wsMessagesSent.inc();
+    } else {
+      this.metrics.wsMessagesDropped.inc();
+    }
   }
 
   /** Sends a control message (`subscribed`, `error`). */

@@ -14,8 +14,11 @@ import { SubscriptionIndex } from './subscription-index.js';
 import { WsAdmission, isRefusal } from './ws-admission.js';
 import { WsConnection, runFrame } from './ws-connection.js';
 import { WsProtocol } from './ws-protocol.js';
+import type { SentSeqMemoryOptions } from './sent-seq-memory.js';
 
 export interface WsHubOptions {
+  /** How long and how many runs each connection remembers having sent (default: SentSeqMemory's). */
+  seqMemory?: SentSeqMemoryOptions;
   path: string;
   maxPayloadBytes: number;
   maxSubscriptions: number;
@@ -107,7 +110,7 @@ export class WsHub implements RunFollower {
       // A run whose own subscription is being set up waits for its `subscribed`, even when a
       // flow subscription covers it too: `subscribed` comes before any run message for it.
       if (this.index.park(connection, run)) return;
-      connection.sendRun(run, (frame ??= runFrame(run)));
+      connection.sendRun(run, (frame ??= runFrame(run)), record.updatedAtMs);
     });
   }
 
@@ -143,6 +146,8 @@ export class WsHub implements RunFollower {
       metrics: this.deps.metrics,
       handle: (message) => this.protocol.handle(connection, message),
       now: this.now,
+      ...(this.options.seqMemory ? { seqMemory: this.options.seqMemory } : {}),
+      keeps: (runId) => this.index.runState(connection, runId) !== undefined,
     });
     this.admission.add(clientKey);
     if (principal) connection.authenticate(principal);

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { abortReason, fullJitterDelay, sleep } from '@rungate/client/shared';
 import type { Execution } from '../runs/run.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
 import { forwardRequest } from './forward.js';
+import { linkSignal } from './linked-signal.js';
 import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
 import { RateBudget } from './rate-budget.js';
 import { UPSTREAM_ERROR_CODES, UpstreamError, errorFromResponse } from './upstream-error.js';
@@ -112,6 +114,9 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     now, maxWaitMs, ...(options.lowPriorityReserveRatio === undefined ? {} : { lowPriorityReserveRatio: options.lowPriorityReserveRatio }),
   });
   const lifecycle = new AbortController();
+  // Every call waiting for a slot, a rate window or a retry listens to it until it goes on: as
+  // many listeners as calls queued, each removed when its wait ends — not a leak to warn about.
+  setMaxListeners(0, lifecycle.signal);
   const closedError = new UpstreamError({
     status: 0, code: UPSTREAM_ERROR_CODES.closed, message: 'Upstream client is closed', kind: 'network', retryable: false,
   });
@@ -125,14 +130,14 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   /** One HTTP exchange. Throws only for failures without an answer (and for aborts). */
   async function send(plan: CallPlan, attempt: number, signal: AbortSignal): Promise<Attempt> {
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const attemptSignal = linkSignal([signal], timeoutMs);
     const startedMs = now();
     try {
       const response = await fetchImpl(`${baseUrl}${plan.path}`, {
         method: plan.method,
         headers: plan.body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
         ...(plan.body === undefined ? {} : { body: plan.body }),
-        signal: AbortSignal.any([signal, timeout]),
+        signal: attemptSignal.signal,
       });
       const text = await response.text();
       budget.observe(parseRateLimitHeaders(response.headers));
@@ -142,7 +147,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     } catch (err) {
       // The caller's abort and close() are not upstream failures: pass their reason on untouched.
       if (signal.aborted) throw abortReason(signal);
-      const timedOut = timeout.aborted;
+      const timedOut = attemptSignal.timedOut;
       report(plan.route, timedOut ? 'timeout' : 'network', startedMs);
       log.debug({ method: plan.method, route: plan.route, status: timedOut ? 'timeout' : 'network', attempt }, 'upstream attempt failed');
       throw timedOut
@@ -151,6 +156,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             status: 0, code: UPSTREAM_ERROR_CODES.network,
             message: `Upstream unreachable: ${err instanceof Error ? err.message : String(err)}`, kind: 'network', cause: err,
           });
+    } finally {
+      attemptSignal.dispose();
     }
   }
 
@@ -173,7 +180,16 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   async function call(plan: CallPlan, callOptions: CallOptions | undefined): Promise<Execution> {
     if (lifecycle.signal.aborted) throw closedError;
-    const signal = callOptions?.signal ? AbortSignal.any([callOptions.signal, lifecycle.signal]) : lifecycle.signal;
+    if (!callOptions?.signal) return attempts(plan, callOptions, lifecycle.signal);
+    const callSignal = linkSignal([callOptions.signal, lifecycle.signal]);
+    try {
+      return await attempts(plan, callOptions, callSignal.signal);
+    } finally {
+      callSignal.dispose();
+    }
+  }
+
+  async function attempts(plan: CallPlan, callOptions: CallOptions | undefined, signal: AbortSignal): Promise<Execution> {
     const priority = callOptions?.priority ?? 'high';
     // A caller's shorter patience wins; it never stretches the client's own bound.
     const waitBoundMs = Math.min(callOptions?.maxWaitMs ?? maxWaitMs, maxWaitMs);

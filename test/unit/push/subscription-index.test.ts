@@ -110,7 +110,7 @@ describe('SentSeqMemory', () => {
   it('lets nothing of a run through once the peer holds its final state, not even a higher seq', () => {
     const memory = new SentSeqMemory();
     memory.remember('exec_1', 4);
-    memory.remember('exec_1', 5, true);
+    memory.remember('exec_1', 5, { final: true });
     // A store that lost its data may give the same final state back under a higher seq.
     expect(memory.isNew('exec_1', 1_000_000_001)).toBe(false);
     memory.remember('exec_1', 2);
@@ -119,14 +119,17 @@ describe('SentSeqMemory', () => {
   });
 
   it('forgets the run touched longest ago beyond its bound', () => {
-    const memory = new SentSeqMemory(2);
+    const clock = { ms: 1 };
+    const memory = new SentSeqMemory({ retentionMs: 60_000, maxRuns: 2 }, () => false, () => clock.ms++);
     memory.remember('a', 1);
     memory.remember('b', 1);
     memory.remember('a', 2); // touched again: b is now the oldest
     memory.remember('c', 1);
     expect(memory.size).toBe(2);
     expect(memory.isNew('a', 2)).toBe(false);
-    expect(memory.isNew('b', 1)).toBe(true);
     expect(memory.isNew('c', 1)).toBe(false);
+    // b is forgotten: a change written after it goes out, its own old state does not.
+    expect(memory.isNew('b', 1, 2)).toBe(false);
+    expect(memory.isNew('b', 2, 100)).toBe(true);
   });
 });

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RunCache } from '../../../src/cache/run-cache.js';
+import type { RunRecord } from '../../../src/runs/run-record.js';
+import type { RunStatus } from '../../../src/runs/run.js';
+
+function record(id: string, status: RunStatus = 'running', seq = 1): RunRecord {
+  return { run: { id, flowId: 'f', status, seq, source: 'webhook' }, rev: seq, trackedAtMs: 0, updatedAtMs: 0 };
+}
+
+let cache: RunCache | undefined;
+afterEach(() => cache?.close());
+
+describe('RunCache', () => {
+  it('keeps caching new records when full, evicting the least recently used', () => {
+    cache = new RunCache({ finalTtlSeconds: 3600, activeTtlSeconds: 3600, maxRuns: 1000 });
+    for (let i = 0; i < 1000; i++) cache.set(record(`old${i}`, 'success'));
+    cache.get('old0'); // read: recently used
+    for (let i = 0; i < 5000; i++) cache.set(record(`new${i}`, 'success'));
+    expect(cache.size()).toBe(1000);
+    expect(cache.get('new4999')?.run.id).toBe('new4999');
+    expect(cache.get('new4000')?.run.id).toBe('new4000');
+    expect(cache.get('old1')).toBeUndefined();
+  });
+
+  it('updates a cached run when full, never leaving its older state cached', () => {
+    cache = new RunCache({ finalTtlSeconds: 3600, activeTtlSeconds: 3600, maxRuns: 10 });
+    for (let i = 0; i < 10; i++) cache.set(record(`run${i}`));
+    cache.set(record('run3', 'success', 2));
+    expect(cache.get('run3')?.run.status).toBe('success');
+    expect(cache.size()).toBe(10);
+    // an older state does not replace a newer one
+    cache.set(record('run3', 'running', 1));
+    expect(cache.get('run3')?.run.status).toBe('success');
+  });
+
+  it('counts only what it holds after drops', () => {
+    cache = new RunCache({ finalTtlSeconds: 3600, activeTtlSeconds: 3600, maxRuns: 10 });
+    for (let i = 0; i < 6; i++) cache.set(record(`run${i}`, i % 2 ? 'success' : 'running'));
+    expect(cache.dropUnfinished()).toBe(3);
+    expect(cache.size()).toBe(3);
+    for (let i = 0; i < 20; i++) cache.set(record(`more${i}`));
+    expect(cache.size()).toBe(10);
+  });
+});
