@@ -9,7 +9,7 @@ import type { ServeConfig } from './config/serve-config.js';
 import { createApp } from './http/create-app.js';
 import { announce } from './logger.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
-import { GraceEstimator } from './polling/grace-estimator.js';
+import { RecoveryPlanner } from './polling/recovery-planner.js';
 import { Poller } from './polling/poller.js';
 import { ProgressPoller } from './polling/progress-poller.js';
 import { WsHub } from './push/ws-hub.js';
@@ -165,13 +165,14 @@ async function assemble(
   const resync = new Resync({ bus, store, cache, waiters, logger: logger.child({ component: 'resync' }) });
   closers.push(() => resync.close());
 
+  const planner = new RecoveryPlanner({ defaultMs: config.poll.graceMs, minMs: config.poll.minGraceMs, maxMs: config.poll.maxGraceMs });
   const poller = new Poller(
     {
       store,
       writer,
       upstream,
       schedule,
-      grace: new GraceEstimator({ defaultMs: config.poll.graceMs, minMs: config.poll.minGraceMs, maxMs: config.poll.maxGraceMs }),
+      planner,
       bus,
       metrics,
       logger: logger.child({ component: 'poller' }),
@@ -195,6 +196,7 @@ async function assemble(
       ? { runSecret: async (runId: string) => (cache.get(runId) ?? (await store.get(runId)))?.webhookSecret ?? ledger?.notesOf(runId)?.webhookSecret }
       : {}),
     writer,
+    onLateWebhook: (record) => planner.observeLateWebhook(record.run.flowId, record.run.id),
     metrics,
     logger,
   });

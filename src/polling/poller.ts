@@ -7,9 +7,9 @@ import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Upstream } from '../upstream/upstream.js';
-import type { GraceEstimator } from './grace-estimator.js';
 import type { PollSchedule } from './poll-schedule.js';
 import { nextPollDelayMs, startupJitterMs } from './poll-timing.js';
+import type { FinalVia, RecoveryPlanner } from './recovery-planner.js';
 
 /** The longest close() waits for polls in flight (see close). */
 const CLOSE_WAIT_MS = 1000;
@@ -30,7 +30,7 @@ interface PollerDeps {
   writer: RunWriter;
   upstream: Upstream;
   schedule: PollSchedule;
-  grace: GraceEstimator;
+  planner: RecoveryPlanner;
   bus: RunBus;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -40,9 +40,10 @@ interface PollerDeps {
 
 /**
  * The fallback for lost webhooks. Every unfinished run the gateway hears of (through the bus, so
- * starts, lookups, subscriptions and webhooks alike) is scheduled for a first poll after a grace
- * learned per flow; while unfinished it is polled again with growing, jittered intervals; at a
- * final state it leaves the schedule; past the maximum age it is marked stale. At most
+ * starts, lookups, subscriptions and webhooks alike) is scheduled for polls at the ages its flow's
+ * plan gives (recovery-planner.ts: learnt from run durations and how often webhooks go missing);
+ * past the plan's end it is polled again with growing, jittered intervals; at a final state it
+ * leaves the schedule; past the maximum age it is marked stale. At most
  * `concurrency` polls are in flight, and the upstream client's rate budget paces them.
  */
 export class Poller {
@@ -107,12 +108,12 @@ export class Poller {
   private onChange(record: RunRecord): void {
     const { run } = record;
     if (isFinal(run.status)) {
-      this.deps.grace.observe(run.flowId, timeToFinalMs(record));
+      this.deps.planner.observeFinal(run.flowId, run.id, timeToFinalMs(record), finalVia(record));
       this.track(this.deps.schedule.remove(run.id));
       return;
     }
     if (run.stale) return;
-    const dueAtMs = Math.max(record.trackedAtMs + this.deps.grace.graceFor(run.flowId), this.now() + 100);
+    const dueAtMs = Math.max(record.trackedAtMs + this.deps.planner.firstPollAgeMs(run.flowId), this.now() + 100);
     this.track(
       this.deps.schedule.add(run.id, dueAtMs).then(() => this.arm(dueAtMs - this.now())),
     );
@@ -177,11 +178,11 @@ export class Poller {
         await this.giveUp(id, 'max_age');
         return;
       }
-      // The grace was estimated when the run was first seen; what finished since may have
-      // lengthened it. Still inside it, the webhook is not late yet: look again later, for free.
-      const graceMs = this.deps.grace.graceFor(record.run.flowId);
-      if (record.startedHere && trackedForMs < graceMs) {
-        await schedule.set(id, record.trackedAtMs + graceMs);
+      // The plan was made when the run was first seen; what finished since may have moved its
+      // first poll later. Before it, the webhook is not late yet: look again later, for free.
+      const firstAgeMs = this.deps.planner.firstPollAgeMs(record.run.flowId);
+      if (record.startedHere && trackedForMs < firstAgeMs) {
+        await schedule.set(id, record.trackedAtMs + firstAgeMs);
         return;
       }
       let execution;
@@ -212,7 +213,12 @@ export class Poller {
         return;
       }
       metrics.polls.inc({ result: 'unfinished' });
-      await schedule.set(id, this.now() + nextPollDelayMs(this.now() - record.trackedAtMs, this.options, this.random));
+      // Still running: evidence that the flow's runs last longer than this. The next poll is the
+      // plan's next point; past the plan, the intervals grow.
+      const ageMs = this.now() - record.trackedAtMs;
+      this.deps.planner.observeUnfinished(record.run.flowId, id, ageMs);
+      const nextAgeMs = this.deps.planner.nextPollAgeMs(record.run.flowId, ageMs);
+      await schedule.set(id, nextAgeMs !== undefined ? record.trackedAtMs + nextAgeMs : this.now() + nextPollDelayMs(ageMs, this.options, this.random));
     } catch (error) {
       // Store trouble: leave the lease to expire so the run comes due again.
       logger.error({ runId: id, err: error }, 'poll failed');
@@ -236,6 +242,12 @@ export class Poller {
     this.pending.add(settled);
     void settled.finally(() => this.pending.delete(settled));
   }
+}
+
+/** Whose news ended the run: a webhook, a poll (the webhook went missing), or something else. */
+function finalVia(record: RunRecord): FinalVia {
+  const { source } = record.run;
+  return source === 'webhook' ? 'webhook' : source === 'poll' ? 'poll' : 'other';
 }
 
 /** How long a run took to reach its final state, as seen from the gateway where possible. */

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RunRecord } from '../runs/run-record.js';
+import { isFinal, normalizeStatus } from '../runs/run.js';
 import type { RunWriter } from '../tracking/run-writer.js';
 import { readBody } from '../util/read-body.js';
 import { BodyTooLargeError, RungateError, WebhookPayloadError, WebhookSignatureError } from '../errors.js';
@@ -16,6 +18,11 @@ export interface WebhookRouteOptions {
   /** The per-run secret the gateway sent with a run's start, if it sends them. */
   runSecret?: (runId: string) => Promise<string | undefined>;
   writer: RunWriter;
+  /**
+   * Called when a final webhook comes for a run whose final state a poll already found: the
+   * webhook was late, not lost (the poll planner counts it so).
+   */
+  onLateWebhook?: (record: RunRecord) => void;
   metrics: GatewayMetrics;
   logger: Logger;
   now?: () => number;
@@ -112,6 +119,9 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     const result = await writer.apply(event.data, 'webhook');
     if (result.kind === 'invalid') return reject(res, 'malformed', new WebhookPayloadError(result.reason));
     const duplicate = result.kind !== 'changed';
+    if (duplicate && options.onLateWebhook && result.record.run.source === 'poll' && isFinal(result.record.run.status) && isFinal(normalizeStatus(event.data.status)!)) {
+      options.onLateWebhook(result.record);
+    }
     metrics.webhooks.inc({ result: duplicate ? 'duplicate' : 'accepted' });
     // The memory bus delivers inside apply, so the frames are written by now.
     if (!duplicate) metrics.pushLatency.observe(Number(process.hrtime.bigint() - arrivedAt) / 1e9);

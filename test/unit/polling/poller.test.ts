@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryRunBus } from '../../../src/bus/memory-run-bus.js';
 import { RunCache } from '../../../src/cache/run-cache.js';
 import { GatewayMetrics } from '../../../src/metrics/gateway-metrics.js';
-import { GraceEstimator } from '../../../src/polling/grace-estimator.js';
+import { RecoveryPlanner } from '../../../src/polling/recovery-planner.js';
 import { HeapPollSchedule } from '../../../src/polling/heap-poll-schedule.js';
 import { Poller } from '../../../src/polling/poller.js';
 import type { Execution } from '../../../src/runs/run.js';
@@ -61,7 +61,7 @@ describe('Poller', () => {
     upstream = new FakeUpstream();
     metrics = new GatewayMetrics();
     poller = new Poller(
-      { store, writer, upstream, schedule: new HeapPollSchedule(), grace: new GraceEstimator({ defaultMs: 6000, minMs: 1000, maxMs: 60_000 }), bus, metrics, logger, random: () => 0.5 },
+      { store, writer, upstream, schedule: new HeapPollSchedule(), planner: new RecoveryPlanner({ defaultMs: 6000, minMs: 1000, maxMs: 60_000 }), bus, metrics, logger, random: () => 0.5 },
       { intervalMs: 2000, maxIntervalMs: 30_000, maxAgeMs: 60_000, concurrency: 2 },
     );
   });
