@@ -26,6 +26,7 @@ const { values: flags } = parseArgs({
     waiters: { type: 'string' },
     'run-ms': { type: 'string' },
     'drop-rates': { type: 'string' },
+    'learn-runs': { type: 'string' },
     // ingest
     seconds: { type: 'string' },
     connections: { type: 'string' },
@@ -59,7 +60,7 @@ const profileArgs = flags.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir]
 const outDir = flags.out ?? process.env.RUNGATE_BENCH_RESULTS ?? join(BENCH_DIR, 'results');
 
 const scenarioOptions = {
-  waiting: { reps, runs: num('runs', 200, 3), waiters: num('waiters', 5, 2), runMs: num('run-ms', 3000, 300), dropRates: list('drop-rates', '0,0.3,1', '0,1'), smoke },
+  waiting: { reps, runs: num('runs', 200, 3), waiters: num('waiters', 5, 2), runMs: num('run-ms', 3000, 300), dropRates: list('drop-rates', '0,0.3,1', '0,1'), learnRuns: num('learn-runs', 40, 3), smoke },
   ingest: { reps, seconds: num('seconds', 5, 1), connections: num('connections', 50, 10), poolSize: num('pool-size', 200_000, 5000), warmSeconds: num('warm-seconds', 1, 0), profileArgs },
   fanout: {
     reps,

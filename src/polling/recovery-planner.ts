@@ -30,8 +30,8 @@ const MIN_SAMPLES = 20;
 /** Runs seen unfinished by a poll and not seen final since, per flow (the oldest forgotten first). */
 const CENSORED_PER_FLOW = 16;
 const MAX_FLOWS = 10_000;
-/** Each new outcome weighs the older ones down by 1/MISS_MEMORY: the miss rate follows about the last 32 runs. */
-const MISS_MEMORY = 32;
+/** Each new outcome weighs the older ones down by 1/MISS_MEMORY: the miss rate follows about the last 64 runs. */
+const MISS_MEMORY = 64;
 /** Runs whose late webhook was already counted (a redelivered webhook must not count twice). */
 const LATE_RUNS_REMEMBERED = 1024;
 /** A flow's plan is recomputed after this many new observations, or this long after the last. */
