@@ -131,9 +131,9 @@ export const SERVE_OPTIONS = {
   },
   requestBodyLimitBytes: { flag: 'request-body-limit', env: 'RUNGATE_REQUEST_BODY_LIMIT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(1024), help: 'largest REST request body (a start carries the document)' },
   poll: {
-    graceMs: { flag: 'poll-grace-ms', env: 'RUNGATE_POLL_GRACE_MS', kind: 'int', default: 6000, check: atLeast(0), help: 'wait before the first poll of a run whose flow has no history yet' },
-    minGraceMs: { flag: 'poll-min-grace-ms', env: 'RUNGATE_POLL_MIN_GRACE_MS', kind: 'int', default: 2000, check: atLeast(0), help: 'lower bound of the learned first-poll grace' },
-    maxGraceMs: { flag: 'poll-max-grace-ms', env: 'RUNGATE_POLL_MAX_GRACE_MS', kind: 'int', default: 120_000, check: atLeast(0), help: 'upper bound of the learned first-poll grace' },
+    graceMs: { flag: 'poll-grace-ms', env: 'RUNGATE_POLL_GRACE_MS', kind: 'int', default: 6000, check: atLeast(0), help: 'wait before the first poll of a run whose flow has no history yet (fewer than 20 runs seen end)' },
+    minGraceMs: { flag: 'poll-min-grace-ms', env: 'RUNGATE_POLL_MIN_GRACE_MS', kind: 'int', default: 2000, check: atLeast(0), help: 'lower bound of the learned grace, and the earliest age of any poll planned when webhooks go missing' },
+    maxGraceMs: { flag: 'poll-max-grace-ms', env: 'RUNGATE_POLL_MAX_GRACE_MS', kind: 'int', default: 120_000, check: atLeast(0), help: 'upper bound of the learned grace (the last planned poll, the only one while no webhook goes missing)' },
     intervalMs: { flag: 'poll-interval-ms', env: 'RUNGATE_POLL_INTERVAL_MS', kind: 'int', default: 2000, check: atLeast(100), help: 'first interval between polls of an unfinished run; grows ×1.5 with jitter' },
     maxIntervalMs: { flag: 'poll-max-interval-ms', env: 'RUNGATE_POLL_MAX_INTERVAL_MS', kind: 'int', default: 60_000, check: atLeast(100), help: 'largest interval between polls' },
     maxAgeMs: { flag: 'poll-max-age-ms', env: 'RUNGATE_POLL_MAX_AGE_MS', kind: 'int', default: 24 * 3600_000, check: atLeast(1000), help: 'stop polling a run this long after it started and mark it stale' },

@@ -52,9 +52,7 @@ async function measure(webhookDropRate: number, seed: number): Promise<Outcome> 
       delays.push(delay);
       if (message.run!.source === 'poll') lostDelays.push(delay);
     }
-    const outcome = { getsPerRun: (stack.sim.stats().requests.get - getsBefore) / MEASURED_RUNS, delays, lostDelays };
-    if (process.env.RECOVERY_DEBUG) process.stderr.write(`DEBUG drop ${webhookDropRate}: gets/run ${outcome.getsPerRun.toFixed(3)} lost ${lostDelays.length} p50 ${percentile(delays, 50).toFixed(0)} p99 ${percentile(delays, 99).toFixed(0)} lost p50 ${percentile(lostDelays, 50).toFixed(0)} max ${Math.max(...delays).toFixed(0)} learn ${getsBefore}\n`);
-    return outcome;
+    return { getsPerRun: (stack.sim.stats().requests.get - getsBefore) / MEASURED_RUNS, delays, lostDelays };
   } finally {
     await probe?.close();
     await stack?.close();
