@@ -21,8 +21,17 @@ async function simStats(simUrl) {
 /** Doclo's SDK loop (doclo-api.md §10): GET, and again 1 s later until final. */
 async function docloWait(apiBase, id, deadline) {
   for (;;) {
-    const response = await fetch(`${apiBase}/runs/${encodeURIComponent(id)}`, { headers: { accept: 'application/json' } });
-    const run = await response.json();
+    let run;
+    try {
+      const response = await fetch(`${apiBase}/runs/${encodeURIComponent(id)}`, { headers: { accept: 'application/json' } });
+      run = await response.json();
+    } catch (error) {
+      // A loaded machine's simulator may reset a connection (a full accept queue, a keep-alive
+      // race): the loop's next GET, a second later, is what the SDK would do next anyway.
+      if (Date.now() > deadline) throw error;
+      await sleep(1000);
+      continue;
+    }
     if (FINAL.has(run.status)) return { at: Date.now(), run };
     if (Date.now() > deadline) throw new Error(`run ${id} not final in time`);
     await sleep(1000);
