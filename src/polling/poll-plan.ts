@@ -4,6 +4,12 @@ export interface PollPlanInput {
   events: readonly number[];
   /** Ages at which runs were seen still unfinished by a poll, for runs not seen final since. */
   censored: readonly number[];
+  /**
+   * Ages at which final webhooks arrived. A run's webhook comes some time after its end (more on
+   * a loaded machine): a poll in between finds the run final and is wasted all the same. Without
+   * them the runs' end ages stand in.
+   */
+  arrivals?: readonly number[];
   /** The share of runs whose final webhook goes missing, 0..1. */
   missRate: number;
   /** The earliest age a poll may come at. */
@@ -39,13 +45,13 @@ const GRID_STEPS = 64;
 const TAIL_POINTS = 8;
 
 /**
- * Chooses poll ages that minimise, per run, `missRate × delay of a lost run + price × polls that
- * find the run still running`, the price being the prices mixed by the miss rate. With every
+ * Chooses poll ages that minimise, per run, `missRate × (delay of a lost run + lostRunPollMs ×
+ * polls that find it still running) + (1 − missRate) × arrivingRunPollMs × polls that come
+ * before its webhook`. With every
  * webhook lost the delay weighs fully and an early poll is cheap, so polls gather at the likely
  * completion times; as the miss rate falls each early poll buys less and mostly costs runs whose
  * webhook arrives, so the plan thins to one poll just past the longest runs, then (no miss seen)
- * to the conservative grace alone. The run
- * duration distribution is the Kaplan–Meier estimate from `events` and `censored`, plus one
+ * to the conservative grace alone. The run duration distribution is the Kaplan–Meier estimate from `events` and `censored`, plus one
  * pseudo-run longer than any seen (spread up to `lastMs`), so a short history never claims that
  * no run lasts longer than its longest. Dynamic programming over a grid: O(GRID_STEPS²).
  */
@@ -54,31 +60,38 @@ export function planPolls(input: PollPlanInput): PollPlan {
   const lastMs = Math.max(0, input.lastMs);
   const missRate = Math.min(1, Math.max(0, input.missRate));
   const masses = durationMasses(input.events, input.censored, lastMs);
-  if (lastMs - firstMs < 1 || missRate === 0) return summarise([lastMs], masses, missRate);
+  const arrivals = input.arrivals && input.arrivals.length > 0 ? durationMasses(input.arrivals, input.censored, lastMs) : masses;
+  if (lastMs - firstMs < 1 || missRate === 0) return summarise([lastMs], masses, arrivals, missRate);
 
   const steps = Math.min(GRID_STEPS, Math.floor(lastMs - firstMs));
   const grid = Array.from({ length: steps + 1 }, (_, k) => Math.round(firstMs + ((lastMs - firstMs) * k) / steps));
   // Prefix sums at each grid point: mass ended by then, and that mass times its age.
   const ended: number[] = [];
   const endedAge: number[] = [];
+  const arrived: number[] = [];
   let index = 0;
   let mass = 0;
   let massAge = 0;
+  let arrivalIndex = 0;
+  let arrivedMass = 0;
   for (const at of grid) {
     while (index < masses.length && masses[index]!.ageMs <= at) {
       mass += masses[index]!.mass;
       massAge += masses[index]!.mass * masses[index]!.ageMs;
       index++;
     }
+    while (arrivalIndex < arrivals.length && arrivals[arrivalIndex]!.ageMs <= at) arrivedMass += arrivals[arrivalIndex++]!.mass;
     ended.push(mass);
     endedAge.push(massAge);
+    arrived.push(arrivedMass);
   }
-  const price = missRate * input.prices.lostRunPollMs + (1 - missRate) * input.prices.arrivingRunPollMs;
+  const { lostRunPollMs, arrivingRunPollMs } = input.prices;
   const cost: number[] = new Array<number>(grid.length).fill(Infinity);
   const previous: number[] = new Array<number>(grid.length).fill(-1);
   for (let k = 0; k < grid.length; k++) {
     const at = grid[k]!;
-    const wasted = price * Math.max(0, 1 - ended[k]!);
+    // Polls that find a lost run still running, and polls for runs whose webhook has yet to come.
+    const wasted = missRate * lostRunPollMs * Math.max(0, 1 - ended[k]!) + (1 - missRate) * arrivingRunPollMs * Math.max(0, 1 - arrived[k]!);
     // The first poll at `at`: it finds every lost run that ended before.
     cost[k] = missRate * (at * ended[k]! - endedAge[k]!) + wasted;
     for (let j = 0; j < k; j++) {
@@ -92,7 +105,7 @@ export function planPolls(input: PollPlanInput): PollPlan {
   }
   const ages: number[] = [];
   for (let k = grid.length - 1; k >= 0; k = previous[k]!) ages.unshift(grid[k]!);
-  return summarise(ages, masses, missRate);
+  return summarise(ages, masses, arrivals, missRate);
 }
 
 interface Mass {
@@ -151,12 +164,15 @@ function durationMasses(events: readonly number[], censored: readonly number[], 
   return masses;
 }
 
-function summarise(agesMs: number[], masses: readonly Mass[], missRate: number): PollPlan {
+function summarise(agesMs: number[], masses: readonly Mass[], arrivals: readonly Mass[], missRate: number): PollPlan {
   let gets = 0;
   let delay = 0;
   let caught = 0;
   let index = 0;
+  let arrivalIndex = 0;
+  let arrived = 0;
   for (const at of agesMs) {
+    while (arrivalIndex < arrivals.length && arrivals[arrivalIndex]!.ageMs <= at) arrived += arrivals[arrivalIndex++]!.mass;
     let endedNow = 0;
     while (index < masses.length && masses[index]!.ageMs <= at) {
       endedNow += masses[index]!.mass;
@@ -164,7 +180,7 @@ function summarise(agesMs: number[], masses: readonly Mass[], missRate: number):
       index++;
     }
     caught += endedNow;
-    gets += Math.max(0, 1 - caught) + missRate * endedNow;
+    gets += missRate * (Math.max(0, 1 - caught) + endedNow) + (1 - missRate) * Math.max(0, 1 - arrived);
   }
   return { agesMs, expectedGets: gets, expectedLostDelayMs: caught > 0 ? delay / caught : 0 };
 }

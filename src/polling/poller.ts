@@ -108,7 +108,7 @@ export class Poller {
   private onChange(record: RunRecord): void {
     const { run } = record;
     if (isFinal(run.status)) {
-      this.deps.planner.observeFinal(run.flowId, run.id, timeToFinalMs(record), finalVia(record));
+      this.deps.planner.observeFinal(run.flowId, run.id, timeToFinalMs(record), finalVia(record), webhookArrivalAgeMs(record));
       this.track(this.deps.schedule.remove(run.id));
       return;
     }
@@ -250,13 +250,20 @@ function finalVia(record: RunRecord): FinalVia {
   return source === 'webhook' ? 'webhook' : source === 'poll' ? 'poll' : 'other';
 }
 
-/** How long a run took to reach its final state, as seen from the gateway where possible. */
+/**
+ * How long a run took to reach its final state: Doclo's own measure where it gives one (no clock
+ * skew, no delivery delay), else as seen from the gateway.
+ */
 function timeToFinalMs(record: RunRecord): number {
   const { run } = record;
-  // Started here and ended by webhook: the gateway's own clock covers run time and delivery lag.
-  if (record.startedHere && run.source === 'webhook') return record.updatedAtMs - record.trackedAtMs;
   if (typeof run.duration === 'number') return run.duration;
   const created = Date.parse(run.createdAt ?? '');
   const completed = Date.parse(run.completedAt ?? run.cancelledAt ?? '');
-  return Number.isFinite(created) && Number.isFinite(completed) ? completed - created : NaN;
+  if (Number.isFinite(created) && Number.isFinite(completed)) return completed - created;
+  return record.startedHere ? record.updatedAtMs - record.trackedAtMs : NaN;
+}
+
+/** Started here and ended by webhook: when the webhook came, on the gateway's own clock. */
+function webhookArrivalAgeMs(record: RunRecord): number | undefined {
+  return record.startedHere && record.run.source === 'webhook' ? record.updatedAtMs - record.trackedAtMs : undefined;
 }

@@ -44,6 +44,9 @@ interface FlowHistory {
   /** Ring of ages at which runs reached a final state. */
   events: number[];
   next: number;
+  /** Ring of ages at which final webhooks arrived (a run's end plus the webhook's delay). */
+  arrivals: number[];
+  nextArrival: number;
   censored: Map<string, number>;
   /** Decayed counts of final webhooks that arrived and that went missing. */
   arrived: number;
@@ -75,14 +78,22 @@ export class RecoveryPlanner {
     this.now = options.now ?? Date.now;
   }
 
-  /** A run reached a final state `ageMs` after it was tracked. */
-  observeFinal(flowId: string, runId: string, ageMs: number, via: FinalVia): void {
+  /**
+   * A run reached a final state `ageMs` after it was tracked; when its webhook brought the news,
+   * `arrivalAgeMs` is when that came.
+   */
+  observeFinal(flowId: string, runId: string, ageMs: number, via: FinalVia, arrivalAgeMs?: number): void {
     const flow = this.flowFor(flowId);
     flow.censored.delete(runId);
     if (Number.isFinite(ageMs) && ageMs >= 0) {
       if (flow.events.length < SAMPLES_PER_FLOW) flow.events.push(ageMs);
       else flow.events[flow.next] = ageMs;
       flow.next = (flow.next + 1) % SAMPLES_PER_FLOW;
+    }
+    if (arrivalAgeMs !== undefined && Number.isFinite(arrivalAgeMs) && arrivalAgeMs >= 0) {
+      if (flow.arrivals.length < SAMPLES_PER_FLOW) flow.arrivals.push(arrivalAgeMs);
+      else flow.arrivals[flow.nextArrival] = arrivalAgeMs;
+      flow.nextArrival = (flow.nextArrival + 1) % SAMPLES_PER_FLOW;
     }
     if (via !== 'other') {
       flow.arrived *= 1 - 1 / MISS_MEMORY;
@@ -160,13 +171,15 @@ export class RecoveryPlanner {
     const values = flow.events;
     if (values.length < MIN_SAMPLES) {
       // Too little history: the default, unless runs of this flow were already seen to take longer.
-      return single(Math.max(defaultMs, values.length > 0 ? Math.max(...values) * 1.25 : 0), this.options);
+      const longest = Math.max(0, ...values, ...flow.arrivals);
+      return single(Math.max(defaultMs, longest * 1.25), this.options);
     }
     const censored = [...flow.censored.values()];
-    const p95 = durationQuantileMs(values, censored, 0.95);
+    // The grace waits for webhooks: it is taken from their arrival ages once there are enough.
+    const p95 = Math.max(durationQuantileMs(values, censored, 0.95), flow.arrivals.length >= MIN_SAMPLES ? durationQuantileMs(flow.arrivals, censored, 0.95) : 0);
     const graceMs = clamp(p95 * 1.25 + 250, minMs, maxMs);
     const missRate = flow.arrived + flow.missed > 0 ? flow.missed / (flow.arrived + flow.missed) : 0;
-    return planPolls({ events: values, censored, missRate, firstMs: minMs, lastMs: graceMs, prices: this.prices });
+    return planPolls({ events: values, censored, arrivals: flow.arrivals, missRate, firstMs: minMs, lastMs: graceMs, prices: this.prices });
   }
 
   private flowFor(flowId: string): FlowHistory {
@@ -176,7 +189,7 @@ export class RecoveryPlanner {
         const oldest = this.flows.keys().next().value;
         if (oldest !== undefined) this.flows.delete(oldest);
       }
-      flow = { events: [], next: 0, censored: new Map(), arrived: 0, missed: 0, plan: undefined, unplanned: 0, plannedAtMs: 0 };
+      flow = { events: [], next: 0, arrivals: [], nextArrival: 0, censored: new Map(), arrived: 0, missed: 0, plan: undefined, unplanned: 0, plannedAtMs: 0 };
       this.flows.set(flowId, flow);
     }
     return flow;

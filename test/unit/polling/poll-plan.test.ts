@@ -33,6 +33,16 @@ describe('planPolls', () => {
     expect(plan.expectedLostDelayMs).toBeLessThan(1700);
   });
 
+  it('counts polls between a run\'s end and its webhook\'s arrival as wasted: with slow webhooks the poll moves past the latest arrival', () => {
+    const arrivals = UNIFORM.map((at) => at + 1000);
+    const plan = planPolls({ ...base, missRate: 0.3, arrivals, lastMs: 7000 });
+    expect(plan.agesMs[0]).toBeGreaterThan(5400);
+    expect(plan.expectedGets).toBeLessThanOrEqual(0.5);
+    // Ignoring the delay, the same poll would come before most webhooks of the longest runs.
+    const naive = planPolls({ ...base, missRate: 0.3, lastMs: 7000 });
+    expect(naive.agesMs[0]).toBeLessThan(4800);
+  });
+
   it('spends fewer GETs and waits longer as the miss rate falls', () => {
     const rates = [1, 0.8, 0.6, 0.4, 0.2, 0.05, 0];
     const plans = rates.map((missRate) => planPolls({ ...base, missRate }));
