@@ -18,6 +18,18 @@ async function simStats(simUrl) {
   return (await fetch(`${simUrl}/_sim/stats`)).json();
 }
 
+/** A start on the simulator, tried again (up to 5 times) when a loaded machine resets the connection. */
+async function startRetrying(url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: { document: DOCUMENT } }) })).json();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await sleep(200 * attempt);
+    }
+  }
+}
+
 /** Doclo's SDK loop (doclo-api.md §10): GET, and again 1 s later until final. */
 async function docloWait(apiBase, id, deadline) {
   for (;;) {
@@ -47,7 +59,7 @@ async function pollingPhase(options, seed) {
     await Promise.all(
       Array.from({ length: options.runs }, async (_, i) => {
         await sleep(i * STAGGER_MS);
-        const started = await (await fetch(`${api}/flows/bench-flow/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: { document: DOCUMENT } }) })).json();
+        const started = await startRetrying(`${api}/flows/bench-flow/run`);
         const deadline = Date.now() + 120_000;
         const waits = await Promise.all(Array.from({ length: options.waiters }, () => docloWait(api, started.id, deadline)));
         for (const wait of waits) latencies.push(wait.at - Date.parse(wait.run.completedAt));
