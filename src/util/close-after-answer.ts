@@ -1,0 +1,10 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Marks an answer as its connection's last and closes the socket once it is written: for a
+ * sender too slow to finish its body, whose remaining bytes are not worth waiting for.
+ */
+export function closeAfterAnswer(res: ServerResponse): void {
+  res.setHeader('Connection', 'close');
+  res.once('finish', () => res.socket?.destroySoon());
+}
