@@ -182,7 +182,7 @@ async function assemble(
   );
   closers.push(() => poller.close());
 
-  const authenticator = new Authenticator({ jwtSecret: config.jwtSecret, clientKeys: config.clientKeys });
+  const authenticator = new Authenticator({ jwtSecret: config.jwtSecret, clientKeys: config.clientKeys, maxLifetimeSeconds: config.jwtMaxLifetimeSeconds });
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) {
     logger.warn('--jwt-secret is shorter than 32 characters: tokens signed with it are easier to forge; use a long random secret');
   }
