@@ -146,11 +146,11 @@ export const SERVE_OPTIONS = {
   bodies: {
     requestInFlightBytes: {
       flag: 'request-bodies-in-flight', env: 'RUNGATE_REQUEST_BODIES_IN_FLIGHT', kind: 'bytes', default: 256 * 1024 * 1024, check: atLeast(2048),
-      help: 'most bytes of REST bodies being read or held at once, over all requests (at least twice --request-body-limit); beyond it requests get 503 with Retry-After',
+      help: 'most bytes of REST bodies being read or held at once, over all requests (at least --request-body-limit); beyond it requests get 503 with Retry-After',
     },
     webhookInFlightBytes: {
       flag: 'webhook-bodies-in-flight', env: 'RUNGATE_WEBHOOK_BODIES_IN_FLIGHT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(2048),
-      help: 'most bytes of webhook bodies (verified or not) being read or held at once (at least twice --webhook-body-limit); beyond it webhooks get 503 with Retry-After',
+      help: 'most bytes of webhook bodies (verified or not) being read or held at once (at least --webhook-body-limit); beyond it webhooks get 503 with Retry-After',
     },
     idleTimeoutMs: {
       flag: 'body-idle-timeout-ms', env: 'RUNGATE_BODY_IDLE_TIMEOUT_MS', kind: 'int', default: 10_000, check: atLeast(100),
@@ -312,11 +312,11 @@ export function loadServeConfig(argv: readonly string[], env: Readonly<Record<st
   const { poll } = values;
   if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError(`${nameOf('poll-min-grace-ms')}: must not exceed ${nameOf('poll-max-grace-ms')}`);
   if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError(`${nameOf('poll-interval-ms')}: must not exceed ${nameOf('poll-max-interval-ms')}`);
-  if (values.bodies.requestInFlightBytes < 2 * values.requestBodyLimitBytes) {
-    throw new ConfigError(`${nameOf('request-bodies-in-flight')}: must be at least twice ${nameOf('request-body-limit')} (a body is held twice while it is joined)`);
+  if (values.bodies.requestInFlightBytes < values.requestBodyLimitBytes) {
+    throw new ConfigError(`${nameOf('request-bodies-in-flight')}: must be at least ${nameOf('request-body-limit')}, or the largest bodies could never be read`);
   }
-  if (values.bodies.webhookInFlightBytes < 2 * values.webhookBodyLimitBytes) {
-    throw new ConfigError(`${nameOf('webhook-bodies-in-flight')}: must be at least twice ${nameOf('webhook-body-limit')} (a body is held twice while it is joined)`);
+  if (values.bodies.webhookInFlightBytes < values.webhookBodyLimitBytes) {
+    throw new ConfigError(`${nameOf('webhook-bodies-in-flight')}: must be at least ${nameOf('webhook-body-limit')}, or the largest webhooks could never be read`);
   }
   // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
   // (a standalone simulator, a keyless proxy) is used as given.

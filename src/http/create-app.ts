@@ -65,7 +65,10 @@ export function createApp(deps: AppDeps): Express {
     pinoHttp({
       logger: deps.logger,
       // Requests are routine: debug for successes, warn for client errors, error for failures.
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
+      customLogLevel: (_req, res, err) => {
+        if ((res as { locals?: { clientFault?: boolean } }).locals?.clientFault) return 'warn';
+        return err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug';
+      },
       quietReqLogger: true,
       // Lean request lines that cannot carry credentials, whatever logger the app is given.
       serializers: {

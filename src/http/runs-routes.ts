@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ID_PATTERN, isFinal, normalizeStatus, type Run } from '../runs/run.js';
 import type { FinalStateWaiters } from '../tracking/final-state-waiters.js';
 import type { RunLookup } from '../tracking/run-lookup.js';
-import { RungateError, InvalidCursorError, LookupBudgetError } from '../errors.js';
+import { BodyReadError, RungateError, InvalidCursorError, LookupBudgetError } from '../errors.js';
 import type { RunWriter } from '../tracking/run-writer.js';
 import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
@@ -230,7 +230,7 @@ export function apiErrorHandler(logger: Logger) {
       return;
     }
     const apiError = toAnswer(clientError(error) ?? error);
-    if (apiError.status >= 500) logger.error({ err: error, method: req.method, url: redactUrl(req.originalUrl) }, 'request failed');
+    if (apiError.status >= 500 && !(error instanceof BodyReadError)) logger.error({ err: error, method: req.method, url: redactUrl(req.originalUrl) }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;

@@ -106,11 +106,7 @@ export function readHeldBody(req: IncomingMessage, options: BodyReadOptions): Pr
     const finish = () =>
       settle(() => {
         if (failure) return reject(failure);
-        // The one Buffer is a copy beside the chunks until they are collected: it takes its own share.
-        if (chunks.length > 1 && !take(decodedSize)) {
-          release();
-          return reject(budgetExhausted());
-        }
+        // The joined copy replaces the chunks, which are let go at once: the share stays the same.
         const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, decodedSize);
         chunks.length = 0;
         resolve({ body, release });

@@ -29,7 +29,7 @@ describe('shutdown with a closed stdout', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no listening line')), 20_000);
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       lines.on('line', (line) => {
         if (!line.includes('"msg":"listening"')) return;
         clearTimeout(timer);
@@ -38,7 +38,7 @@ describe('shutdown with a closed stdout', () => {
       });
     });
     // The log reader dies: the pipe's only reading end goes away.
-    child.stdout!.destroy();
+    child.stdout.destroy();
     return { child, url, exited };
   }
 
