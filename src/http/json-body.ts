@@ -46,7 +46,7 @@ export function jsonBody(options: JsonBodyOptions): RequestHandler {
       },
       (error: unknown) => {
         // A sender too slow to finish is not waited for: the answer goes out and the connection closes.
-        if (error instanceof BodyReadError && error.code === 'REQUEST_TIMEOUT') closeAfterAnswer(res);
+        if (error instanceof BodyReadError && (error.code === 'REQUEST_TIMEOUT' || error.code === 'BODY_BUDGET_EXHAUSTED')) closeAfterAnswer(res);
         // Refused for want of room (503) is load, not a fault: logged as the client errors are.
         if (error instanceof BodyReadError) res.locals.clientFault = true;
         next(error);

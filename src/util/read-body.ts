@@ -52,7 +52,8 @@ function decoderFor(decoding: Exclude<Decoding, 'identity'>): Transform {
  * is still sending would make the server reset the connection, and the sender would see
  * ECONNRESET instead of the answer. Decoding stops as soon as the decoded size passes the limit,
  * so a small compressed "bomb" costs no more than the limit. Only a body that arrives too slowly
- * (408) or a sender that leaves is rejected at once.
+ * (408), one that finds the budget spent (503) and a sender that leaves are rejected at once:
+ * the first two are answered and their connection closed (see closeAfterAnswer).
  */
 export function readHeldBody(req: IncomingMessage, options: BodyReadOptions): Promise<HeldBody> {
   const { limitBytes, budget } = options;
@@ -100,8 +101,9 @@ export function readHeldBody(req: IncomingMessage, options: BodyReadOptions): Pr
       if (failure) return;
       decodedSize += chunk.length;
       if (decodedSize > limitBytes) return fail(new BodyTooLargeError(limitBytes));
-      if (!take(chunk.length)) return fail(budgetExhausted());
-      chunks.push(chunk);
+      // No room: not even read on (reading to throw away would churn memory too); answered at once.
+      if (!take(chunk.length)) return abandon(budgetExhausted());
+      chunks.push(compact(chunk));
     };
     const finish = () =>
       settle(() => {
@@ -113,6 +115,7 @@ export function readHeldBody(req: IncomingMessage, options: BodyReadOptions): Pr
       });
     const abandon = (error: RungateError) =>
       settle(() => {
+        req.pause();
         chunks.length = 0;
         release();
         decoder?.destroy();
@@ -162,6 +165,14 @@ export function readHeldBody(req: IncomingMessage, options: BodyReadOptions): Pr
       if (!req.complete) abandon(new BodyReadError('RUNGATE_ERR_REQUEST_ABORTED'));
     });
   });
+}
+
+/**
+ * A chunk that keeps no more memory than its length: a socket read is a slice of a 64 KiB
+ * allocation, so a body held as many short slices would hold several times what it counts.
+ */
+function compact(chunk: Buffer): Buffer {
+  return chunk.length * 2 >= chunk.buffer.byteLength ? chunk : Buffer.from(chunk);
 }
 
 function budgetExhausted(): BodyReadError {

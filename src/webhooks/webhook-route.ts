@@ -98,7 +98,7 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       logger.debug({ ip: req.socket.remoteAddress }, 'webhook sender left before its body arrived');
       return;
     }
-    if (error.code === 'REQUEST_TIMEOUT') closeAfterAnswer(res);
+    if (error.code === 'REQUEST_TIMEOUT' || error.code === 'BODY_BUDGET_EXHAUSTED') closeAfterAnswer(res);
     logger.warn({ code: error.code, ip: req.socket.remoteAddress }, 'webhook body refused');
     reject(res, BODY_RESULTS[error.code] ?? 'malformed', error);
   }
