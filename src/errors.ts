@@ -52,7 +52,28 @@ export const ERROR_CATALOGUE = {
 
   // The gateway's own HTTP answers.
   NOT_FOUND: { status: 404, origin: 'rungate', message: 'No such route' },
-  PAYLOAD_TOO_LARGE: { status: 413, origin: 'rungate', message: 'The body is larger than the limit' },
+  PAYLOAD_TOO_LARGE: { status: 413, origin: 'rungate', message: 'The body is larger than the limit', note: 'the limit applies to the decoded size; `details.limitBytes`' },
+  UNSUPPORTED_CONTENT_ENCODING: {
+    status: 415,
+    origin: 'rungate',
+    message: 'The body has a Content-Encoding the gateway does not decode (it decodes gzip, deflate and br)',
+    className: 'BodyReadError',
+  },
+  BODY_NOT_DECODABLE: { status: 400, origin: 'rungate', message: 'The body is not what its Content-Encoding says (corrupt or truncated)', className: 'BodyReadError' },
+  REQUEST_TIMEOUT: { status: 408, origin: 'rungate', message: 'The body arrived too slowly', className: 'BodyReadError', note: 'the connection is closed after the answer' },
+  BODY_BUDGET_EXHAUSTED: {
+    status: 503,
+    origin: 'rungate',
+    message: 'Too many request bytes are being read or held at once; try again shortly',
+    className: 'BodyReadError',
+    note: 'with `Retry-After`; bounds `--request-bodies-in-flight` and `--webhook-bodies-in-flight`',
+  },
+  ORIGIN_NOT_ALLOWED: {
+    status: 403,
+    origin: 'rungate',
+    message: "A page of this origin may not use this route; see --allowed-origins",
+    note: 'a WebSocket upgrade is refused with a bare 403',
+  },
   UPSTREAM_UNAVAILABLE: { status: 503, origin: 'rungate', message: 'Doclo could not be reached; try again' },
   UPSTREAM_TIMEOUT: { status: 504, origin: 'rungate', message: 'Doclo did not answer in time; try again' },
   UPSTREAM_BAD_RESPONSE: { status: 502, origin: 'rungate', message: 'Doclo answered with something that is not a run' },
@@ -73,6 +94,12 @@ export const ERROR_CATALOGUE = {
     message: 'The store named by --store cannot be reached or opened at start',
     className: 'StoreUnreachableError',
     note: 'the CLI prints it as one line and exits 1',
+  },
+  RUNGATE_ERR_REQUEST_ABORTED: {
+    origin: 'rungate',
+    message: 'The client went away before its body arrived in full',
+    className: 'BodyReadError',
+    note: 'nothing is answered; logged at debug',
   },
   RUNGATE_ERR_AUTH: { origin: 'rungate', message: 'The token does not authenticate', className: 'AuthError', note: 'answered as UNAUTHORIZED (HTTP 401) or `unauthorized` (WebSocket)' },
   RUNGATE_ERR_LOOKUP_BUDGET: {
@@ -226,6 +253,17 @@ export class WebhookPayloadError extends RungateError {
   constructor(message: string) {
     super('RUNGATE_ERR_WEBHOOK_PAYLOAD', { message });
     this.name = 'WebhookPayloadError';
+  }
+}
+
+/** Why a request body could not be read: too slow, badly encoded, no room, or its sender left. */
+export type BodyReadCode = 'UNSUPPORTED_CONTENT_ENCODING' | 'BODY_NOT_DECODABLE' | 'REQUEST_TIMEOUT' | 'BODY_BUDGET_EXHAUSTED' | 'RUNGATE_ERR_REQUEST_ABORTED';
+
+/** A request body that could not be read (other than too large); `code` says why. */
+export class BodyReadError extends RungateError {
+  constructor(code: BodyReadCode, options: RungateErrorOptions = {}) {
+    super(code, options);
+    this.name = 'BodyReadError';
   }
 }
 

@@ -14,7 +14,9 @@ import { Poller } from './polling/poller.js';
 import { ProgressPoller } from './polling/progress-poller.js';
 import { WsHub } from './push/ws-hub.js';
 import { SseHub } from './push/sse-hub.js';
-import { sameOriginOrAllowed } from './http/event-stream-origin.js';
+import { OriginPolicy } from './auth/origin-policy.js';
+import { ByteBudget } from './util/byte-budget.js';
+import { unreachablePublicUrl } from './config/public-url.js';
 import { FinalStateWaiters } from './tracking/final-state-waiters.js';
 import { RunLookup } from './tracking/run-lookup.js';
 import { Resync } from './tracking/resync.js';
@@ -181,14 +183,19 @@ async function assemble(
   );
   closers.push(() => poller.close());
 
-  const authenticator = new Authenticator({ jwtSecret: config.jwtSecret, clientKeys: config.clientKeys });
+  const authenticator = new Authenticator({ jwtSecret: config.jwtSecret, clientKeys: config.clientKeys, maxLifetimeSeconds: config.jwtMaxLifetimeSeconds });
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) {
     logger.warn('--jwt-secret is shorter than 32 characters: tokens signed with it are easier to forge; use a long random secret');
   }
   if (authenticator.enabled) logger.info({ jwt: config.jwtSecret !== undefined, clientKeys: config.clientKeys.size }, 'client authentication is on');
   let publicUrl = config.publicUrl ?? '';
+  const origins = new OriginPolicy(config.allowedOrigins, () => publicUrl);
+  const bodyTimeouts = { idleTimeoutMs: config.bodies.idleTimeoutMs, totalTimeoutMs: config.bodies.timeoutMs };
   const webhookHandler = createWebhookHandler({
     bodyLimitBytes: config.webhookBodyLimitBytes,
+    // Unverified bodies too: many forged senders together hold no more than this.
+    budget: new ByteBudget(config.bodies.webhookInFlightBytes),
+    ...bodyTimeouts,
     toleranceSeconds: config.webhookToleranceSeconds,
     secrets: () => webhookSecrets,
     // The ledger still knows a run's secret when a store reset took the record (until it is re-seeded).
@@ -215,14 +222,14 @@ async function assemble(
     metrics,
     logger,
     requestBodyLimitBytes: config.requestBodyLimitBytes,
+    requestBodies: { budget: new ByteBudget(config.bodies.requestInFlightBytes), ...bodyTimeouts },
     authenticator,
-    allowedOrigins: config.allowedOrigins,
-    trustProxy: config.trustProxy,
+    origins,
+    trustProxy: config.trustProxy ?? false,
     rateLimit: config.rateLimit,
     limits: drivers.limits,
     proxyWrites: config.proxyWrites,
     events: sse,
-    eventStreamOriginAllowed: sameOriginOrAllowed(config.allowedOrigins, () => publicUrl),
     webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
     callerMaxWaitMs: config.upstream.callerMaxWaitMs,
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
@@ -246,7 +253,7 @@ async function assemble(
       maxBufferedBytes: config.ws.maxBufferedBytes,
       pingIntervalMs: config.ws.pingIntervalMs,
       lookupsPerConnectionPerMinute: config.ws.lookupsPerConnectionPerMinute,
-      allowedOrigins: config.allowedOrigins,
+      originAllowed: (req) => origins.originAllowed(req),
       maxConnectionsPerClient: config.ws.maxConnectionsPerClient,
       authTimeoutMs: config.ws.authTimeoutMs,
       seqMemory: { retentionMs: config.ws.seqRetentionMs, maxRuns: config.ws.seqMaxRuns },
@@ -295,6 +302,14 @@ async function assemble(
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   if (!publicUrl) publicUrl = url;
+  // Doclo posts webhooks to the public URL: one it cannot reach means every run is learnt by polling.
+  const unreachable = config.simulate || config.apiKey === undefined ? undefined : unreachablePublicUrl(publicUrl);
+  if (unreachable) {
+    logger.warn(
+      { publicUrl, reason: unreachable },
+      `webhooks cannot arrive: Doclo cannot reach ${publicUrl} (${unreachable}); set --public-url (RUNGATE_PUBLIC_URL) to the address at which Doclo reaches this gateway. Until then every run is learnt by polling`,
+    );
+  }
 
   await progress?.start();
   const resumed = await poller.start();

@@ -10,6 +10,10 @@ export interface AuthenticatorOptions {
   clientKeys: ReadonlyMap<string, string>;
   /** Seconds of clock skew tolerated on `exp` and `nbf`. */
   clockToleranceSeconds?: number;
+  /** A token whose `exp` lies further ahead than this is refused: one that never expires cannot be taken back. */
+  maxLifetimeSeconds?: number;
+  /** The clock (epoch ms); Date.now unless a test fakes it. */
+  now?: () => number;
 }
 
 const MAX_RUNS_CLAIM = 10_000;
@@ -28,12 +32,16 @@ export class Authenticator {
   private readonly secret: Uint8Array | undefined;
   private readonly keys: Array<{ hash: Buffer; owner: string }>;
   private readonly clockTolerance: number;
+  private readonly maxLifetimeSeconds: number;
+  private readonly now: () => number;
 
   constructor(options: AuthenticatorOptions) {
     this.secret = options.jwtSecret === undefined ? undefined : new TextEncoder().encode(options.jwtSecret);
     this.keys = [...options.clientKeys].map(([key, owner]) => ({ hash: digest(key), owner }));
     this.enabled = this.secret !== undefined || this.keys.length > 0;
     this.clockTolerance = options.clockToleranceSeconds ?? 5;
+    this.maxLifetimeSeconds = options.maxLifetimeSeconds ?? Number.POSITIVE_INFINITY;
+    this.now = options.now ?? Date.now;
   }
 
   /** Reads `Authorization: Bearer <token>`; AuthError('missing') without one. */
@@ -58,6 +66,7 @@ export class Authenticator {
     }
     const { sub, exp, runs, admin } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256 || typeof exp !== 'number') throw new AuthError('invalid');
+    if (exp - this.now() / 1000 > this.maxLifetimeSeconds + this.clockTolerance) throw new AuthError('invalid');
     if (admin !== undefined && typeof admin !== 'boolean') throw new AuthError('invalid');
     if (runs !== undefined && (!Array.isArray(runs) || runs.length > MAX_RUNS_CLAIM || !runs.every((id) => typeof id === 'string' && ID_PATTERN.test(id)))) {
       throw new AuthError('invalid');

@@ -1,7 +1,7 @@
 import { describeOptions } from '../config/option-parser.js';
 import { SERVE_OPTIONS, loadServeConfig } from '../config/serve-config.js';
 import { startGateway } from '../gateway.js';
-import { createLogger } from '../logger.js';
+import { createLogger, exitAfterLogs } from '../logger.js';
 import { startBanner, writeAfterLogs } from './start-banner.js';
 
 /** `rungate serve`: runs the gateway until SIGTERM or SIGINT, then shuts down and exits 0. */
@@ -21,17 +21,17 @@ export async function serveCommand(argv: string[]): Promise<number | void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     // A shutdown that hangs must still end the process (later signals are ignored meanwhile).
-    const deadline = setTimeout(() => process.exit(1), 10_000);
+    // The logs get the last second of the 10 s (exitAfterLogs: a dead log reader cannot hold the exit).
+    const deadline = setTimeout(() => exitAfterLogs(1, 500), 9_000);
     deadline.unref();
     gateway.close().then(
       () => {
         logger.info('stopped');
-        logger.flush();
-        process.exit(0);
+        exitAfterLogs(0);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exitAfterLogs(1);
       },
     );
   };

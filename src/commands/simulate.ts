@@ -1,6 +1,6 @@
 import { describeOptions } from '../config/option-parser.js';
 import { loadSimulateConfig, SIMULATE_OPTIONS } from '../config/simulate-config.js';
-import { announce, createLogger } from '../logger.js';
+import { announce, createLogger, exitAfterLogs } from '../logger.js';
 import { createSimulator, DEV_WEBHOOK_SECRET } from '../simulator/index.js';
 
 const HELP = `Usage: rungate simulate [flags]
@@ -58,16 +58,17 @@ export async function simulateCommand(argv: string[]): Promise<number | void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const hardStop = setTimeout(() => process.exit(0), SHUTDOWN_LIMIT_MS);
+    // A dead log reader cannot hold the exit either (see exitAfterLogs).
+    const hardStop = setTimeout(() => exitAfterLogs(0, 500), SHUTDOWN_LIMIT_MS - 500);
     hardStop.unref();
     simulator.close().then(
       () => {
         logger.info('stopped');
-        process.exit(0);
+        exitAfterLogs(0);
       },
       (error: unknown) => {
         logger.error({ err: error }, 'error while closing');
-        process.exit(0);
+        exitAfterLogs(0);
       },
     );
   };

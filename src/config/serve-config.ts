@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { redisDbOf } from '../redis/redis-connection.js';
 import { LOG_LEVEL_OPTION } from './log-level.js';
 import { atLeast, between, group, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionNamer, type OptionTree } from './option-parser.js';
@@ -55,6 +56,9 @@ function originOf(text: string): string | undefined {
 
 const withoutTrailingSlashes = (url: string): string => url.replace(/\/+$/, '');
 
+/** A secret must have something in it: one of only whitespace is a slip, not a secret. */
+export const notBlank = (value: string): string | undefined => (value.trim().length === 0 ? 'must not be empty or only whitespace' : undefined);
+
 /**
  * Every `rungate serve` flag, with its environment variable and default, placed where its value
  * lands in ServeConfig: adding a flag is adding its entry here.
@@ -70,7 +74,7 @@ export const SERVE_OPTIONS = {
     flag: 'upstream-url', env: 'DOCLO_API_URL', kind: 'string', default: 'https://app.doclo.ai/api/v1', check: isHttpUrl, to: withoutTrailingSlashes,
     help: "Doclo's API base",
   },
-  apiKey: { flag: 'api-key', env: 'DOCLO_API_KEY', kind: 'string', help: 'Doclo API key used for every upstream call' },
+  apiKey: { flag: 'api-key', env: 'DOCLO_API_KEY', kind: 'string', check: notBlank, help: 'Doclo API key used for every upstream call' },
   webhookSecrets: {
     flag: 'webhook-secret', env: 'DOCLO_WEBHOOK_SECRET', kind: 'list',
     help: 'comma-separated webhook signing secrets; a webhook verifies if any one matches',
@@ -90,8 +94,12 @@ export const SERVE_OPTIONS = {
   },
   jwtSecret: {
     flag: 'jwt-secret', env: 'RUNGATE_JWT_SECRET', kind: 'string',
-    check: (v: string) => (v.length === 0 ? 'must not be empty' : undefined),
+    check: notBlank,
     help: 'when set, clients need an HS256 JWT (or a client key); use at least 32 random characters',
+  },
+  jwtMaxLifetimeSeconds: {
+    flag: 'jwt-max-lifetime-s', env: 'RUNGATE_JWT_MAX_LIFETIME_S', kind: 'int', default: 30 * 86_400, check: atLeast(60),
+    help: "tokens whose exp lies further ahead than this many seconds are refused (a token that never expires cannot be taken back)",
   },
   /** Static client keys: key → owner. */
   clientKeys: group(
@@ -112,9 +120,14 @@ export const SERVE_OPTIONS = {
       return bad === undefined ? undefined : `'${bad}' is not an origin like https://app.example.com`;
     },
     to: (v: string[]): readonly string[] => v.map((origin) => originOf(origin) ?? origin),
-    help: 'browser origins allowed to use the REST API (CORS) and /ws; unset = same-origin pages and non-browser clients only',
+    help:
+      "browser origins allowed besides the gateway's own (its Host, or --public-url) to open /ws and event streams, send non-GET /api/v1 requests and get CORS answers; "
+      + 'unset = only pages of the gateway itself; requests without an Origin (servers, CLIs) are never affected',
   },
-  trustProxy: { flag: 'trust-proxy', env: 'RUNGATE_TRUST_PROXY', kind: 'boolean', default: false, help: 'take client IPs from X-Forwarded-For (behind a load balancer)' },
+  trustProxy: {
+    flag: 'trust-proxy', env: 'RUNGATE_TRUST_PROXY', kind: 'string', check: trustProxyProblem, to: trustProxyValue,
+    help: 'behind proxies: the number of proxies in front (1 for one load balancer), or their addresses and CIDRs (comma-separated; loopback, linklocal, uniquelocal allowed), whose X-Forwarded-For is believed for client IPs (default: none)',
+  },
   perRunWebhookSecret: {
     flag: 'per-run-webhook-secret', env: 'RUNGATE_PER_RUN_WEBHOOK_SECRET', kind: 'boolean', default: false,
     help: "send a fresh webhookSecret with each start and also accept that run's webhooks signed with it",
@@ -129,7 +142,25 @@ export const SERVE_OPTIONS = {
     flag: 'webhook-tolerance-s', env: 'RUNGATE_WEBHOOK_TOLERANCE_S', kind: 'int', default: 0, check: atLeast(0),
     help: "reject webhooks whose signed timestamp is older than this many seconds; 0 = no limit (Doclo's retry timing is unknown)",
   },
-  requestBodyLimitBytes: { flag: 'request-body-limit', env: 'RUNGATE_REQUEST_BODY_LIMIT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(1024), help: 'largest REST request body (a start carries the document)' },
+  requestBodyLimitBytes: { flag: 'request-body-limit', env: 'RUNGATE_REQUEST_BODY_LIMIT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(1024), help: 'largest REST request body, decoded (a start carries the document)' },
+  bodies: {
+    requestInFlightBytes: {
+      flag: 'request-bodies-in-flight', env: 'RUNGATE_REQUEST_BODIES_IN_FLIGHT', kind: 'bytes', default: 256 * 1024 * 1024, check: atLeast(2048),
+      help: 'most bytes of REST bodies being read or held at once, over all requests (at least --request-body-limit); beyond it requests get 503 with Retry-After',
+    },
+    webhookInFlightBytes: {
+      flag: 'webhook-bodies-in-flight', env: 'RUNGATE_WEBHOOK_BODIES_IN_FLIGHT', kind: 'bytes', default: 64 * 1024 * 1024, check: atLeast(2048),
+      help: 'most bytes of webhook bodies (verified or not) being read or held at once (at least --webhook-body-limit); beyond it webhooks get 503 with Retry-After',
+    },
+    idleTimeoutMs: {
+      flag: 'body-idle-timeout-ms', env: 'RUNGATE_BODY_IDLE_TIMEOUT_MS', kind: 'int', default: 10_000, check: atLeast(100),
+      help: 'a request body that pauses longer than this is cut off with 408',
+    },
+    timeoutMs: {
+      flag: 'body-timeout-ms', env: 'RUNGATE_BODY_TIMEOUT_MS', kind: 'int', default: 60_000, check: atLeast(100),
+      help: 'a request body that has not arrived in full after this long is cut off with 408',
+    },
+  },
   poll: {
     graceMs: { flag: 'poll-grace-ms', env: 'RUNGATE_POLL_GRACE_MS', kind: 'int', default: 6000, check: atLeast(0), help: 'wait before the first poll of a run whose flow has no history yet (fewer than 20 runs seen end)' },
     minGraceMs: { flag: 'poll-min-grace-ms', env: 'RUNGATE_POLL_MIN_GRACE_MS', kind: 'int', default: 2000, check: atLeast(0), help: 'lower bound of the learned grace, and the earliest age of any poll planned when webhooks go missing' },
@@ -203,6 +234,40 @@ export const SERVE_OPTIONS = {
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 6000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM (the whole shutdown must fit in 10 s)' },
 } satisfies OptionTree;
 
+/** express's names for groups of addresses (proxy-addr's). */
+const PROXY_GROUPS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(text: string): boolean {
+  if (PROXY_GROUPS.has(text)) return true;
+  const [address, prefix, ...rest] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function trustProxyProblem(text: string): string | undefined {
+  const value = text.trim().toLowerCase();
+  if (['false', 'no', 'off', '0', 'none'].includes(value)) return undefined;
+  if (['true', 'yes', 'on', 'all'].includes(value)) {
+    return 'trusting every hop lets any client choose its IP with X-Forwarded-For; give the number of proxies in front (for example 1) or their addresses';
+  }
+  if (/^\d+$/.test(value)) return Number(value) <= 32 ? undefined : 'a hop count must be at most 32';
+  const bad = value.split(',').map((part) => part.trim()).find((part) => !isProxyAddress(part));
+  return bad === undefined ? undefined : `'${bad}' is neither a hop count nor an IP address, CIDR, loopback, linklocal or uniquelocal`;
+}
+
+/** As express's `trust proxy` takes it: false, a hop count, or the trusted addresses. */
+export type TrustProxy = false | number | readonly string[];
+
+function trustProxyValue(text: string): TrustProxy {
+  const value = text.trim().toLowerCase();
+  if (['false', 'no', 'off', '0', 'none'].includes(value)) return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((part) => part.trim());
+}
+
 /** The validated, frozen configuration of `rungate serve`: SERVE_OPTIONS' layout, `simulate` resolved. */
 export type ServeConfig = Omit<ConfigOf<typeof SERVE_OPTIONS>, 'simulate'> & { readonly simulate: boolean };
 
@@ -247,6 +312,12 @@ export function loadServeConfig(argv: readonly string[], env: Readonly<Record<st
   const { poll } = values;
   if (poll.minGraceMs > poll.maxGraceMs) throw new ConfigError(`${nameOf('poll-min-grace-ms')}: must not exceed ${nameOf('poll-max-grace-ms')}`);
   if (poll.intervalMs > poll.maxIntervalMs) throw new ConfigError(`${nameOf('poll-interval-ms')}: must not exceed ${nameOf('poll-max-interval-ms')}`);
+  if (values.bodies.requestInFlightBytes < values.requestBodyLimitBytes) {
+    throw new ConfigError(`${nameOf('request-bodies-in-flight')}: must be at least ${nameOf('request-body-limit')}, or the largest bodies could never be read`);
+  }
+  if (values.bodies.webhookInFlightBytes < values.webhookBodyLimitBytes) {
+    throw new ConfigError(`${nameOf('webhook-bodies-in-flight')}: must be at least ${nameOf('webhook-body-limit')}, or the largest webhooks could never be read`);
+  }
   // No key and no upstream of one's own: the embedded simulator. An upstream URL without a key
   // (a standalone simulator, a keyless proxy) is used as given.
   const simulate = values.simulate ?? (values.apiKey === undefined && values.upstreamUrl === SERVE_OPTIONS.upstreamUrl.default);

@@ -5,19 +5,22 @@ import { PAGE_HTML } from './page-html.js';
 import { PAGE_SCRIPT } from './page-script.js';
 
 /**
- * The page may load only its own files and talk only to this gateway (REST and /ws). No inline
- * script or style is allowed, so injected markup could not run even if some got through.
+ * The page may load only its own files and talk only to this gateway (REST and /ws: `'self'`
+ * covers ws: and wss: of its own host) and to the origins the operator allowed. No inline script
+ * or style is allowed, so injected markup could not run even if some got through.
  */
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' ws: wss:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function dashboardCsp(allowedOrigins: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    ["connect-src 'self'", ...allowedOrigins].join(' '),
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 interface Asset {
   contentType: string;
@@ -34,7 +37,8 @@ function asset(contentType: string, text: string): Asset {
  * `GET /` (the live dashboard) and its two assets, served from memory with a strict CSP. The
  * page takes no token itself (contract section 5); it asks for one when the API answers 401.
  */
-export function createDashboardRouter(): Router {
+export function createDashboardRouter(allowedOrigins: readonly string[] = []): Router {
+  const csp = dashboardCsp(allowedOrigins);
   const assets = new Map<string, Asset>([
     ['/', asset('text/html; charset=utf-8', PAGE_HTML)],
     ['/dashboard.js', asset('text/javascript; charset=utf-8', PAGE_SCRIPT)],
@@ -45,7 +49,7 @@ export function createDashboardRouter(): Router {
     router.get(path, (req: Request, res: Response) => {
       res.set({
         'Content-Type': file.contentType,
-        'Content-Security-Policy': DASHBOARD_CSP,
+        'Content-Security-Policy': csp,
         // Revalidate every time: an upgraded gateway must not run with a stale script.
         'Cache-Control': 'no-cache',
         ETag: file.etag,

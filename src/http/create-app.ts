@@ -18,7 +18,11 @@ import { WEBHOOK_PATH } from '../webhooks/webhook-route.js';
 import { createPassThrough, isGatewayPath } from './pass-through.js';
 import { createEventsRouter } from './events-routes.js';
 import type { SseHub } from '../push/sse-hub.js';
-import type { IncomingMessage } from 'node:http';
+import type { OriginPolicy } from '../auth/origin-policy.js';
+import type { TrustProxy } from '../config/serve-config.js';
+import type { ByteBudget } from '../util/byte-budget.js';
+import { jsonBody } from './json-body.js';
+import { crossOriginWriteGuard } from './origin-guard.js';
 import { redactUrl } from '../util/redact-url.js';
 import { createOpenApiHandler } from './openapi-route.js';
 
@@ -27,10 +31,14 @@ export interface AppDeps extends RunsRouteDeps {
   metrics: GatewayMetrics;
   logger: Logger;
   requestBodyLimitBytes: number;
+  /** The bytes of REST bodies being read or held at once, and how slow a body may arrive. */
+  requestBodies: { budget: ByteBudget; idleTimeoutMs: number; totalTimeoutMs: number };
   webhookHandler: RequestHandler;
   authenticator: Authenticator;
-  allowedOrigins: readonly string[];
-  trustProxy: boolean;
+  /** The browser-origin rule (section 5) for event streams and writes; CORS names its allowed origins. */
+  origins: OriginPolicy;
+  /** express's `trust proxy`: false, a hop count, or the proxies' addresses. */
+  trustProxy: TrustProxy;
   rateLimit: { perIpPerMinute: number; perOwnerPerMinute: number };
   /** Where the REST limits count: this instance's memory, or the cluster's shared store. */
   limits: LimitStore;
@@ -38,8 +46,6 @@ export interface AppDeps extends RunsRouteDeps {
   proxyWrites: boolean;
   /** Server-Sent Events streams. */
   events: Pick<SseHub, 'openRun' | 'openFlow'>;
-  /** The browser-origin rule for event streams (section 5). */
-  eventStreamOriginAllowed: (req: IncomingMessage) => boolean;
 }
 
 const JSON_TYPE = /^application\/(?:json|[^;\s]+\+json)\s*(?:;|$)/i;
@@ -52,14 +58,17 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', deps.trustProxy);
+  app.set('trust proxy', typeof deps.trustProxy === 'object' ? [...deps.trustProxy] : deps.trustProxy);
   // The dashboard sets its own Content-Security-Policy; the JSON routes need none.
   app.use(helmet({ contentSecurityPolicy: false }));
   app.use(
     pinoHttp({
       logger: deps.logger,
       // Requests are routine: debug for successes, warn for client errors, error for failures.
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug'),
+      customLogLevel: (_req, res, err) => {
+        if ((res as { locals?: { clientFault?: boolean } }).locals?.clientFault) return 'warn';
+        return err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug';
+      },
       quietReqLogger: true,
       // Lean request lines that cannot carry credentials, whatever logger the app is given.
       serializers: {
@@ -90,22 +99,24 @@ export function createApp(deps: AppDeps): Express {
   app.get('/openapi.json', createOpenApiHandler());
 
   // The page itself takes no token; its data (runs, counters) does, like every /api/v1 route.
-  app.use(createDashboardRouter());
+  app.use(createDashboardRouter(deps.origins.allowedOrigins));
 
   // The receiver reads its own raw body: the signature covers the exact bytes.
   app.post(WEBHOOK_PATH, deps.webhookHandler);
 
   const api = express.Router();
   const ownerLimit = perOwnerLimit(deps.authenticator.enabled ? deps.rateLimit.perOwnerPerMinute : 0, deps.limits);
-  api.use(cors(deps.allowedOrigins), perIpLimit(deps.rateLimit.perIpPerMinute, deps.limits));
+  // CORS answers allowed origins' preflights; then no page of another origin may change anything.
+  api.use(cors(deps.origins.allowedOrigins), crossOriginWriteGuard(deps.origins), perIpLimit(deps.rateLimit.perIpPerMinute, deps.limits));
   // Event streams authenticate themselves: EventSource can only send its token in the query.
-  api.use(createEventsRouter({ events: deps.events, authenticator: deps.authenticator, originAllowed: deps.eventStreamOriginAllowed, perOwnerLimit: ownerLimit }));
+  api.use(createEventsRouter({ events: deps.events, authenticator: deps.authenticator, originAllowed: (req) => deps.origins.originAllowed(req), perOwnerLimit: ownerLimit }));
   api.use(requireAuth(deps.authenticator), ownerLimit);
   api.get('/stats', createStatsHandler(deps.metrics));
   // Bodies of the gateway's own routes are parsed; those passed through to Doclo stream on as sent.
   const ownJson = (req: { url?: string; headers: { 'content-type'?: string } }) =>
     isGatewayPath(req.url ?? '/') && JSON_TYPE.test(req.headers['content-type'] ?? '');
-  api.use(express.json({ limit: deps.requestBodyLimitBytes, type: ownJson }), createRunsRouter(deps));
+  const { budget, idleTimeoutMs, totalTimeoutMs } = deps.requestBodies;
+  api.use(jsonBody({ limitBytes: deps.requestBodyLimitBytes, budget, idleTimeoutMs, totalTimeoutMs, applies: ownJson }), createRunsRouter(deps));
   api.use(createPassThrough({ upstream: deps.upstream, proxyWrites: deps.proxyWrites, requestBodyLimitBytes: deps.requestBodyLimitBytes, logger: deps.logger }));
   app.use('/api/v1', api);
 

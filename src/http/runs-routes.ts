@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ID_PATTERN, isFinal, normalizeStatus, type Run } from '../runs/run.js';
 import type { FinalStateWaiters } from '../tracking/final-state-waiters.js';
 import type { RunLookup } from '../tracking/run-lookup.js';
-import { RungateError, InvalidCursorError, LookupBudgetError } from '../errors.js';
+import { BodyReadError, RungateError, InvalidCursorError, LookupBudgetError } from '../errors.js';
 import type { RunWriter } from '../tracking/run-writer.js';
 import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
@@ -229,8 +229,8 @@ export function apiErrorHandler(logger: Logger) {
       logger.debug({ err: error, method: req.method }, 'the caller left before its answer');
       return;
     }
-    const apiError = toAnswer(bodyParserError(error) ?? error);
-    if (apiError.status >= 500) logger.error({ err: error, method: req.method, url: redactUrl(req.originalUrl) }, 'request failed');
+    const apiError = toAnswer(clientError(error) ?? error);
+    if (apiError.status >= 500 && !(error instanceof BodyReadError)) logger.error({ err: error, method: req.method, url: redactUrl(req.originalUrl) }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;
@@ -239,8 +239,12 @@ export function apiErrorHandler(logger: Logger) {
   };
 }
 
-/** body-parser's errors (bad JSON, too large) as answers. */
-function bodyParserError(error: unknown): RungateError | undefined {
+/**
+ * Client mistakes that surface as plain errors, as 4xx answers: the router's URIError for a
+ * path whose percent-encoding is malformed, and body-parser's errors (bad JSON, too large).
+ */
+function clientError(error: unknown): RungateError | undefined {
+  if (error instanceof URIError) return answers.invalidInput('The path has a malformed percent-encoding', { field: 'path' });
   if (!isPlainObject(error) || typeof error.type !== 'string') return undefined;
   if (error.type === 'entity.parse.failed') return answers.invalidInput('Request body is not valid JSON');
   if (error.type === 'entity.too.large') return answers.payloadTooLarge(Number(error.limit) || 0);

@@ -25,7 +25,7 @@ export class GatewayMetrics {
 
   readonly webhooks = new Counter({
     name: 'rungate_webhooks_total',
-    help: 'Webhooks received, by result (accepted, duplicate, unauthorized, malformed, too_large, stale_timestamp, error)',
+    help: 'Webhooks received, by result (accepted, duplicate, unauthorized, malformed, too_large, stale_timestamp, timeout, busy, aborted, error)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

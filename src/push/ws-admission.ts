@@ -5,8 +5,8 @@ import type { Principal } from '../auth/principal.js';
 
 export interface WsAdmissionOptions {
   path: string;
-  /** Browser origins allowed besides the gateway's own; empty = any origin. */
-  allowedOrigins: readonly string[];
+  /** The browser-origin rule (contract section 5): a page it refuses gets 403. */
+  originAllowed: (req: IncomingMessage) => boolean;
   /** Open connections per owner (or per IP until a connection authenticates). */
   maxConnectionsPerClient: number;
 }
@@ -38,7 +38,7 @@ export class WsAdmission {
   async admit(req: IncomingMessage): Promise<Admission | Refusal> {
     const path = (req.url ?? '').split('?')[0];
     if (path !== this.options.path) return { status: 404, reason: 'Not Found' };
-    if (!this.originAllowed(req)) return { status: 403, reason: 'Forbidden' };
+    if (!this.options.originAllowed(req)) return { status: 403, reason: 'Forbidden' };
     let principal: Principal | undefined;
     const header = req.headers.authorization;
     if (this.authenticator.enabled && header !== undefined) {
@@ -64,18 +64,6 @@ export class WsAdmission {
     const count = (this.perClient.get(clientKey) ?? 1) - 1;
     if (count <= 0) this.perClient.delete(clientKey);
     else this.perClient.set(clientKey, count);
-  }
-
-  /** Same-origin pages always; others only when listed (when a list is configured). */
-  private originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (origin === undefined || this.options.allowedOrigins.length === 0) return true;
-    if (this.options.allowedOrigins.includes(origin)) return true;
-    try {
-      return new URL(origin).host === req.headers.host;
-    } catch {
-      return false;
-    }
   }
 }
 

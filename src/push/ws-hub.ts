@@ -25,8 +25,8 @@ export interface WsHubOptions {
   maxBufferedBytes: number;
   pingIntervalMs: number;
   lookupsPerConnectionPerMinute: number;
-  /** Browser origins allowed besides the gateway's own; empty = any origin. */
-  allowedOrigins: readonly string[];
+  /** The browser-origin rule (contract section 5): a page it refuses gets 403 at upgrade. */
+  originAllowed: (req: IncomingMessage) => boolean;
   /** Open connections per owner (or per IP until a connection authenticates). */
   maxConnectionsPerClient: number;
   /** With auth on, a connection with no valid token by then is closed. */

@@ -4,13 +4,21 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { isFinal, normalizeStatus } from '../runs/run.js';
 import type { RunWriter } from '../tracking/run-writer.js';
-import { readBody } from '../util/read-body.js';
-import { BodyTooLargeError, RungateError, WebhookPayloadError, WebhookSignatureError } from '../errors.js';
+import { readHeldBody, type HeldBody } from '../util/read-body.js';
+import type { ByteBudget } from '../util/byte-budget.js';
+import { closeAfterAnswer } from '../util/close-after-answer.js';
+import { BodyReadError, BodyTooLargeError, RungateError, WebhookPayloadError, WebhookSignatureError } from '../errors.js';
 import { verifySignature } from './signature-verifier.js';
 import { parseWebhookPayload } from './webhook-payload.js';
 
 export interface WebhookRouteOptions {
+  /** Largest body, decoded. */
   bodyLimitBytes: number;
+  /** The bytes of all webhook bodies being read or held at once (unverified ones included). */
+  budget?: ByteBudget;
+  /** Longest pause inside a body, and longest time for a whole body; 0 = none. */
+  idleTimeoutMs?: number;
+  totalTimeoutMs?: number;
   /** Reject events whose signed `timestamp` is older than this; 0 = no limit. */
   toleranceSeconds: number;
   /** The secrets any one of which may have signed a webhook (read per request: rotation). */
@@ -70,8 +78,9 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
   }
 
   /**
-   * The configured secrets first; failing those, the run's own secret. Reading the run id means
-   * parsing bytes not yet verified: only the id is used, and only to pick a key.
+   * The configured secrets first; failing those, the run's own secret. Unverified bytes are never
+   * parsed: the run's id is looked for only in the body's first bytes, and only a few candidates
+   * are tried (see runIdCandidates), so a large forged body costs a bounded amount of work.
    */
   async function verify(raw: Buffer, header: string | undefined): Promise<void> {
     try {
@@ -79,22 +88,51 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       return;
     } catch (error) {
       if (!(error instanceof WebhookSignatureError) || !options.runSecret || (error.reason !== 'mismatch' && error.reason !== 'no_secret')) throw error;
-      const runId = runIdOf(raw);
-      const secret = runId === undefined ? undefined : await options.runSecret(runId);
-      if (secret === undefined) throw error;
-      verifySignature(raw, header, [secret]);
+      const secrets: string[] = [];
+      for (const runId of runIdCandidates(raw)) {
+        const secret = await options.runSecret(runId);
+        if (secret !== undefined) secrets.push(secret);
+      }
+      if (secrets.length === 0) throw error;
+      verifySignature(raw, header, secrets);
     }
+  }
+
+  /** A body that could not be read, answered (or, when its sender left, only noted). */
+  function refuseBody(req: IncomingMessage, res: ServerResponse, error: BodyTooLargeError | BodyReadError): void {
+    if (error.code === 'RUNGATE_ERR_REQUEST_ABORTED') {
+      metrics.webhooks.inc({ result: 'aborted' });
+      logger.debug({ ip: req.socket.remoteAddress }, 'webhook sender left before its body arrived');
+      return;
+    }
+    if (error.code === 'REQUEST_TIMEOUT' || error.code === 'BODY_BUDGET_EXHAUSTED') closeAfterAnswer(res);
+    logger.warn({ code: error.code, ip: req.socket.remoteAddress }, 'webhook body refused');
+    reject(res, BODY_RESULTS[error.code] ?? 'malformed', error);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrivedAt = process.hrtime.bigint();
-    let raw: Buffer;
+    let held: HeldBody;
     try {
-      raw = await readBody(req, options.bodyLimitBytes);
+      held = await readHeldBody(req, {
+        limitBytes: options.bodyLimitBytes,
+        decode: true,
+        ...(options.budget ? { budget: options.budget } : {}),
+        idleTimeoutMs: options.idleTimeoutMs ?? 0,
+        totalTimeoutMs: options.totalTimeoutMs ?? 0,
+      });
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return reject(res, 'too_large', error);
+      if (error instanceof BodyTooLargeError || error instanceof BodyReadError) return refuseBody(req, res, error);
       throw error;
     }
+    try {
+      await handleBody(req, res, held.body, arrivedAt);
+    } finally {
+      held.release();
+    }
+  }
+
+  async function handleBody(req: IncomingMessage, res: ServerResponse, raw: Buffer, arrivedAt: bigint): Promise<void> {
     try {
       const header = req.headers['x-doclo-signature'];
       await verify(raw, Array.isArray(header) ? header[0] : header);
@@ -141,13 +179,30 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
   };
 }
 
-/** `data.id` of a body, if it is JSON with one; anything else is undefined. */
-function runIdOf(raw: Buffer): string | undefined {
-  try {
-    const body = JSON.parse(raw.toString('utf8')) as { data?: { id?: unknown } } | null;
-    const id = body?.data?.id;
-    return typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : undefined;
-  } catch {
-    return undefined;
+/** How far into an unverified body a run id is looked for, and how many candidates are tried. */
+const ID_SCAN_BYTES = 4096;
+const MAX_ID_CANDIDATES = 3;
+const ID_FIELD = /"id"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.:-]{0,255})"/g;
+
+/**
+ * The values of the first few `"id": "…"` pairs in a body's first bytes: where `data.id` sits in
+ * any event Doclo sends, without parsing (or even decoding) the rest of bytes nobody verified.
+ */
+export function runIdCandidates(raw: Buffer): string[] {
+  const head = raw.subarray(0, ID_SCAN_BYTES).toString('latin1');
+  const found = new Set<string>();
+  for (const match of head.matchAll(ID_FIELD)) {
+    found.add(match[1]!);
+    if (found.size >= MAX_ID_CANDIDATES) break;
   }
+  return [...found];
 }
+
+/** The `rungate_webhooks_total` result of each body refusal. */
+const BODY_RESULTS: Partial<Record<string, string>> = {
+  PAYLOAD_TOO_LARGE: 'too_large',
+  UNSUPPORTED_CONTENT_ENCODING: 'malformed',
+  BODY_NOT_DECODABLE: 'malformed',
+  REQUEST_TIMEOUT: 'timeout',
+  BODY_BUDGET_EXHAUSTED: 'busy',
+};

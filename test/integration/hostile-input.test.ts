@@ -95,4 +95,19 @@ describe('hostile input (property-based)', () => {
       await probe.close();
     }
   });
+
+  it('paths with any percent-encoding, valid or not, get answers below 500', async () => {
+    const escape = fc.oneof(fc.constantFrom('%', '%%', '%e0%a4%a', '%zz', '%2e', '%2e%2e', '%2f', '%00', '%ff', '%C0%AF', '%u2215'), fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), maxLength: 3 }).map((hex) => `%${hex}`));
+    const segment = fc.array(fc.oneof(escape, fc.stringMatching(/^[A-Za-z0-9_.:-]{0,8}$/)), { maxLength: 4 }).map((parts) => parts.join(''));
+    const route = fc.constantFrom('/api/v1/runs/', '/api/v1/flows/', '/api/v1/runs/x/', '/api/v1/', '/');
+    await fc.assert(
+      fc.asyncProperty(route, segment, fc.constantFrom('GET', 'POST'), async (prefix, tail, method) => {
+        const suffix = prefix === '/api/v1/flows/' ? `${tail}/run` : prefix === '/api/v1/runs/x/' ? 'cancel' : tail;
+        const response = await fetch(`${stack.url}${prefix}${suffix}`, { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{"input":{}}' } : {}) });
+        await response.text();
+        expect(response.status, `${method} ${prefix}${suffix}`).toBeLessThan(500);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { describeOptions, flattenOptions, parseBytes } from '../../../src/config/option-parser.js';
 import { ConfigError } from '../../../src/errors.js';
-import { SERVE_OPTIONS, loadServeConfig, type ServeConfig, type StoreConfig } from '../../../src/config/serve-config.js';
+import { SERVE_OPTIONS, loadServeConfig, type ServeConfig, type StoreConfig, type TrustProxy } from '../../../src/config/serve-config.js';
 
 describe('loadServeConfig', () => {
   it('has the contract defaults, and simulate is on without an API key', () => {
@@ -104,7 +104,7 @@ describe('loadServeConfig', () => {
     expectTypeOf<ServeConfig['clientKeys']>().toEqualTypeOf<ReadonlyMap<string, string>>();
     expectTypeOf<ServeConfig['simulate']>().toEqualTypeOf<boolean>();
     expectTypeOf<ServeConfig['retentionMs']>().toEqualTypeOf<number>();
-    expectTypeOf<ServeConfig['trustProxy']>().toEqualTypeOf<boolean>();
+    expectTypeOf<ServeConfig['trustProxy']>().toEqualTypeOf<TrustProxy | undefined>();
   });
 
   it('names every flag once, and --help and README list them all', () => {

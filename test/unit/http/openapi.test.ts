@@ -3,6 +3,8 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { Authenticator } from '../../../src/auth/authenticator.js';
+import { OriginPolicy } from '../../../src/auth/origin-policy.js';
+import { ByteBudget } from '../../../src/util/byte-budget.js';
 import { createApp, type AppDeps } from '../../../src/http/create-app.js';
 import { openApiDocument } from '../../../src/http/openapi-document.js';
 import { GatewayMetrics } from '../../../src/metrics/gateway-metrics.js';
@@ -13,8 +15,9 @@ function app() {
   const deps = {
     upstream: unused, writer: unused, lookup: unused, waiters: unused, store: unused, events: unused, webhookHandler: (_req: unknown, res: { end(): void }) => res.end(),
     metrics: new GatewayMetrics(), logger: pino({ level: 'silent' }), requestBodyLimitBytes: 1024 * 1024,
-    authenticator: new Authenticator({ jwtSecret: undefined, clientKeys: new Map() }), allowedOrigins: [], trustProxy: false,
-    rateLimit: { perIpPerMinute: 0, perOwnerPerMinute: 0 }, proxyWrites: false, eventStreamOriginAllowed: () => true,
+    authenticator: new Authenticator({ jwtSecret: undefined, clientKeys: new Map() }), origins: new OriginPolicy([], () => ''), trustProxy: false,
+    rateLimit: { perIpPerMinute: 0, perOwnerPerMinute: 0 }, proxyWrites: false,
+    requestBodies: { budget: new ByteBudget(4 * 1024 * 1024), idleTimeoutMs: 10_000, totalTimeoutMs: 60_000 },
     webhookUrl: () => 'http://gateway/webhooks/doclo', callerMaxWaitMs: 2000,
   };
   return createApp(deps as unknown as AppDeps);

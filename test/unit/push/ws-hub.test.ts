@@ -39,7 +39,7 @@ const OPTIONS: WsHubOptions = {
   maxBufferedBytes: 1024 * 1024,
   pingIntervalMs: 60_000,
   lookupsPerConnectionPerMinute: 10,
-  allowedOrigins: [],
+  originAllowed: () => true,
   maxConnectionsPerClient: 1,
   authTimeoutMs: 10_000,
 };
