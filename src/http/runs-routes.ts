@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { ID_PATTERN, isFinal, normalizeStatus, type Run } from '../runs/run.js';
+import { isFinal, isValidId, normalizeStatus, type Run } from '../runs/run.js';
 import type { FinalStateWaiters } from '../tracking/final-state-waiters.js';
 import type { RunLookup } from '../tracking/run-lookup.js';
 import { RungateError, InvalidCursorError, LookupBudgetError } from '../errors.js';
@@ -40,8 +40,17 @@ const MAX_SYNC_TIMEOUT_MS = 60_000;
 const MAX_LIST_LIMIT = 500;
 
 
-function checkId(id: string, what: string): void {
-  if (!ID_PATTERN.test(id)) throw answers.invalidInput(`${what} is not a valid id`, { field: what });
+/**
+ * The id rule of contract section 2 on a route's id: outside it (`..`, `a/b` once decoded…) the
+ * run or flow cannot exist, so it is 404 at once — never an upstream call, where `fetch` would
+ * resolve a dot segment into another Doclo route.
+ */
+function checkRunId(id: string): void {
+  if (!isValidId(id)) throw answers.runNotFound(id);
+}
+
+function checkFlowId(flowId: string): void {
+  if (!isValidId(flowId)) throw answers.flowNotFound(flowId);
 }
 
 /** Reads a start request's body, keeping only the fields the gateway passes through. */
@@ -120,7 +129,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 
   router.post('/flows/:flowId/run', async (req, res) => {
     const flowId = req.params.flowId;
-    checkId(flowId, 'flowId');
+    checkFlowId(flowId);
     const { start, wait, timeoutMs } = parseStartBody(req.body);
     const owner = principalOf(res)?.sub;
     const webhookSecret = deps.newWebhookSecret?.();
@@ -165,6 +174,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     for (const field of ['flowId', 'cursor'] as const) {
       if (query[field] !== undefined && typeof query[field] !== 'string') throw answers.invalidInput(`${field} must be given once`, { field });
     }
+    if (typeof query.flowId === 'string' && !isValidId(query.flowId)) throw answers.invalidInput('flowId is not a flow id', { field: 'flowId' });
     const principal = principalOf(res);
     let page;
     try {
@@ -184,7 +194,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 
   router.get('/runs/:id', async (req, res) => {
     const id = req.params.id;
-    checkId(id, 'id');
+    checkRunId(id);
     let record = await findReadable(res, id);
     const waitSeconds = parsePreferWait(req.headers.prefer);
     if (waitSeconds !== undefined) {
@@ -196,7 +206,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 
   router.post('/runs/:id/cancel', async (req, res) => {
     const id = req.params.id;
-    checkId(id, 'id');
+    checkRunId(id);
     // With auth on, only those who may read a run may cancel it.
     if (principalOf(res)) await findReadable(res, id);
     try {

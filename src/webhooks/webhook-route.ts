@@ -6,6 +6,7 @@ import { readBody } from '../util/read-body.js';
 import { BodyTooLargeError, RungateError, WebhookPayloadError, WebhookSignatureError } from '../errors.js';
 import { verifySignature } from './signature-verifier.js';
 import { parseWebhookPayload } from './webhook-payload.js';
+import { isValidId } from '../runs/run.js';
 
 export interface WebhookRouteOptions {
   bodyLimitBytes: number;
@@ -101,6 +102,8 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       event = parseWebhookPayload(raw);
     } catch (error) {
       if (!(error instanceof WebhookPayloadError)) throw error;
+      // Signed, so it came from someone holding a secret: worth a warning, never an error.
+      logger.warn({ reason: error.message }, 'webhook rejected: not a valid Doclo event');
       return reject(res, 'malformed', error);
     }
     if (options.toleranceSeconds > 0 && event.timestamp !== undefined) {
@@ -136,7 +139,7 @@ function runIdOf(raw: Buffer): string | undefined {
   try {
     const body = JSON.parse(raw.toString('utf8')) as { data?: { id?: unknown } } | null;
     const id = body?.data?.id;
-    return typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : undefined;
+    return isValidId(id) ? id : undefined;
   } catch {
     return undefined;
   }
