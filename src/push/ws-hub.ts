@@ -37,7 +37,7 @@ export interface WsHubOptions {
 
 export interface WsHubDeps {
   bus: Pick<RunBus, 'subscribe'>;
-  lookup: Pick<RunLookup, 'find' | 'findLocal' | 'knownOwner'>;
+  lookup: Pick<RunLookup, 'find' | 'findLocalReadable' | 'knownOwner'>;
   metrics: GatewayMetrics;
   logger: Logger;
   authenticator: Pick<Authenticator, 'enabled' | 'verify' | 'fromHeader'>;

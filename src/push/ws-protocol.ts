@@ -13,7 +13,7 @@ import { CLOSE_POLICY, type WsConnection } from './ws-connection.js';
 
 export interface WsProtocolDeps {
   index: SubscriptionIndex<WsConnection>;
-  lookup: Pick<RunLookup, 'find' | 'findLocal' | 'knownOwner'>;
+  lookup: Pick<RunLookup, 'find' | 'findLocalReadable' | 'knownOwner'>;
   authenticator: Pick<Authenticator, 'enabled' | 'verify'>;
   /** Per-client connection counts: a connection moves from its IP to its owner when it authenticates. */
   admission: Pick<WsAdmission, 'add' | 'release'>;
@@ -138,7 +138,7 @@ export class WsProtocol {
     const principal = connection.principal;
     // Someone else's run and an unknown one look alike, and neither causes an upstream call.
     if (!mayLookUpstream(principal, runId, lookup.knownOwner(runId))) {
-      const local = await lookup.findLocal(runId);
+      const local = await lookup.findLocalReadable(runId, (found) => canRead(principal, runId, found));
       if (!connection.live) return;
       if (!canRead(principal, runId, local)) {
         connection.sendError('forbidden', 'this token may not read this run', runId);
