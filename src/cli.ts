@@ -52,7 +52,8 @@ async function main(argv: string[], command: CommandEntry | undefined): Promise<
 }
 
 const argv = process.argv.slice(2);
-const command = argv[0] === undefined ? undefined : COMMANDS[argv[0]];
+// Own entries only: `rungate constructor` is an unknown command, not Object's constructor.
+const command = argv[0] === undefined || !Object.hasOwn(COMMANDS, argv[0]) ? undefined : COMMANDS[argv[0]];
 main(argv, command).then(
   (code) => {
     // Servers return nothing and keep the process alive with their sockets; others return a code.

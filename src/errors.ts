@@ -45,8 +45,13 @@ export const ERROR_CATALOGUE = {
     note: "the simulator's `error.code` inside a failed run, not an HTTP answer",
   },
 
-  // Answered by the simulator only (its inventions where Doclo documents nothing).
-  IDEMPOTENCY_KEY_CONFLICT: { status: 409, origin: 'rungate', message: 'Idempotency key was already used with a different request', note: 'simulator' },
+  // Answered by the simulator (its inventions where Doclo documents nothing), and by the gateway where the note says.
+  IDEMPOTENCY_KEY_CONFLICT: {
+    status: 409,
+    origin: 'rungate',
+    message: 'Idempotency key was already used with a different request',
+    note: 'simulator; the gateway also answers it when Doclo answers a start with a run the caller may not read',
+  },
   METHOD_NOT_ALLOWED: { status: 405, origin: 'rungate', message: 'Method not allowed here', note: 'simulator' },
   SERVICE_UNAVAILABLE: { status: 503, origin: 'rungate', message: 'Service temporarily unavailable', note: 'simulator (injected faults, shutdown)' },
 

@@ -23,6 +23,15 @@ export function canRead(principal: Principal | undefined, runId: string, record:
 }
 
 /**
+ * May `principal` change this run (cancel it, retry its deliveries)? Its owner and admins only: a
+ * `runs` claim grants reading, nothing more. `undefined` principal means auth is off: everyone may.
+ */
+export function canWrite(principal: Principal | undefined, record: RunRecord): boolean {
+  if (!principal || principal.admin) return true;
+  return record.owner !== undefined && record.owner === principal.sub;
+}
+
+/**
  * May this principal cause an upstream lookup of a run the gateway does not know? Besides
  * admins and holders of a `runs` claim, the run's owner may, when the gateway still knows it as
  * such (`knownOwner`): a run whose record a shared store lost stays readable by its owner.

@@ -35,6 +35,11 @@ export class RunCache {
     return record;
   }
 
+  /** The cached record without counting as a use (its place in the eviction order stays). */
+  peek(id: string): RunRecord | undefined {
+    return this.cache.get<RunRecord>(id);
+  }
+
   set(record: RunRecord): void {
     const id = record.run.id;
     const cached = this.cache.get<RunRecord>(id);

@@ -101,13 +101,13 @@ export function flattenOptions(tree: OptionTree): AnyOptionSpec[] {
   return Object.values(tree).flatMap((node) => (isSpec(node) ? [node] : flattenOptions(isGroup(node) ? node.options : node)));
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
+const BYTE_UNITS: ReadonlyMap<string, number> = new Map([['', 1], ['b', 1], ['kb', 1024], ['kib', 1024], ['mb', 1024 ** 2], ['mib', 1024 ** 2], ['gb', 1024 ** 3], ['gib', 1024 ** 3]]);
 
 /** Parses "16mb", "512KiB" or "1048576" into bytes. */
 export function parseBytes(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   if (!match) return undefined;
-  const unit = BYTE_UNITS[(match[2] ?? '').toLowerCase()];
+  const unit = BYTE_UNITS.get((match[2] ?? '').toLowerCase());
   if (unit === undefined) return undefined;
   const bytes = Math.floor(Number(match[1]) * unit);
   return Number.isFinite(bytes) ? bytes : undefined;

@@ -1,14 +1,16 @@
 import type { Response } from 'express';
 import { RungateError } from '../errors.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
-import { isPlainObject } from '@rungate/client/shared';
+import { isPlainObject, isValidId } from '@rungate/client/shared';
 
 /** The gateway's HTTP answers that need arguments, built from the catalogue (src/errors.ts). */
 export const answers = {
   invalidInput: (message: string, details?: Record<string, unknown>) => new RungateError('INVALID_INPUT', { message, ...(details ? { details } : {}) }),
   validation: (message: string, details?: Record<string, unknown>) => new RungateError('VALIDATION_ERROR', { message, ...(details ? { details } : {}) }),
   missingField: (field: string, reason: string) => new RungateError('MISSING_REQUIRED_FIELD', { message: `${field} is required`, details: { field, reason } }),
-  runNotFound: (id: string) => new RungateError('EXECUTION_NOT_FOUND', { message: `Execution ${id} not found` }),
+  // The id is named only when it follows the id rule: a refused one may carry anything.
+  runNotFound: (id: string) => new RungateError('EXECUTION_NOT_FOUND', { message: isValidId(id) ? `Execution ${id} not found` : 'Execution not found' }),
+  flowNotFound: (flowId: string) => new RungateError('FLOW_NOT_FOUND', { message: isValidId(flowId) ? `Flow not found: ${flowId}` : 'Flow not found' }),
   routeNotFound: (method: string, path: string) => new RungateError('NOT_FOUND', { message: `No route for ${method} ${path}` }),
   payloadTooLarge: (limitBytes: number) => new RungateError('PAYLOAD_TOO_LARGE', { message: `Body is larger than ${limitBytes} bytes` }),
   lookupLimit: () =>

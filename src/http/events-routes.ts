@@ -4,7 +4,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Principal } from '../auth/principal.js';
 import { AuthError, RungateError } from '../errors.js';
 import type { SseHub } from '../push/sse-hub.js';
-import { ID_PATTERN } from '../runs/run.js';
+import { isValidId } from '../runs/run.js';
 import { answers } from './error-answers.js';
 
 export interface EventsRouteDeps {
@@ -63,7 +63,7 @@ export function createEventsRouter(deps: EventsRouteDeps): Router {
 
   router.get('/runs/:id/events', guard, authenticate(deps.authenticator), deps.perOwnerLimit, async (req, res) => {
     const id = String(req.params.id);
-    if (!ID_PATTERN.test(id)) throw answers.runNotFound(id);
+    if (!isValidId(id)) throw answers.runNotFound(id);
     const since = sinceOf(req);
     const refusal = await deps.events.openRun(res, principalOf(res), id, since);
     if (refusal === 'no_content') res.status(204).end();
@@ -72,7 +72,7 @@ export function createEventsRouter(deps: EventsRouteDeps): Router {
   router.get('/events', guard, authenticate(deps.authenticator), deps.perOwnerLimit, (req, res) => {
     const flowId = req.query.flowId;
     if (typeof flowId !== 'string' || flowId === '') throw answers.invalidInput('flowId is required once (a flow id, or * for every flow)', { field: 'flowId' });
-    if (flowId !== '*' && !ID_PATTERN.test(flowId)) throw new RungateError('FLOW_NOT_FOUND', { message: `Flow not found: ${flowId}` });
+    if (flowId !== '*' && !isValidId(flowId)) throw answers.flowNotFound(flowId);
     const principal = principalOf(res);
     if (flowId === '*' && principal && !principal.admin) throw new RungateError('FORBIDDEN', { message: 'only admins may follow every flow' });
     deps.events.openFlow(res, principal, flowId);

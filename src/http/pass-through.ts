@@ -2,7 +2,7 @@ import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { RungateError } from '../errors.js';
-import { ID_PATTERN } from '../runs/run.js';
+import { isValidId } from '../runs/run.js';
 import { responseHeadersToReturn } from '../upstream/forward-headers.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { answers } from './error-answers.js';
@@ -72,9 +72,7 @@ export function createPassThrough(deps: PassThroughDeps): RequestHandler {
     if (isGatewayPath(path)) return next();
     const segments = safeSegments(path);
     if (!segments) return next(answers.routeNotFound(req.method, path));
-    if (segments[0] === 'flows' && segments[1] !== undefined && !ID_PATTERN.test(segments[1])) {
-      return next(new RungateError('FLOW_NOT_FOUND', { message: `Flow not found: ${segments[1]}` }));
-    }
+    if (segments[0] === 'flows' && segments[1] !== undefined && !isValidId(segments[1])) return next(answers.flowNotFound(segments[1]));
     const principal = principalOf(res);
     if (!reading && principal && !principal.admin) return next(answers.forbidden());
 

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { ID_PATTERN, isFinal, normalizeStatus, type Run } from '../runs/run.js';
+import { isFinal, isValidId, normalizeStatus, type Execution, type Run } from '../runs/run.js';
 import type { FinalStateWaiters } from '../tracking/final-state-waiters.js';
 import type { RunLookup } from '../tracking/run-lookup.js';
 import { BodyReadError, RungateError, InvalidCursorError, LookupBudgetError } from '../errors.js';
@@ -9,7 +9,8 @@ import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { StartRunBody, Upstream } from '../upstream/upstream.js';
-import { canRead, mayLookUpstream } from '../auth/principal.js';
+import { canRead, canWrite, mayLookUpstream, type Principal } from '../auth/principal.js';
+import { ownerScopedKey } from './idempotency-scope.js';
 import { answers, toAnswer, sendError } from './error-answers.js';
 import { principalOf } from './auth-middleware.js';
 import { parsePreferWait } from './prefer-wait.js';
@@ -40,8 +41,17 @@ const MAX_SYNC_TIMEOUT_MS = 60_000;
 const MAX_LIST_LIMIT = 500;
 
 
-function checkId(id: string, what: string): void {
-  if (!ID_PATTERN.test(id)) throw answers.invalidInput(`${what} is not a valid id`, { field: what });
+/**
+ * The id rule of contract section 2 on a route's id: outside it (`..`, `a/b` once decoded…) the
+ * run or flow cannot exist, so it is 404 at once — never an upstream call, where `fetch` would
+ * resolve a dot segment into another Doclo route.
+ */
+function checkRunId(id: string): void {
+  if (!isValidId(id)) throw answers.runNotFound(id);
+}
+
+function checkFlowId(flowId: string): void {
+  if (!isValidId(flowId)) throw answers.flowNotFound(flowId);
 }
 
 /** Reads a start request's body, keeping only the fields the gateway passes through. */
@@ -64,6 +74,14 @@ function parseStartBody(body: unknown): { start: StartRunBody; wait: boolean; ti
   if (idempotencyKey !== undefined) start.idempotencyKey = idempotencyKey;
   // A longer timeout is held to the 60 s Doclo allows, not refused.
   return { start, wait: wait === true, timeoutMs: typeof timeout === 'number' ? Math.min(timeout, MAX_SYNC_TIMEOUT_MS) : DEFAULT_SYNC_TIMEOUT_MS };
+}
+
+/** A start that Doclo answered with a run the caller may not read: named neither by id nor by content. */
+function foreignStart(callerKey: string | undefined): RungateError {
+  return new RungateError('IDEMPOTENCY_KEY_CONFLICT', {
+    message: 'Doclo answered this start with a run this caller may not read; start it again with another idempotencyKey',
+    ...(callerKey !== undefined ? { details: { idempotencyKey: callerKey } } : {}),
+  });
 }
 
 /** Doclo's REST routes, answered from the gateway's own state wherever it can. */
@@ -108,10 +126,32 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
       }
       if (!record) throw answers.runNotFound(id);
     } else {
-      record = await deps.lookup.findLocal(id);
+      record = await deps.lookup.findLocalReadable(id, (found) => canRead(principal, id, found));
     }
     if (!record || !canRead(principal, id, record)) throw answers.forbidden();
     return record;
+  }
+
+  /**
+   * Doclo's 409 for a start, as this caller may see it: its own key (not the scoped one), and the
+   * run it names only when the caller may read that run.
+   */
+  async function startConflict(error: UpstreamError, principal: Principal | undefined, callerKey: string | undefined, sentKey: string | undefined): Promise<RungateError> {
+    const details: Record<string, unknown> = isPlainObject(error.details) ? { ...error.details } : {};
+    let message = error.message;
+    if (callerKey !== undefined && sentKey !== undefined) {
+      if (details.idempotencyKey === sentKey) details.idempotencyKey = callerKey;
+      message = message.split(sentKey).join(callerKey);
+    }
+    const named = details.executionId;
+    if (named !== undefined && principal !== undefined && !principal.admin) {
+      const readable = isValidId(named) && (await deps.lookup.findLocalReadable(named, (found) => canRead(principal, named, found))) !== undefined;
+      if (!readable) {
+        delete details.executionId;
+        if (typeof named !== 'string' || message.includes(named)) message = 'Idempotency key was already used with a different request';
+      }
+    }
+    return RungateError.passThrough(error.status, error.code, message, Object.keys(details).length > 0 ? details : undefined);
   }
 
   function sendRun(res: Response, run: Run): void {
@@ -120,24 +160,40 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 
   router.post('/flows/:flowId/run', async (req, res) => {
     const flowId = req.params.flowId;
-    checkId(flowId, 'flowId');
+    checkFlowId(flowId);
     const { start, wait, timeoutMs } = parseStartBody(req.body);
-    const owner = principalOf(res)?.sub;
+    const principal = principalOf(res);
+    const owner = principal?.sub;
     const webhookSecret = deps.newWebhookSecret?.();
+    const callerKey = start.idempotencyKey;
+    // Doclo's keys are the whole account's: each owner's go up under its own prefix.
+    if (callerKey !== undefined) start.idempotencyKey = ownerScopedKey(owner, callerKey);
     // The start lives only as long as its caller's patience: a caller that left (or a rate-limit
     // pause longer than a short wait, answered 429 at once) leaves no retry behind that could
     // create a run after its caller was answered with an error or gave up.
-    const execution = await deps.upstream.startRun(
-      flowId,
-      { ...start, webhookUrl: deps.webhookUrl(), ...(webhookSecret ? { webhookSecret } : {}) },
-      { signal: callerGone(res), maxWaitMs: deps.callerMaxWaitMs },
-    );
+    let execution: Execution;
+    try {
+      execution = await deps.upstream.startRun(
+        flowId,
+        { ...start, webhookUrl: deps.webhookUrl(), ...(webhookSecret ? { webhookSecret } : {}) },
+        { signal: callerGone(res), maxWaitMs: deps.callerMaxWaitMs },
+      );
+    } catch (error) {
+      if (error instanceof UpstreamError && error.kind === 'conflict') throw await startConflict(error, principal, callerKey, start.idempotencyKey);
+      throw error;
+    }
     const result = await deps.writer.apply(execution, 'request', {
       startedHere: true,
       ...(owner !== undefined ? { owner } : {}),
       ...(webhookSecret ? { webhookSecret } : {}),
     });
     if (!result.record) throw answers.unavailable('Doclo answered the start with something that is not a run');
+    // Every start answer is checked with the caller's read rights: a start never answers with
+    // another owner's run (contract section 2), whatever Doclo's de-duplication decided.
+    if (!canRead(principal, execution.id, result.record)) {
+      deps.logger.warn({ flowId }, 'Doclo answered a start with a run of another owner; refused');
+      throw foreignStart(callerKey);
+    }
     if (!wait || isFinal(result.record.run.status)) return sendRun(res, result.record.run);
     const held = (await holdUntilFinal(res, execution.id, timeoutMs)) ?? result.record;
     if (isFinal(held.run.status)) return sendRun(res, held.run);
@@ -165,6 +221,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     for (const field of ['flowId', 'cursor'] as const) {
       if (query[field] !== undefined && typeof query[field] !== 'string') throw answers.invalidInput(`${field} must be given once`, { field });
     }
+    if (typeof query.flowId === 'string' && !isValidId(query.flowId)) throw answers.invalidInput('flowId is not a flow id', { field: 'flowId' });
     const principal = principalOf(res);
     let page;
     try {
@@ -184,7 +241,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 
   router.get('/runs/:id', async (req, res) => {
     const id = req.params.id;
-    checkId(id, 'id');
+    checkRunId(id);
     let record = await findReadable(res, id);
     const waitSeconds = parsePreferWait(req.headers.prefer);
     if (waitSeconds !== undefined) {
@@ -196,9 +253,11 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
 
   router.post('/runs/:id/cancel', async (req, res) => {
     const id = req.params.id;
-    checkId(id, 'id');
-    // With auth on, only those who may read a run may cancel it.
-    if (principalOf(res)) await findReadable(res, id);
+    checkRunId(id);
+    // With auth on, only the run's owner and admins may cancel it: a `runs` claim grants reading
+    // only (contract section 5), and it gets the same 403 as a run it could not read at all.
+    const principal = principalOf(res);
+    if (principal && !canWrite(principal, await findReadable(res, id))) throw answers.forbidden();
     try {
       const execution = await deps.upstream.cancelRun(id, { signal: callerGone(res), maxWaitMs: deps.callerMaxWaitMs });
       const result = await deps.writer.apply(execution, 'request');

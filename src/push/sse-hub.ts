@@ -22,7 +22,7 @@ export interface SseHubOptions {
 
 export interface SseHubDeps {
   bus: Pick<RunBus, 'subscribe'>;
-  lookup: Pick<RunLookup, 'find' | 'findLocal'>;
+  lookup: Pick<RunLookup, 'find' | 'findLocalReadable'>;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -76,7 +76,7 @@ export class SseHub implements RunFollower {
         record = await this.deps.lookup.find(runId);
         if (!record) throw new RungateError('EXECUTION_NOT_FOUND', { message: `Execution ${runId} not found` });
       } else {
-        record = await this.deps.lookup.findLocal(runId);
+        record = await this.deps.lookup.findLocalReadable(runId, (found) => canRead(principal, runId, found));
       }
       if (!canRead(principal, runId, record)) throw new RungateError('FORBIDDEN');
     } catch (error) {

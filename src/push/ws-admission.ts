@@ -59,6 +59,19 @@ export class WsAdmission {
     this.perClient.set(clientKey, (this.perClient.get(clientKey) ?? 0) + 1);
   }
 
+  /**
+   * A connection that counted against `fromKey` (its IP) authenticated as `toKey` (its owner):
+   * it moves over only if the owner has a free slot, so the cap holds for connections that
+   * authenticate by frame as for those that sent a header. False, and nothing moved, otherwise.
+   */
+  move(fromKey: string, toKey: string): boolean {
+    if (fromKey === toKey) return true;
+    if ((this.perClient.get(toKey) ?? 0) >= this.options.maxConnectionsPerClient) return false;
+    this.release(fromKey);
+    this.add(toKey);
+    return true;
+  }
+
   /** A connection under `clientKey` closed. */
   release(clientKey: string): void {
     const count = (this.perClient.get(clientKey) ?? 1) - 1;

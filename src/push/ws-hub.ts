@@ -37,7 +37,7 @@ export interface WsHubOptions {
 
 export interface WsHubDeps {
   bus: Pick<RunBus, 'subscribe'>;
-  lookup: Pick<RunLookup, 'find' | 'findLocal' | 'knownOwner'>;
+  lookup: Pick<RunLookup, 'find' | 'findLocalReadable' | 'knownOwner'>;
   metrics: GatewayMetrics;
   logger: Logger;
   authenticator: Pick<Authenticator, 'enabled' | 'verify' | 'fromHeader'>;
@@ -68,7 +68,7 @@ export class WsHub implements RunFollower {
     this.index = new SubscriptionIndex({ onSizeChange: (size) => deps.metrics.wsSubscriptions.set(size) });
     this.protocol = new WsProtocol(
       { index: this.index, lookup: deps.lookup, authenticator: deps.authenticator, admission: this.admission, logger: deps.logger },
-      { maxSubscriptions: options.maxSubscriptions },
+      { maxSubscriptions: options.maxSubscriptions, maxConnectionsPerClient: options.maxConnectionsPerClient },
     );
     this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
     this.unsubscribeBus = deps.bus.subscribe((record) => this.offer(record));

@@ -13,16 +13,18 @@ import { CLOSE_POLICY, type WsConnection } from './ws-connection.js';
 
 export interface WsProtocolDeps {
   index: SubscriptionIndex<WsConnection>;
-  lookup: Pick<RunLookup, 'find' | 'findLocal' | 'knownOwner'>;
+  lookup: Pick<RunLookup, 'find' | 'findLocalReadable' | 'knownOwner'>;
   authenticator: Pick<Authenticator, 'enabled' | 'verify'>;
   /** Per-client connection counts: a connection moves from its IP to its owner when it authenticates. */
-  admission: Pick<WsAdmission, 'add' | 'release'>;
+  admission: Pick<WsAdmission, 'move'>;
   logger: Logger;
 }
 
 export interface WsProtocolOptions {
   /** Subscriptions (runs and flows) per connection; also the most run ids in one frame. */
   maxSubscriptions: number;
+  /** Open connections per owner: an auth frame beyond it closes its connection (1008). */
+  maxConnectionsPerClient: number;
 }
 
 /**
@@ -111,10 +113,15 @@ export class WsProtocol {
       connection.authenticate(principal);
       return;
     }
-    // From now on the connection counts against its owner, no longer its IP.
-    this.deps.admission.release(connection.clientKey);
-    connection.authenticate(principal, ownerKey(principal));
-    this.deps.admission.add(connection.clientKey);
+    // From now on the connection counts against its owner, no longer its IP — if the owner has
+    // a connection to spare: the cap holds however a client authenticates (contract section 5).
+    const key = ownerKey(principal);
+    if (!this.deps.admission.move(connection.clientKey, key)) {
+      connection.sendError('limit_exceeded', `at most ${this.options.maxConnectionsPerClient} connections per owner`);
+      connection.close(CLOSE_POLICY, 'too many connections for this owner');
+      return;
+    }
+    connection.authenticate(principal, key);
   }
 
   private subscribeFlow(connection: WsConnection, flowId: string): void {
@@ -138,7 +145,7 @@ export class WsProtocol {
     const principal = connection.principal;
     // Someone else's run and an unknown one look alike, and neither causes an upstream call.
     if (!mayLookUpstream(principal, runId, lookup.knownOwner(runId))) {
-      const local = await lookup.findLocal(runId);
+      const local = await lookup.findLocalReadable(runId, (found) => canRead(principal, runId, found));
       if (!connection.live) return;
       if (!canRead(principal, runId, local)) {
         connection.sendError('forbidden', 'this token may not read this run', runId);

@@ -1,5 +1,5 @@
 import type { RunRecord } from '../runs/run-record.js';
-import { isFinal, normalizeStatus, statusRank, type RunSource } from './run.js';
+import { isFinal, isValidId, normalizeStatus, statusRank, type RunSource } from './run.js';
 import { nextSeq } from './seq-rule.js';
 
 /** News about a run from any source: Doclo's fields, status in any vocabulary. */
@@ -34,7 +34,8 @@ function sameProgress(a: unknown, b: unknown): boolean {
 
 function copyDocloFields(target: Record<string, unknown>, news: RunNews): void {
   for (const [key, value] of Object.entries(news)) {
-    if (value !== undefined && !GATEWAY_FIELDS.has(key)) target[key] = value;
+    // JSON.parse makes `__proto__` an own key; assigned, it would set the run's prototype.
+    if (value !== undefined && !GATEWAY_FIELDS.has(key) && key !== '__proto__') target[key] = value;
   }
 }
 
@@ -67,12 +68,15 @@ export function mergeRun(
   nowMs: number,
   seqFloor = 0,
 ): MergeOutcome {
+  // Every source (webhook, poll, start, lookup, cancel) comes through here: an id outside the
+  // rule of contract section 2 is never stored, whoever sent it.
+  if (!isValidId(news.id)) return { kind: 'invalid', reason: 'the run id is not a valid id' };
   const markStale = notes.stale === true;
   const status = news.status === undefined ? current?.run.status : normalizeStatus(news.status);
   if (status === undefined) return { kind: 'invalid', reason: `unknown status ${JSON.stringify(news.status)}` };
 
   if (!current) {
-    if (typeof news.flowId !== 'string' || news.flowId === '') return { kind: 'invalid', reason: 'a new run needs a flowId' };
+    if (!isValidId(news.flowId)) return { kind: 'invalid', reason: 'a new run needs a valid flowId' };
     const run: Record<string, unknown> = {};
     copyDocloFields(run, news);
     const record: RunRecord = {

@@ -163,9 +163,12 @@ export class RedisRunStore implements RunStore {
   async list(query: RunListQuery): Promise<RunListPage> {
     let before = '+inf';
     if (query.cursor !== undefined) before = `(${decodeCursor(query.cursor)}`;
-    // The narrowest index that the query allows; the remaining filters are checked per record.
+    // The caller's own index first, then the flow's; the remaining filters are checked per record.
+    // A flow's index is not the caller's to walk: filtered by another owner's flow, a list would
+    // read that whole flow for an empty page — work, and a timing leak of the flow's size, that
+    // the caller's own runs do not bound.
     const index =
-      query.flowId !== undefined ? this.flowKey(query.flowId) : query.owner !== undefined ? this.ownerKey(query.owner) : this.key('runs');
+      query.owner !== undefined ? this.ownerKey(query.owner) : query.flowId !== undefined ? this.flowKey(query.flowId) : this.key('runs');
     const found: Array<{ record: RunRecord; ordinal: number }> = [];
     while (found.length <= query.limit) {
       const slice = await this.redis.zrevrangebyscore(index, before, '-inf', 'WITHSCORES', 'LIMIT', 0, LIST_BATCH);

@@ -25,6 +25,21 @@ const MIGRATIONS: string[] = [
    CREATE INDEX runs_by_age ON runs (final, updated_at_ms);`,
 ];
 
+/**
+ * The list query for a filter combination (its named parameters: before, limit, flowId, status,
+ * owner). A caller's list walks the caller's own index: with statistics (ANALYZE) the planner
+ * could otherwise prefer another owner's flow index and walk that whole flow for an empty page —
+ * work, and a timing leak of the flow's size, that the caller's own runs do not bound.
+ */
+export function listStatementText(query: Pick<RunListQuery, 'flowId' | 'status' | 'owner'>): string {
+  const where = ['ordinal < @before'];
+  if (query.flowId !== undefined) where.push('flow_id = @flowId');
+  if (query.status !== undefined) where.push('status = @status');
+  if (query.owner !== undefined) where.push('owner = @owner');
+  const from = query.owner !== undefined ? 'runs INDEXED BY runs_by_owner' : 'runs';
+  return `SELECT ordinal, record FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ordinal DESC LIMIT @limit`;
+}
+
 interface Row {
   ordinal: number;
   record: string;
@@ -160,15 +175,11 @@ export class SqliteRunStore implements RunStore {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new InvalidCursorError());
     }
-    const where = ['ordinal < @before'];
-    if (query.flowId !== undefined) where.push('flow_id = @flowId');
-    if (query.status !== undefined) where.push('status = @status');
-    if (query.owner !== undefined) where.push('owner = @owner');
-    const key = where.join(' AND ');
-    let statement = this.listStatements.get(key);
+    const text = listStatementText(query);
+    let statement = this.listStatements.get(text);
     if (!statement) {
-      statement = this.db.prepare(`SELECT ordinal, record FROM runs WHERE ${key} ORDER BY ordinal DESC LIMIT @limit`);
-      this.listStatements.set(key, statement);
+      statement = this.db.prepare(text);
+      this.listStatements.set(text, statement);
     }
     const rows = statement.all({
       before,

@@ -56,6 +56,22 @@ export class RunLookup {
     return stored;
   }
 
+  /**
+   * The gateway's own copy, for a caller who may read only some runs: undefined unless `mayRead`
+   * accepts it. A run the caller may not read leaves no trace — no cache lookup counted, nothing
+   * cached, no change in eviction order — so metrics tell a foreign run from a missing one no
+   * better than the 403 does (contract section 5).
+   */
+  async findLocalReadable(id: string, mayRead: (record: RunRecord) => boolean): Promise<RunRecord | undefined> {
+    const cached = this.deps.cache.peek(id);
+    const record = cached ?? (await this.deps.store.get(id));
+    if (!record || !mayRead(record)) return undefined;
+    this.deps.metrics.cacheLookups.inc({ result: cached ? 'hit' : 'miss' });
+    if (cached) this.deps.cache.get(id);
+    else this.deps.cache.set(record);
+    return record;
+  }
+
   async find(id: string, options: FindOptions = {}): Promise<RunRecord | undefined> {
     const local = await this.findLocal(id);
     if (local) return local;

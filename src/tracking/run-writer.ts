@@ -5,7 +5,7 @@ import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { mergeRun, type RunAnnotations, type RunNews } from '../runs/merge-run.js';
 import { restoreRun, restoredCopy } from '../runs/restore-run.js';
-import type { RunSource } from '../runs/run.js';
+import { isValidId, type RunSource } from '../runs/run.js';
 import { StoreResetError, WriteConflictError } from '../errors.js';
 import type { RunLedger } from './run-ledger.js';
 
@@ -67,6 +67,8 @@ export class RunWriter {
   }
 
   async apply(news: RunNews, source: RunSource, notes: RunAnnotations = {}): Promise<ApplyResult> {
+    // Not even read under an id outside the rule: such news names no run the gateway could hold.
+    if (!isValidId(news.id)) return { kind: 'invalid', reason: 'the run id is not a valid id', record: undefined };
     let previous: RunRecord | undefined;
     const decision = await this.commit(news.id, (current, floor, nowMs) => {
       previous = current;

@@ -24,7 +24,8 @@ function listedInConnection(headers: IncomingHttpHeaders): Set<string> {
 
 function filtered(headers: IncomingHttpHeaders, drop: ReadonlySet<string>): OutgoingHttpHeaders {
   const connection = listedInConnection(headers);
-  const kept: OutgoingHttpHeaders = {};
+  // No prototype: a header named `__proto__` is just a name here.
+  const kept = Object.create(null) as OutgoingHttpHeaders;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || connection.has(name) || drop.has(name) || name.startsWith('sec-')) continue;
     kept[name] = value;

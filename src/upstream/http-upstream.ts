@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { abortReason, fullJitterDelay, sleep } from '@rungate/client/shared';
-import type { Execution } from '../runs/run.js';
+import { isValidId, type Execution } from '../runs/run.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
 import { forwardRequest } from './forward.js';
@@ -71,6 +71,25 @@ interface CallPlan {
   body?: string;
   /** Fills a start answer's flowId if upstream leaves it out. */
   flowId?: string;
+  /** The run asked about: an answer about another run is a bad response, never stored. */
+  runId?: string;
+}
+
+/** An id outside contract section 2's rule: refused before any request (404, as Doclo would). */
+function notFoundLocally(what: 'Execution' | 'Flow'): UpstreamError {
+  return new UpstreamError({ status: 404, code: what === 'Flow' ? 'FLOW_NOT_FOUND' : 'EXECUTION_NOT_FOUND', message: `${what} not found`, retryable: false });
+}
+
+/**
+ * A 2xx answer's run, if it is about the run asked (lookups and cancels) and its ids follow the
+ * id rule; otherwise a bad response: nothing of it is stored or shown.
+ */
+function checkedExecution(execution: Execution, httpStatus: number, plan: CallPlan): Execution {
+  const bad = (message: string) => new UpstreamError({ status: httpStatus, code: UPSTREAM_ERROR_CODES.badResponse, message, kind: 'bad_response' });
+  if (plan.runId !== undefined && execution.id !== plan.runId) throw bad(`Upstream answered about another run than ${plan.runId}`);
+  if (!isValidId(execution.id)) throw bad('Upstream execution has an id outside the id rule');
+  if (!isValidId(execution.flowId)) throw bad(`Upstream execution ${execution.id} has a flowId outside the id rule`);
+  return execution;
 }
 
 /** One header's value as fetch's Headers.get would give it (several values joined). */
@@ -199,7 +218,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       let error: UpstreamError;
       try {
         const answer = await send(plan, attempt, signal);
-        if (answer.ok) return parseExecution(answer.text, answer.status, plan.flowId);
+        if (answer.ok) return checkedExecution(parseExecution(answer.text, answer.status, plan.flowId), answer.status, plan);
         error = failure(answer);
       } catch (err) {
         if (!(err instanceof UpstreamError) || err === closedError || err.kind === 'bad_response') throw err;
@@ -220,6 +239,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   return {
     startRun(flowId, body: StartRunBody, callOptions) {
+      if (!isValidId(flowId)) return Promise.reject(notFoundLocally('Flow'));
       // A generated key makes every start safe to retry; it is left in the caller's body so the
       // caller can persist the key it was sent under.
       if (typeof body.idempotencyKey !== 'string' || body.idempotencyKey === '') body.idempotencyKey = newKey();
@@ -229,11 +249,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       );
     },
     getRun(id, callOptions) {
-      return call({ route: 'get', method: 'GET', path: `/runs/${encodeURIComponent(id)}` }, callOptions);
+      if (!isValidId(id)) return Promise.reject(notFoundLocally('Execution'));
+      return call({ route: 'get', method: 'GET', path: `/runs/${encodeURIComponent(id)}`, runId: id }, callOptions);
     },
     cancelRun(id, callOptions) {
+      if (!isValidId(id)) return Promise.reject(notFoundLocally('Execution'));
       // Retrying a cancel is safe: a repeat on a run already cancelled answers 409 ALREADY_CANCELLED.
-      return call({ route: 'cancel', method: 'POST', path: `/runs/${encodeURIComponent(id)}/cancel` }, callOptions);
+      return call({ route: 'cancel', method: 'POST', path: `/runs/${encodeURIComponent(id)}/cancel`, runId: id }, callOptions);
     },
     async forward(request) {
       if (lifecycle.signal.aborted) throw closedError;

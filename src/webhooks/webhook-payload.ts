@@ -1,5 +1,5 @@
 import type { RunNews } from '../runs/merge-run.js';
-import { normalizeStatus } from '../runs/run.js';
+import { isValidId, normalizeStatus } from '../runs/run.js';
 import { isPlainObject } from '@rungate/client/shared';
 import { WebhookPayloadError } from '../errors.js';
 
@@ -42,10 +42,10 @@ export function parseWebhookPayload(rawBody: Buffer): WebhookEvent {
     throw new WebhookPayloadError('timestamp must be an ISO 8601 string');
   }
   if (!isPlainObject(data)) throw new WebhookPayloadError('data must be an object');
-  if (typeof data.id !== 'string' || data.id.length === 0 || data.id.length > 256) throw new WebhookPayloadError('data.id must be a run id');
-  if (typeof data.flowId !== 'string' || data.flowId.length === 0 || data.flowId.length > 256) {
-    throw new WebhookPayloadError('data.flowId must be a flow id');
-  }
+  // The id rule of contract section 2: a signed event is still outside data, and an id such as
+  // `../x`, `*` or one with a line break would name no run the gateway could serve.
+  if (!isValidId(data.id)) throw new WebhookPayloadError('data.id must be a run id (letters, digits and _ . : -, starting with a letter or digit, at most 256)');
+  if (!isValidId(data.flowId)) throw new WebhookPayloadError('data.flowId must be a flow id (letters, digits and _ . : -, starting with a letter or digit, at most 256)');
   if (normalizeStatus(data.status) === undefined) throw new WebhookPayloadError('data.status is not a Doclo status');
   return { event, timestamp, data: data as WebhookEvent['data'] };
 }

@@ -10,6 +10,7 @@ import { closeAfterAnswer } from '../util/close-after-answer.js';
 import { BodyReadError, BodyTooLargeError, RungateError, WebhookPayloadError, WebhookSignatureError } from '../errors.js';
 import { verifySignature } from './signature-verifier.js';
 import { parseWebhookPayload } from './webhook-payload.js';
+import { isValidId } from '../runs/run.js';
 
 export interface WebhookRouteOptions {
   /** Largest body, decoded. */
@@ -146,6 +147,8 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       event = parseWebhookPayload(raw);
     } catch (error) {
       if (!(error instanceof WebhookPayloadError)) throw error;
+      // Signed, so it came from someone holding a secret: worth a warning, never an error.
+      logger.warn({ reason: error.message }, 'webhook rejected: not a valid Doclo event');
       return reject(res, 'malformed', error);
     }
     if (options.toleranceSeconds > 0 && event.timestamp !== undefined) {
@@ -192,7 +195,7 @@ export function runIdCandidates(raw: Buffer): string[] {
   const head = raw.subarray(0, ID_SCAN_BYTES).toString('latin1');
   const found = new Set<string>();
   for (const match of head.matchAll(ID_FIELD)) {
-    found.add(match[1]!);
+    if (isValidId(match[1])) found.add(match[1]!);
     if (found.size >= MAX_ID_CANDIDATES) break;
   }
   return [...found];

@@ -58,7 +58,8 @@ describe('auth and tenancy', () => {
   });
 
   it('gives each owner its own runs: 403 for others and for unknown runs, with no upstream lookup', async () => {
-    const { alice, bob, admin } = await start();
+    // Runs long enough to be still cancellable at the end, however loaded the machine.
+    const { alice, bob, admin } = await start([], { runMs: 30_000 });
     const started = await postJson(`${fixture.stack.url}/api/v1/flows/f/run`, startBody(), bearer(alice));
     expect(started.status).toBe(200);
     const id = started.body.id as string;

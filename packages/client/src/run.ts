@@ -51,8 +51,12 @@ export interface Run<T = unknown> extends Execution<T> {
   stale?: boolean;
 }
 
-/** Run and flow ids: Doclo's `exec_…` ids and flow slugs, and nothing that could smuggle markup. */
-export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
+/**
+ * Run and flow ids (contract section 2): Doclo's `exec_…` ids and flow slugs, and nothing that
+ * could smuggle markup or a path. The first character is a letter or digit, so an id is never a
+ * `.` or `..` segment that a URL resolver would step out of the route with.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}$/;
 
 /** True for a string that `ID_PATTERN` accepts. */
 export function isValidId(value: unknown): value is string {

@@ -87,6 +87,11 @@ export class FakeLookup {
     this.localFinds.push(id);
     return Promise.resolve(this.records.get(id));
   }
+  findLocalReadable(id: string, mayRead: (record: RunRecord) => boolean): Promise<RunRecord | undefined> {
+    this.localFinds.push(id);
+    const record = this.records.get(id);
+    return Promise.resolve(record && mayRead(record) ? record : undefined);
+  }
   async find(id: string, options: { budget?: TokenBucket } = {}): Promise<RunRecord | undefined> {
     this.finds.push(id);
     if (this.held) await new Promise<void>((resume) => this.held!.push(resume));

@@ -51,7 +51,7 @@ describe('SseHub', () => {
     for (const hub of hubs.splice(0)) hub.close();
   });
 
-  function hub(lookup: { find: (id: string) => Promise<RunRecord | undefined>; findLocal: (id: string) => Promise<RunRecord | undefined> } = { find: () => Promise.resolve(undefined), findLocal: () => Promise.resolve(undefined) }) {
+  function hub(lookup: { find: (id: string) => Promise<RunRecord | undefined>; findLocalReadable: (id: string) => Promise<RunRecord | undefined> } = { find: () => Promise.resolve(undefined), findLocalReadable: () => Promise.resolve(undefined) }) {
     const bus = new MemoryRunBus();
     const metrics = new GatewayMetrics();
     const created = new SseHub({ bus, lookup, metrics, logger: pino({ level: 'silent' }) }, { keepAliveMs: 30_000, maxBufferedBytes: 1 << 20 });
@@ -82,7 +82,7 @@ describe('SseHub', () => {
 
   it('opens a run stream with the latest state, parks changes during the lookup, and ends after the final state', async () => {
     let release: ((value: RunRecord) => void) | undefined;
-    const { hub: sse, bus, metrics } = hub({ find: () => new Promise((resolve) => (release = resolve)), findLocal: () => Promise.resolve(undefined) });
+    const { hub: sse, bus, metrics } = hub({ find: () => new Promise((resolve) => (release = resolve)), findLocalReadable: () => Promise.resolve(undefined) });
     const res = new FakeResponse();
     const opening = sse.openRun(res as unknown as ServerResponse, undefined, 'exec_1', undefined);
     await bus.publish(record('exec_1', 2)); // arrives while the run is looked up
@@ -99,7 +99,7 @@ describe('SseHub', () => {
 
   it('answers no_content for a final run the consumer already has, and 404 for a run nobody knows', async () => {
     const final = record('exec_1', 4, 'f', 'success');
-    const { hub: sse } = hub({ find: (id) => Promise.resolve(id === 'exec_1' ? final : undefined), findLocal: () => Promise.resolve(undefined) });
+    const { hub: sse } = hub({ find: (id) => Promise.resolve(id === 'exec_1' ? final : undefined), findLocalReadable: () => Promise.resolve(undefined) });
     expect(await sse.openRun(new FakeResponse() as unknown as ServerResponse, undefined, 'exec_1', 4)).toBe('no_content');
     await expect(sse.openRun(new FakeResponse() as unknown as ServerResponse, undefined, 'exec_nope', undefined)).rejects.toMatchObject({ code: 'EXECUTION_NOT_FOUND', status: 404 });
     expect(sse.followed()).toEqual({ runIds: [], flowIds: [] });

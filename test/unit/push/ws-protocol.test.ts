@@ -29,6 +29,13 @@ class FakeAuthenticator {
 /** Counts per client key, as the admission keeps them. */
 class FakeAdmission {
   readonly counts = new Map<string, number>();
+  constructor(private readonly cap = Infinity) {}
+  move(from: string, to: string): boolean {
+    if ((this.counts.get(to) ?? 0) >= this.cap) return false;
+    this.release(from);
+    this.add(to);
+    return true;
+  }
   add(key: string): void {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
@@ -40,12 +47,15 @@ class FakeAdmission {
 /** Lets every promise the fakes resolved run its continuations. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function setup(options: { auth?: boolean; maxSubscriptions?: number } = {}) {
+function setup(options: { auth?: boolean; maxSubscriptions?: number; maxConnections?: number } = {}) {
   const index = new SubscriptionIndex<WsConnection>();
   const lookup = new FakeLookup();
   const authenticator = new FakeAuthenticator(options.auth ?? false);
-  const admission = new FakeAdmission();
-  const protocol = new WsProtocol({ index, lookup, authenticator, admission, logger: silentLogger }, { maxSubscriptions: options.maxSubscriptions ?? 10 });
+  const admission = new FakeAdmission(options.maxConnections);
+  const protocol = new WsProtocol(
+    { index, lookup, authenticator, admission, logger: silentLogger },
+    { maxSubscriptions: options.maxSubscriptions ?? 10, maxConnectionsPerClient: options.maxConnections ?? 10 },
+  );
   const peer = (as?: Principal) => {
     const made = fakeConnection((message) => protocol.handle(made.connection, message));
     admission.add(made.connection.clientKey);
@@ -251,6 +261,23 @@ describe('WsProtocol', () => {
     expect(p.connection.clientKey).toBe('sub:alice');
     expect(admission.counts).toEqual(new Map([['ip:127.0.0.1', 0], ['sub:alice', 1]]));
     expect(index.followsFlow(p.connection, 'f')).toBe(true);
+  });
+
+  it('an auth frame for an owner with no connection to spare closes the peer (1008) and moves nothing', async () => {
+    const { authenticator, admission, peer } = setup({ auth: true, maxConnections: 1 });
+    authenticator.tokens.set('good', principal('alice'));
+    const first = peer();
+    first.send({ op: 'auth', token: 'good' });
+    await settle();
+    const second = peer();
+    second.send({ op: 'auth', token: 'good' });
+    second.send({ op: 'subscribe', flowId: 'f' });
+    await settle();
+    expect(second.socket.messages()).toEqual([{ type: 'error', code: 'limit_exceeded', message: 'at most 1 connections per owner' }]);
+    expect(second.socket.closed).toEqual({ code: 1008, reason: 'too many connections for this owner' });
+    expect(second.connection.principal).toBeUndefined();
+    expect(admission.counts).toEqual(new Map([['ip:127.0.0.1', 1], ['sub:alice', 1]]));
+    expect(first.socket.closed).toBeUndefined();
   });
 
   it('a bad token closes an unauthenticated peer; an authenticated one keeps its owner and cannot change it', async () => {

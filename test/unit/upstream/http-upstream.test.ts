@@ -36,10 +36,10 @@ function sequence(...answers: Array<[number, unknown, Record<string, string>?]>)
 describe('requests', () => {
   it('starts a run: POST /flows/:flowId/run with headers and the body, pending normalised to queued', async () => {
     const { server, upstream } = await setup(sequence([200, execution('pending', { metadata: { customerId: 'c1' } })]));
-    const run = await upstream.startRun('invoice extractor/v2', { input: DOCUMENT, metadata: { customerId: 'c1' }, webhookUrl: 'https://gw.example/webhooks/doclo' });
+    const run = await upstream.startRun('invoice-extractor:v2', { input: DOCUMENT, metadata: { customerId: 'c1' }, webhookUrl: 'https://gw.example/webhooks/doclo' });
     expect(run).toMatchObject({ id: 'exec_abc123', flowId: 'invoice-extractor', status: 'queued', version: '1.2.0', metadata: { customerId: 'c1' } });
     const [req] = server.requests;
-    expect(req).toMatchObject({ method: 'POST', url: '/api/v1/flows/invoice%20extractor%2Fv2/run' });
+    expect(req).toMatchObject({ method: 'POST', url: '/api/v1/flows/invoice-extractor%3Av2/run' });
     expect(req!.headers).toMatchObject({ authorization: `Bearer ${API_KEY}`, accept: 'application/json', 'content-type': 'application/json' });
     const sent = JSON.parse(req!.body) as Record<string, unknown>;
     expect(sent).toMatchObject({ input: DOCUMENT, metadata: { customerId: 'c1' }, webhookUrl: 'https://gw.example/webhooks/doclo' });
@@ -207,12 +207,13 @@ describe('concurrency', () => {
     const held: Array<() => void> = [];
     let inFlight = 0;
     let maxInFlight = 0;
-    const { upstream } = await setup((_req, res) => {
+    const { upstream } = await setup((req, res) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       held.push(() => {
         inFlight--;
-        sendJson(res, 200, execution('running'));
+        // Each answer is about the run asked: an answer about another is refused.
+        sendJson(res, 200, execution('running', { id: (req.url ?? '').split('/').pop() }));
       });
     }, { concurrency: 2 });
     const settled = Promise.all(Array.from({ length: 6 }, (_, i) => upstream.getRun(`exec_${i}`)));

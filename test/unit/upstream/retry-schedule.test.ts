@@ -30,7 +30,7 @@ describe('retry schedule', () => {
 
   it('backs off exponentially at the top of the full-jitter range', async () => {
     const { upstream, calls } = client([unavailable(), unavailable(), unavailable(), ok()], { baseDelayMs: 100, maxDelayMs: 10_000, random: () => 0.999_999 });
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(1000);
     await pending;
     expect(offsets(calls)).toEqual([0, 99, 99 + 199, 99 + 199 + 399]);
@@ -42,7 +42,7 @@ describe('retry schedule', () => {
     const { upstream, calls } = client([unavailable(), unavailable(), unavailable(), unavailable(), ok()], {
       baseDelayMs: 1000, maxDelayMs: 3000, random: () => draws[i++] ?? 0,
     });
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(20_000);
     await pending;
     const gaps = offsets(calls).slice(1).map((t, k) => t - offsets(calls)[k]!);
@@ -51,7 +51,7 @@ describe('retry schedule', () => {
 
   it('makes `retries` attempts after the first, then surfaces the last error', async () => {
     const { upstream, calls } = client([unavailable()], { retries: 2 });
-    const pending = upstream.getRun('exec_1').catch((e: unknown) => e);
+    const pending = upstream.getRun('exec_abc123').catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(1000);
     expect(await pending).toMatchObject({ status: 503, kind: 'server', code: 'SERVICE_UNAVAILABLE' });
     expect(calls).toHaveLength(3);
@@ -59,7 +59,7 @@ describe('retry schedule', () => {
 
   it('retries a thrown fetch (network error)', async () => {
     const { upstream, calls } = client([new TypeError('fetch failed'), ok()]);
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(0);
     await expect(pending).resolves.toMatchObject({ status: 'running' });
     expect(calls).toHaveLength(2);
@@ -67,7 +67,7 @@ describe('retry schedule', () => {
 
   it('waits at least Retry-After seconds after a 429', async () => {
     const { upstream, calls } = client([tooMany({ 'Retry-After': '7' }), ok()]);
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(6999);
     expect(calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
@@ -77,7 +77,7 @@ describe('retry schedule', () => {
 
   it('waits until a Retry-After HTTP-date after a 429', async () => {
     const { upstream, calls } = client([tooMany({ 'Retry-After': new Date(T0 + 12_000).toUTCString() }), ok()]);
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(12_000);
     await pending;
     expect(offsets(calls)).toEqual([0, 12_000]);
@@ -88,7 +88,7 @@ describe('retry schedule', () => {
       tooMany({ 'X-RateLimit-Limit': '60', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset': String(T0_SECONDS + 9) }),
       ok(),
     ]);
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(8999);
     expect(calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
@@ -98,7 +98,7 @@ describe('retry schedule', () => {
 
   it('honours Retry-After on a 503 too', async () => {
     const { upstream, calls } = client([unavailable({ 'Retry-After': '3' }), ok()]);
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(3000);
     await pending;
     expect(offsets(calls)).toEqual([0, 3000]);
@@ -106,7 +106,7 @@ describe('retry schedule', () => {
 
   it('never waits less than the backoff when Retry-After is shorter', async () => {
     const { upstream, calls } = client([tooMany({ 'Retry-After': '0' }), ok()], { baseDelayMs: 400, random: () => 0.5 });
-    const pending = upstream.getRun('exec_1');
+    const pending = upstream.getRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(400);
     await pending;
     expect(offsets(calls)).toEqual([0, 200]);
@@ -114,7 +114,7 @@ describe('retry schedule', () => {
 
   it('surfaces the error instead of sleeping through a wait longer than maxWaitMs', async () => {
     const { upstream, calls } = client([tooMany({ 'Retry-After': '120' }), ok()], { maxWaitMs: 60_000 });
-    const err = await upstream.getRun('exec_1').catch((e: unknown) => e);
+    const err = await upstream.getRun('exec_abc123').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect(err).toMatchObject({ status: 429, kind: 'rate_limited', code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 120_000 });
     expect(calls).toHaveLength(1);
@@ -153,8 +153,8 @@ describe('retry schedule', () => {
 
   it("a 429's Retry-After holds back every other call as well", async () => {
     const { upstream, calls } = client([tooMany({ 'Retry-After': '5' }), ok()], { retries: 0 });
-    await expect(upstream.getRun('exec_1')).rejects.toMatchObject({ kind: 'rate_limited', retryAfterMs: 5000 });
-    const other = upstream.cancelRun('exec_2');
+    await expect(upstream.getRun('exec_abc123')).rejects.toMatchObject({ kind: 'rate_limited', retryAfterMs: 5000 });
+    const other = upstream.cancelRun('exec_abc123');
     await vi.advanceTimersByTimeAsync(4999);
     expect(calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
@@ -197,9 +197,9 @@ describe('rate budget in the client', () => {
 
   it('makes start, get and cancel wait for the window instead of sending into a 429', async () => {
     const { upstream, calls } = client([jsonResponse(200, execution('running'), spent(0, 10)), ok()]);
-    await upstream.getRun('exec_1');
+    await upstream.getRun('exec_abc123');
     expect(upstream.rateBudget()).toEqual({ limit: 60, remaining: 0, resetAtMs: T0 + 10_000 });
-    const waiting = [upstream.startRun('flow_1', { input: {} }), upstream.getRun('exec_2'), upstream.cancelRun('exec_3')];
+    const waiting = [upstream.startRun('flow_1', { input: {} }), upstream.getRun('exec_abc123'), upstream.cancelRun('exec_abc123')];
     await vi.advanceTimersByTimeAsync(9999);
     expect(calls).toHaveLength(1);
     await vi.advanceTimersByTimeAsync(1);
@@ -209,8 +209,8 @@ describe('rate budget in the client', () => {
 
   it('lets starts and cancels use the reserve that polls leave', async () => {
     const { upstream, calls } = client([jsonResponse(200, execution('running'), spent(5, 30, 50)), ok()]);
-    await upstream.getRun('exec_1');
-    const poll = upstream.getRun('exec_2', { priority: 'low' });
+    await upstream.getRun('exec_abc123');
+    const poll = upstream.getRun('exec_abc123', { priority: 'low' });
     const start = upstream.startRun('flow_1', { input: {} });
     await vi.advanceTimersByTimeAsync(0);
     await start;
@@ -223,9 +223,9 @@ describe('rate budget in the client', () => {
 
   it('an abort ends the wait for the window', async () => {
     const { upstream, calls } = client([jsonResponse(200, execution('running'), spent(0, 30)), ok()]);
-    await upstream.getRun('exec_1');
+    await upstream.getRun('exec_abc123');
     const controller = new AbortController();
-    const waiting = upstream.getRun('exec_2', { signal: controller.signal });
+    const waiting = upstream.getRun('exec_abc123', { signal: controller.signal });
     controller.abort();
     await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toHaveLength(1);
@@ -233,8 +233,8 @@ describe('rate budget in the client', () => {
 
   it('close() ends the wait for the window', async () => {
     const { upstream } = client([jsonResponse(200, execution('running'), spent(0, 30)), ok()]);
-    await upstream.getRun('exec_1');
-    const waiting = upstream.getRun('exec_2');
+    await upstream.getRun('exec_abc123');
+    const waiting = upstream.getRun('exec_abc123');
     upstream.close();
     await expect(waiting).rejects.toMatchObject({ code: 'RUNGATE_ERR_UPSTREAM_CLOSED' });
   });
