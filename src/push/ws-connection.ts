@@ -26,8 +26,11 @@ export interface WsConnectionOptions {
   socket: PeerSocket;
   /** What the connection counts against before it authenticates: `ip:<address>` or `sub:<owner>`. */
   clientKey: string;
-  /** This peer's budget for upstream lookups of unknown runs. */
-  lookupBudget: TokenBucket;
+  /**
+   * This peer's budget for upstream lookups of unknown runs, or what makes it when first needed
+   * (one function shared by every connection: most never look anything up).
+   */
+  lookupBudget: TokenBucket | (() => TokenBucket);
   /** Unsent bytes allowed before the peer is closed with 1013. */
   maxBufferedBytes: number;
   /** The counters it bumps (GatewayMetrics' in the gateway). */
@@ -79,19 +82,24 @@ export class WsConnection {
   private authTimer: NodeJS.Timeout | undefined;
   /** Set while a frame handler's promise (an auth frame) is pending; later frames wait in `queued`. */
   private holding = false;
-  private readonly queued: ClientMessage[] = [];
-  /** This peer's budget for upstream lookups of unknown runs. */
-  readonly lookupBudget: TokenBucket;
+  private queued: ClientMessage[] | undefined;
+  private budget: TokenBucket | (() => TokenBucket);
 
   constructor(options: WsConnectionOptions) {
     this.socket = options.socket;
     this.currentClientKey = options.clientKey;
-    this.lookupBudget = options.lookupBudget;
+    this.budget = options.lookupBudget;
     this.maxBufferedBytes = options.maxBufferedBytes;
     this.metrics = options.metrics;
     this.handle = options.handle;
     this.now = options.now;
     this.sent = new SentSeqMemory(options.seqMemory ?? DEFAULT_SENT_SEQ_MEMORY, options.keeps, options.now);
+  }
+
+  /** This peer's budget for upstream lookups of unknown runs. */
+  get lookupBudget(): TokenBucket {
+    if (typeof this.budget === 'function') this.budget = this.budget();
+    return this.budget;
   }
 
   /** Who this peer is; undefined until it authenticates (or always, with auth off). */
@@ -153,8 +161,9 @@ export class WsConnection {
       this.dispatch(message);
       return;
     }
-    if (this.queued.length >= MAX_QUEUED_FRAMES) this.sendError('limit_exceeded', 'too many frames while authenticating');
-    else this.queued.push(message);
+    const queued = (this.queued ??= []);
+    if (queued.length >= MAX_QUEUED_FRAMES) this.sendError('limit_exceeded', 'too many frames while authenticating');
+    else queued.push(message);
   }
 
   /** One heartbeat tick: a peer that did not answer the last ping is cut, the others pinged. */
@@ -235,7 +244,7 @@ export class WsConnection {
   dispose(): void {
     this.disposed = true;
     this.clearAuthTimer();
-    this.queued.length = 0;
+    this.queued = undefined;
   }
 
   private dispatch(message: ClientMessage): void {
@@ -245,7 +254,7 @@ export class WsConnection {
     void pending.finally(() => {
       this.holding = false;
       // Drained one by one: a queued auth frame holds the rest back again.
-      while (!this.holding && this.queued.length > 0 && !this.disposed) this.dispatch(this.queued.shift()!);
+      while (!this.holding && this.queued && this.queued.length > 0 && !this.disposed) this.dispatch(this.queued.shift()!);
     });
   }
 

@@ -58,12 +58,15 @@ export class WsHub implements RunFollower {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribeBus: () => void;
   private readonly now: () => number;
+  /** Makes a connection's lookup budget when it first needs one (shared: no closure per connection). */
+  private readonly newLookupBudget: () => TokenBucket;
 
   constructor(
     private readonly deps: WsHubDeps,
     private readonly options: WsHubOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.newLookupBudget = () => new TokenBucket(options.lookupsPerConnectionPerMinute, 60_000, this.now);
     this.admission = new WsAdmission(deps.authenticator, options);
     this.index = new SubscriptionIndex({ onSizeChange: (size) => deps.metrics.wsSubscriptions.set(size) });
     this.protocol = new WsProtocol(
@@ -83,12 +86,17 @@ export class WsHub implements RunFollower {
     httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node drops the HTTP server's error listener at upgrade and ws adds its own only inside
       // handleUpgrade: a reset in between would be an unhandled 'error' that ends the process.
-      socket.on('error', () => socket.destroy());
+      // A shared function, removed once ws has its own: a closure here would keep the upgrade
+      // request (about 1.4 KB) alive for as long as the connection.
+      socket.on('error', destroySocket);
       this.admission.admit(req).then(
         (verdict) => {
           if (isRefusal(verdict)) return refuse(socket, verdict.status, verdict.reason);
           if (socket.destroyed) return;
-          this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verdict.principal, verdict.clientKey));
+          this.server.handleUpgrade(req, socket, head, (ws) => {
+            socket.off('error', destroySocket);
+            this.accept(ws, verdict.principal, verdict.clientKey);
+          });
         },
         (error: unknown) => {
           this.deps.logger.error({ err: error }, 'WebSocket upgrade failed');
@@ -141,7 +149,7 @@ export class WsHub implements RunFollower {
     const connection: WsConnection = new WsConnection({
       socket: ws,
       clientKey,
-      lookupBudget: new TokenBucket(this.options.lookupsPerConnectionPerMinute, 60_000, this.now),
+      lookupBudget: this.newLookupBudget,
       maxBufferedBytes: this.options.maxBufferedBytes,
       metrics: this.deps.metrics,
       handle: (message) => this.protocol.handle(connection, message),
@@ -168,6 +176,11 @@ export class WsHub implements RunFollower {
     this.admission.release(connection.clientKey);
     this.deps.metrics.wsConnections.set(this.connections.size);
   }
+}
+
+/** The error listener of a socket between upgrade request and WebSocket (it is `this`). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** Answers an upgrade request with a plain HTTP status and closes the socket. */
