@@ -14,6 +14,8 @@ import { SubscriptionIndex } from './subscription-index.js';
 import { WsAdmission, isRefusal } from './ws-admission.js';
 import { WsConnection, runFrame } from './ws-connection.js';
 import { WsProtocol } from './ws-protocol.js';
+import type { TextFrame } from './text-frame.js';
+import { WriteTurn } from './write-turn.js';
 import type { SentSeqMemoryOptions } from './sent-seq-memory.js';
 
 export interface WsHubOptions {
@@ -58,6 +60,7 @@ export class WsHub implements RunFollower {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribeBus: () => void;
   private readonly now: () => number;
+  private readonly turn = new WriteTurn();
   /** Makes a connection's lookup budget when it first needs one (shared: no closure per connection). */
   private readonly newLookupBudget: () => TokenBucket;
 
@@ -73,7 +76,8 @@ export class WsHub implements RunFollower {
       { index: this.index, lookup: deps.lookup, authenticator: deps.authenticator, admission: this.admission, logger: deps.logger },
       { maxSubscriptions: options.maxSubscriptions },
     );
-    this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
+    // No compression: frames are built once and written to the TCP socket whole (see TextFrame).
+    this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false, perMessageDeflate: false });
     this.unsubscribeBus = deps.bus.subscribe((record) => this.offer(record));
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) connection.heartbeat();
@@ -95,7 +99,7 @@ export class WsHub implements RunFollower {
           if (socket.destroyed) return;
           this.server.handleUpgrade(req, socket, head, (ws) => {
             socket.off('error', destroySocket);
-            this.accept(ws, verdict.principal, verdict.clientKey);
+            this.accept(ws, socket, verdict.principal, verdict.clientKey);
           });
         },
         (error: unknown) => {
@@ -112,13 +116,14 @@ export class WsHub implements RunFollower {
    */
   offer(record: RunRecord): void {
     const { run } = record;
-    let frame: Buffer | undefined;
+    let frame: TextFrame | undefined;
+    let queue: boolean | undefined;
     this.index.forEachPeer(run, (connection) => {
       if (!connection.mayRead(record)) return;
       // A run whose own subscription is being set up waits for its `subscribed`, even when a
       // flow subscription covers it too: `subscribed` comes before any run message for it.
       if (this.index.park(connection, run)) return;
-      connection.sendRun(run, (frame ??= runFrame(run)), record.updatedAtMs);
+      connection.sendRun(run, (frame ??= runFrame(run)), record.updatedAtMs, (queue ??= this.turn.claim()));
     });
   }
 
@@ -141,13 +146,16 @@ export class WsHub implements RunFollower {
   close(): Promise<void> {
     this.unsubscribeBus();
     clearInterval(this.heartbeat);
+    this.turn.flushAll();
     for (const connection of this.connections) connection.close(1001, 'server shutting down');
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(ws: WebSocket, principal: Principal | undefined, clientKey: string): void {
+  private accept(ws: WebSocket, wire: Duplex, principal: Principal | undefined, clientKey: string): void {
     const connection: WsConnection = new WsConnection({
       socket: ws,
+      wire,
+      turn: this.turn,
       clientKey,
       lookupBudget: this.newLookupBudget,
       maxBufferedBytes: this.options.maxBufferedBytes,
