@@ -17,7 +17,7 @@ async function rawPeer(): Promise<{ wire: Duplex; client: WebSocket; messages: s
   await once(server, 'listening');
   const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
   const messages: string[] = [];
-  client.on('message', (data, isBinary) => messages.push(isBinary ? 'BINARY' : data.toString()));
+  client.on('message', (data, isBinary) => messages.push(isBinary ? 'BINARY' : Buffer.from(data as Buffer).toString('utf8')));
   await once(client, 'open');
   return { wire: await accepted, client, messages, server };
 }
