@@ -1,10 +1,13 @@
 // Many WebSocket clients in one process, apart from the server under test. It also sends the
 // changes (webhooks to rungate, POST /broadcast to a bare ws server), so the send time and every
 // receipt time come from one clock. `node bench/ws-client-worker.js '<json spec>'`:
-//   { wsUrl, count, subscribe: {...} | null, postUrl, secret: string | null }
+//   { wsUrl, count, subscribe: {...} | null, postUrl, secret: string | null, sseUrl?: string }
+// with sseUrl, the clients are Server-Sent Events streams (GET sseUrl) instead of WebSockets;
+// each `event: run` is one frame (its data line).
 // with a secret, changes are signed webhooks to `${postUrl}/webhooks/doclo`; without, the same
 // bodies go to `${postUrl}/broadcast`. Commands: connect, burst, stream, paced (see below).
 /* global process, Buffer, setTimeout, clearTimeout */ // a Node script; the lint config has no Node globals for plain JS
+import { Agent, get } from 'node:http';
 import { WebSocket } from 'ws';
 import { createPoster, now, serveParent, settledMemory, sign, sleep, summarize, webhookBody } from './bench-lib.js';
 
@@ -19,7 +22,37 @@ function post(body) {
   return poster.post(`${spec.postUrl}/broadcast`, body);
 }
 
+const sseAgent = new Agent({ keepAlive: false, maxSockets: Infinity });
+
+/** One event stream; resolves once its first bytes (the `retry:` line) arrived. */
+function openStream(index) {
+  return new Promise((done, fail) => {
+    const req = get(spec.sseUrl, { agent: sseAgent, headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) return fail(new Error(`event stream answered ${res.statusCode}`));
+      let buffered = '';
+      let opened = false;
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        if (!opened) {
+          opened = true;
+          done({ terminate: () => req.destroy() });
+        }
+        buffered += chunk;
+        let end;
+        while ((end = buffered.indexOf('\n\n')) !== -1) {
+          const event = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          const data = event.split('\n').find((line) => line.startsWith('data: '));
+          if (data) onFrame(index, Buffer.from(data.slice(6)));
+        }
+      });
+    });
+    req.on('error', fail);
+  });
+}
+
 function open(index) {
+  if (spec.sseUrl) return openStream(index);
   return new Promise((done, fail) => {
     const socket = new WebSocket(spec.wsUrl, { perMessageDeflate: false });
     let confirmed = !spec.subscribe;
@@ -119,8 +152,8 @@ async function paced({ rate, durationMs, prefix }) {
   onFrame = (_index, data) => {
     const at = now();
     const message = JSON.parse(data.toString());
-    // rungate sends {type:'run', run}; the bare server relays the webhook body {data} as it is.
-    const id = message.run?.id ?? message.data?.id;
+    // rungate sends {type:'run', run} (SSE: the run itself); the bare server relays the webhook body {data} as it is.
+    const id = message.run?.id ?? message.data?.id ?? message.id;
     const sent = sentAt.get(id);
     if (sent !== undefined) latencies.push(at - sent);
   };

@@ -20,6 +20,8 @@ export interface Drivers {
   schedule: PollSchedule;
   /** The gateway's own limits: per instance alone, shared by the cluster otherwise. */
   limits: LimitStore;
+  /** Whether other instances share store and bus (Redis, PostgreSQL): then changes arrive that this one did not write. */
+  shared: boolean;
   /** Closes limits, schedule, bus and store (in that order) and any connection they share. */
   close(): Promise<void>;
 }
@@ -63,6 +65,7 @@ function local(store: RunStore, logger: Logger): Drivers {
     bus,
     schedule,
     limits,
+    shared: false,
     async close() {
       await limits.close();
       await schedule.close();
@@ -111,6 +114,7 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
       bus,
       schedule,
       limits,
+      shared: true,
       async close() {
         await limits.close();
         await schedule.close();
@@ -158,6 +162,7 @@ async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
       bus,
       schedule,
       limits,
+      shared: true,
       async close() {
         await limits.close();
         await schedule.close();

@@ -113,11 +113,14 @@ async function assemble(
   // A shared store may lose its data while this process lives (Redis without persistence): then
   // what this instance saw is what it can give back. Stores that die with the process need none.
   const ledger = store.marker ? new RunLedger({ maxRuns: config.cache.maxRuns, cache }) : undefined;
-  // Changes written by other instances reach this one only through the bus; set() ignores older ones.
-  bus.subscribe((record) => {
-    cache.set(record);
-    ledger?.observe(record);
-  });
+  // Changes written by other instances reach this one only through the bus; set() ignores older
+  // ones. Alone, every change is this instance's own and the writer has cached it already.
+  if (drivers.shared) {
+    bus.subscribe((record) => {
+      cache.set(record);
+      ledger?.observe(record);
+    });
+  }
   let reseed: StoreReseed | undefined;
   const recover = () => {
     metrics.storeResets.inc();
@@ -144,6 +147,9 @@ async function assemble(
   });
 
   const writer = new RunWriter(store, cache, bus, logger, {
+    // Alone on an SQLite file, the writer's own cached copy spares a SELECT and a JSON.parse per
+    // change (the compare-and-set still guards it); a Map lookup in memory costs less than the cache.
+    readCacheFirst: !drivers.shared && store.kind === 'sqlite',
     onChanged: (record) => {
       metrics.runChanges.inc({ source: record.run.source });
       if (isFinal(record.run.status)) metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });

@@ -38,15 +38,9 @@ const COMPACT_AFTER = 1024;
  *   `retentionMs` of the frame it repeats.
  */
 export class SentSeqMemory {
-  /** run id → the newest seq sent (or that the subscriber said it has). */
-  private readonly seqs = new Map<string, number>();
-  // The send log, oldest first, as parallel arrays (no object per send): one entry per
-  // remember(). An entry whose run was remembered again since is stale and skipped when reached.
-  private logIds: string[] = [];
-  private logSeqs: number[] = [];
-  private logWrittenAt: number[] = [];
-  private logSentAt: number[] = [];
-  private head = 0;
+  // Allocated at the first remember(): most connections stay idle, and an empty Map and four
+  // empty arrays would cost each of them about half a kilobyte.
+  private log: SendLog | undefined;
   private horizonMs = -Infinity;
 
   constructor(
@@ -57,17 +51,17 @@ export class SentSeqMemory {
 
   /** How many runs are remembered. */
   get size(): number {
-    return this.seqs.size;
+    return this.log?.seqs.size ?? 0;
   }
 
   /** The newest seq sent of a run, while it is remembered. */
   sentSeq(runId: string): number | undefined {
-    return this.seqs.get(runId);
+    return this.log?.seqs.get(runId);
   }
 
   /** Whether the change `seq` of a run, written at `writtenAtMs` (unknown: now), is news to this subscriber. */
   isNew(runId: string, seq: number, writtenAtMs: number = this.now()): boolean {
-    const sent = this.seqs.get(runId);
+    const sent = this.log?.seqs.get(runId);
     return sent === undefined ? writtenAtMs > this.horizonMs : seq > sent;
   }
 
@@ -80,50 +74,66 @@ export class SentSeqMemory {
     const nowMs = this.now();
     const writtenAtMs = options.writtenAtMs ?? nowMs;
     const final = options.final ?? false;
-    this.forgetExpired(nowMs);
-    const sent = this.seqs.get(runId);
+    const log = (this.log ??= new SendLog());
+    this.forgetExpired(log, nowMs);
+    const sent = log.seqs.get(runId);
     // Infinity: no seq is above it, so isNew stays false for the run while it is remembered.
     const held = final ? Infinity : seq;
     if (sent !== undefined && sent >= held) return;
-    this.seqs.set(runId, held);
-    this.append(runId, held, writtenAtMs, nowMs);
-    for (let guard = this.logIds.length; this.seqs.size > this.options.maxRuns && guard > 0; guard--) this.forgetOldest(nowMs);
+    log.seqs.set(runId, held);
+    log.append(runId, held, writtenAtMs, nowMs);
+    for (let guard = log.ids.length; log.seqs.size > this.options.maxRuns && guard > 0; guard--) this.forgetOldest(log, nowMs);
   }
 
-  private append(runId: string, seq: number, writtenAtMs: number, sentAtMs: number): void {
-    this.logIds.push(runId);
-    this.logSeqs.push(seq);
-    this.logWrittenAt.push(writtenAtMs);
-    this.logSentAt.push(sentAtMs);
-  }
-
-  private forgetExpired(nowMs: number): void {
+  private forgetExpired(log: SendLog, nowMs: number): void {
     const cutoff = nowMs - this.options.retentionMs;
-    while (this.head < this.logIds.length && this.logSentAt[this.head]! <= cutoff) this.forgetOldest(nowMs);
-    this.compact();
+    while (log.head < log.ids.length && log.sentAt[log.head]! <= cutoff) this.forgetOldest(log, nowMs);
+    log.compact();
   }
 
   /** Takes the oldest log entry; forgets its run unless it was sent again since or is kept. */
-  private forgetOldest(nowMs: number): void {
-    const index = this.head++;
-    const runId = this.logIds[index]!;
-    const seq = this.logSeqs[index]!;
-    if (this.seqs.get(runId) !== seq) return;
+  private forgetOldest(log: SendLog, nowMs: number): void {
+    const index = log.head++;
+    const runId = log.ids[index]!;
+    const seq = log.seqAt[index]!;
+    if (log.seqs.get(runId) !== seq) return;
     if (this.keep(runId)) {
       // Still subscribed by id: look again one retention later.
-      this.append(runId, seq, this.logWrittenAt[index]!, nowMs);
+      log.append(runId, seq, log.writtenAt[index]!, nowMs);
       return;
     }
-    this.seqs.delete(runId);
-    this.horizonMs = Math.max(this.horizonMs, this.logWrittenAt[index]!);
+    log.seqs.delete(runId);
+    this.horizonMs = Math.max(this.horizonMs, log.writtenAt[index]!);
+  }
+}
+
+/**
+ * What a SentSeqMemory holds once it sent something: run id → the newest seq sent (or that the
+ * subscriber said it has), and the send log, oldest first, as parallel arrays (no object per
+ * send): one entry per remember(). An entry whose run was remembered again since is stale and
+ * skipped when reached.
+ */
+class SendLog {
+  readonly seqs = new Map<string, number>();
+  ids: string[] = [];
+  seqAt: number[] = [];
+  writtenAt: number[] = [];
+  sentAt: number[] = [];
+  head = 0;
+
+  append(runId: string, seq: number, writtenAtMs: number, sentAtMs: number): void {
+    this.ids.push(runId);
+    this.seqAt.push(seq);
+    this.writtenAt.push(writtenAtMs);
+    this.sentAt.push(sentAtMs);
   }
 
-  private compact(): void {
-    if (this.head < COMPACT_AFTER || this.head * 2 < this.logIds.length) return;
-    this.logIds = this.logIds.slice(this.head);
-    this.logSeqs = this.logSeqs.slice(this.head);
-    this.logWrittenAt = this.logWrittenAt.slice(this.head);
-    this.logSentAt = this.logSentAt.slice(this.head);
+  compact(): void {
+    if (this.head < COMPACT_AFTER || this.head * 2 < this.ids.length) return;
+    this.ids = this.ids.slice(this.head);
+    this.seqAt = this.seqAt.slice(this.head);
+    this.writtenAt = this.writtenAt.slice(this.head);
+    this.sentAt = this.sentAt.slice(this.head);
     this.head = 0;
   }
 }

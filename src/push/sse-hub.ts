@@ -8,7 +8,7 @@ import { isFinal, type Run } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
 import type { RunLookup } from '../tracking/run-lookup.js';
 import type { FollowedRuns, RunFollower } from '../tracking/resync.js';
-import { SseStream, runEvent } from './sse-stream.js';
+import { SseStream, runSseEvent, type SseEvent } from './sse-stream.js';
 import { SubscriptionIndex } from './subscription-index.js';
 
 export interface SseHubOptions {
@@ -110,11 +110,11 @@ export class SseHub implements RunFollower {
   /** Offers a change to every stream that follows its run or flow and may read it. */
   offer(record: RunRecord): void {
     const { run } = record;
-    let event: Buffer | undefined;
+    let event: SseEvent | undefined;
     this.index.forEachPeer(run, (stream) => {
       if (!stream.mayRead(record)) return;
       if (this.index.park(stream, run)) return;
-      stream.sendRun(run, (event ??= runEvent(run)), record.updatedAtMs);
+      stream.sendRun(run, (event ??= runSseEvent(run)), record.updatedAtMs);
     });
   }
 

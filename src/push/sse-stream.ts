@@ -7,6 +7,10 @@ import { DEFAULT_SENT_SEQ_MEMORY, SentSeqMemory, type SentSeqMemoryOptions } fro
 export interface EventSink {
   readonly writableLength: number;
   readonly destroyed: boolean;
+  /** The response's TCP socket and framing (node's ServerResponse): see SseEvent. */
+  readonly socket?: { readonly writable: boolean; readonly writableLength: number; write(chunk: Buffer): boolean } | null;
+  readonly headersSent?: boolean;
+  readonly chunkedEncoding?: boolean;
   write(chunk: Buffer | string): boolean;
   end(): void;
   destroy(): void;
@@ -31,7 +35,34 @@ export function runEvent(run: Run): Buffer {
   return Buffer.from(`event: run\nid: ${run.seq}\ndata: ${JSON.stringify(run)}\n\n`);
 }
 
-const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+/**
+ * An event as its text and as the HTTP/1.1 chunk that carries it (size in hex, CRLF, text, CRLF),
+ * both built once per change. Written through `res.write`, each event costs every stream a size
+ * line, two CRLFs, a cork and a four-part write; the chunk goes to the socket in one write, with
+ * the same bytes on the wire. Only when the response is chunked, its headers are out and it holds
+ * nothing unsent of its own; otherwise the text goes through the response as usual.
+ */
+export interface SseEvent {
+  readonly text: Buffer;
+  readonly chunk: Buffer;
+}
+
+export function sseEvent(text: Buffer): SseEvent {
+  const head = Buffer.from(`${text.length.toString(16)}\r\n`, 'latin1');
+  const chunk = Buffer.allocUnsafe(head.length + text.length + 2);
+  head.copy(chunk, 0);
+  text.copy(chunk, head.length);
+  chunk[chunk.length - 2] = 0x0d;
+  chunk[chunk.length - 1] = 0x0a;
+  return { text, chunk };
+}
+
+/** The run's event, framed for the wire (see SseEvent). */
+export function runSseEvent(run: Run): SseEvent {
+  return sseEvent(runEvent(run));
+}
+
+const KEEP_ALIVE = sseEvent(Buffer.from(': keep-alive\n\n'));
 
 /**
  * One Server-Sent Events consumer (contract section 9): what it was sent (so a run's seq only
@@ -65,8 +96,8 @@ export class SseStream {
    * Sends a change, written at `writtenAtMs` (unknown: now), unless this consumer has that seq or a newer one
    * (see SentSeqMemory); ends a run stream at its final state.
    */
-  sendRun(run: Run, event?: Buffer, writtenAtMs: number = this.now()): void {
-    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, event ?? runEvent(run), writtenAtMs);
+  sendRun(run: Run, event?: SseEvent, writtenAtMs: number = this.now()): void {
+    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, event ?? runSseEvent(run), writtenAtMs);
   }
 
   /** The first state of a run stream, unless it is not newer than `since` (what the consumer has). */
@@ -75,10 +106,10 @@ export class SseStream {
       this.sent.remember(run.id, since);
       return;
     }
-    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.deliver(run, runEvent(run), this.now());
+    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.deliver(run, runSseEvent(run), this.now());
   }
 
-  private deliver(run: Run, event: Buffer, writtenAtMs: number): void {
+  private deliver(run: Run, event: SseEvent, writtenAtMs: number): void {
     if (!this.write(event)) return;
     this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
     this.options.metrics.sseEventsSent.inc();
@@ -97,16 +128,19 @@ export class SseStream {
     if (!this.options.sink.destroyed) this.options.sink.end();
   }
 
-  private write(chunk: Buffer): boolean {
+  private write(event: SseEvent): boolean {
     if (!this.open) return false;
     const { sink, maxBufferedBytes, metrics } = this.options;
-    if (sink.writableLength + chunk.length > maxBufferedBytes) {
+    if (sink.writableLength + event.chunk.length > maxBufferedBytes) {
       metrics.sseSlowConsumerCloses.inc();
       this.ended = true;
       sink.destroy();
       return false;
     }
-    sink.write(chunk);
+    const socket = sink.socket;
+    // The response's own unsent bytes are its writableLength beyond the socket's.
+    if (socket && sink.chunkedEncoding === true && sink.headersSent === true && socket.writable && sink.writableLength === socket.writableLength) socket.write(event.chunk);
+    else sink.write(event.text);
     return true;
   }
 }

@@ -5,6 +5,8 @@ import type { TokenBucket } from '../util/token-bucket.js';
 import type { ClientMessage } from './client-message.js';
 import { DEFAULT_SENT_SEQ_MEMORY, SentSeqMemory, type SentSeqMemoryOptions } from './sent-seq-memory.js';
 import type { WsErrorCode } from '../errors.js';
+import { jsonFrame, type TextFrame } from './text-frame.js';
+import type { QueuedWriter, WriteTurn } from './write-turn.js';
 
 /** The part of a `ws` WebSocket a connection uses (a fake in unit tests). */
 export interface PeerSocket {
@@ -17,6 +19,16 @@ export interface PeerSocket {
 }
 
 /**
+ * The TCP socket under a `ws` WebSocket, written to directly with frames built once (see
+ * TextFrame). Safe because `ws` writes each of its own frames whole and synchronously when it
+ * compresses nothing: between two calls the stream is always at a frame boundary.
+ */
+export interface WireSocket {
+  readonly writable: boolean;
+  write(chunk: Buffer): boolean;
+}
+
+/**
  * Handles one client frame. A promise (an auth frame being verified) holds back the frames after
  * it until it settles; it must not reject.
  */
@@ -24,10 +36,17 @@ export type FrameHandler = (message: ClientMessage) => Promise<void> | void;
 
 export interface WsConnectionOptions {
   socket: PeerSocket;
+  /** The TCP socket under it: frames go there whole; without it they go through `socket.send`. */
+  wire?: WireSocket;
+  /** The hub's write turn: changes after the first of a turn are written together at its end. */
+  turn?: WriteTurn;
   /** What the connection counts against before it authenticates: `ip:<address>` or `sub:<owner>`. */
   clientKey: string;
-  /** This peer's budget for upstream lookups of unknown runs. */
-  lookupBudget: TokenBucket;
+  /**
+   * This peer's budget for upstream lookups of unknown runs, or what makes it when first needed
+   * (one function shared by every connection: most never look anything up).
+   */
+  lookupBudget: TokenBucket | (() => TokenBucket);
   /** Unsent bytes allowed before the peer is closed with 1013. */
   maxBufferedBytes: number;
   /** The counters it bumps (GatewayMetrics' in the gateway). */
@@ -53,9 +72,9 @@ const CLOSE_GRACE_MS = 2000;
 /** setTimeout holds at most ~24.8 days; a token valid longer is rechecked then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The `{"type":"run"}` frame of a run, serialised once for every peer that gets it. */
-export function runFrame(run: Run): Buffer {
-  return Buffer.from(JSON.stringify({ type: 'run', run }));
+/** The `{"type":"run"}` frame of a run, serialised and framed once for every peer that gets it. */
+export function runFrame(run: Run): TextFrame {
+  return jsonFrame({ type: 'run', run });
 }
 
 /**
@@ -64,8 +83,13 @@ export function runFrame(run: Run): Buffer {
  * verification, and the bound on its unsent bytes — a peer that cannot keep up is closed with
  * 1013, never buffered without limit. What it subscribed to lives in the hub's index.
  */
-export class WsConnection {
+export class WsConnection implements QueuedWriter {
   private readonly socket: PeerSocket;
+  private readonly wire: WireSocket | undefined;
+  private readonly turn: WriteTurn | undefined;
+  /** Frames waiting for the end of the write turn, and their bytes (allocated when needed). */
+  private pending: TextFrame[] | undefined;
+  private pendingBytes = 0;
   private readonly sent: SentSeqMemory;
   private readonly metrics: WsConnectionOptions['metrics'];
   private readonly maxBufferedBytes: number;
@@ -79,19 +103,26 @@ export class WsConnection {
   private authTimer: NodeJS.Timeout | undefined;
   /** Set while a frame handler's promise (an auth frame) is pending; later frames wait in `queued`. */
   private holding = false;
-  private readonly queued: ClientMessage[] = [];
-  /** This peer's budget for upstream lookups of unknown runs. */
-  readonly lookupBudget: TokenBucket;
+  private queued: ClientMessage[] | undefined;
+  private budget: TokenBucket | (() => TokenBucket);
 
   constructor(options: WsConnectionOptions) {
     this.socket = options.socket;
+    this.wire = options.wire;
+    this.turn = options.turn;
     this.currentClientKey = options.clientKey;
-    this.lookupBudget = options.lookupBudget;
+    this.budget = options.lookupBudget;
     this.maxBufferedBytes = options.maxBufferedBytes;
     this.metrics = options.metrics;
     this.handle = options.handle;
     this.now = options.now;
     this.sent = new SentSeqMemory(options.seqMemory ?? DEFAULT_SENT_SEQ_MEMORY, options.keeps, options.now);
+  }
+
+  /** This peer's budget for upstream lookups of unknown runs. */
+  get lookupBudget(): TokenBucket {
+    if (typeof this.budget === 'function') this.budget = this.budget();
+    return this.budget;
   }
 
   /** Who this peer is; undefined until it authenticates (or always, with auth off). */
@@ -153,8 +184,9 @@ export class WsConnection {
       this.dispatch(message);
       return;
     }
-    if (this.queued.length >= MAX_QUEUED_FRAMES) this.sendError('limit_exceeded', 'too many frames while authenticating');
-    else this.queued.push(message);
+    const queued = (this.queued ??= []);
+    if (queued.length >= MAX_QUEUED_FRAMES) this.sendError('limit_exceeded', 'too many frames while authenticating');
+    else queued.push(message);
   }
 
   /** One heartbeat tick: a peer that did not answer the last ping is cut, the others pinged. */
@@ -181,8 +213,8 @@ export class WsConnection {
    * this peer has that seq or a newer one, or — its run forgotten — it is no newer than what the
    * peer's seq memory forgot (see SentSeqMemory).
    */
-  sendRun(run: Run, frame?: Buffer, writtenAtMs: number = this.now()): void {
-    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, frame ?? runFrame(run), writtenAtMs);
+  sendRun(run: Run, frame?: TextFrame, writtenAtMs: number = this.now(), queue = false): void {
+    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, frame ?? runFrame(run), writtenAtMs, queue);
   }
 
   /**
@@ -197,8 +229,8 @@ export class WsConnection {
     if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.deliver(run, runFrame(run), this.now());
   }
 
-  private deliver(run: Run, frame: Buffer, writtenAtMs: number): void {
-    if (this.write(frame)) {
+  private deliver(run: Run, frame: TextFrame, writtenAtMs: number, queue = false): void {
+    if (this.write(frame, queue)) {
       this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
       this.metrics.wsMessagesSent.inc();
     } else {
@@ -208,7 +240,7 @@ export class WsConnection {
 
   /** Sends a control message (`subscribed`, `error`). */
   sendControl(message: Record<string, unknown>): void {
-    this.write(Buffer.from(JSON.stringify(message)));
+    this.write(jsonFrame(message));
   }
 
   /** Sends an `{"type":"error"}` frame, naming the run it concerns when there is one. */
@@ -219,6 +251,8 @@ export class WsConnection {
   /** Closes the peer; if the close handshake cannot get through its backlog, cuts it. */
   close(code: number, reason: string): void {
     if (this.closing) return;
+    // What was queued goes before the close frame.
+    this.flush();
     this.closing = true;
     try {
       this.socket.close(code, reason);
@@ -235,7 +269,23 @@ export class WsConnection {
   dispose(): void {
     this.disposed = true;
     this.clearAuthTimer();
-    this.queued.length = 0;
+    this.queued = undefined;
+    this.pending = undefined;
+  }
+
+  /** Writes the frames queued during the write turn, as one buffer when they go on the wire. */
+  flush(): void {
+    const frames = this.pending;
+    if (!frames) return;
+    this.pending = undefined;
+    const bytes = this.pendingBytes;
+    this.pendingBytes = 0;
+    if (!this.open) return;
+    if (!this.wire) {
+      for (const frame of frames) this.socket.send(frame.payload, { binary: false });
+    } else if (this.wire.writable) {
+      this.wire.write(frames.length === 1 ? frames[0]!.wire : Buffer.concat(frames.map((frame) => frame.wire), bytes));
+    }
   }
 
   private dispatch(message: ClientMessage): void {
@@ -245,7 +295,7 @@ export class WsConnection {
     void pending.finally(() => {
       this.holding = false;
       // Drained one by one: a queued auth frame holds the rest back again.
-      while (!this.holding && this.queued.length > 0 && !this.disposed) this.dispatch(this.queued.shift()!);
+      while (!this.holding && this.queued && this.queued.length > 0 && !this.disposed) this.dispatch(this.queued.shift()!);
     });
   }
 
@@ -260,15 +310,29 @@ export class WsConnection {
     this.authTimer = undefined;
   }
 
-  /** Writes a text frame (a Buffer, so one serialisation serves every peer). */
-  private write(frame: Buffer): boolean {
+  /**
+   * Writes a text frame (built once, so one serialisation serves every peer), or queues it for
+   * the end of the write turn when `queue` says an earlier change went out this turn, or this
+   * peer already has frames queued (they keep their order). Queued bytes count towards the bound.
+   */
+  private write(frame: TextFrame, queue = false): boolean {
     if (!this.open) return false;
-    if (this.socket.bufferedAmount + frame.length > this.maxBufferedBytes) {
+    if (this.socket.bufferedAmount + this.pendingBytes + frame.wire.length > this.maxBufferedBytes) {
       this.metrics.wsSlowConsumerCloses.inc();
       this.close(1013, 'slow consumer: too many unsent messages');
       return false;
     }
-    this.socket.send(frame, { binary: false });
+    if (this.pending || (queue && this.turn)) {
+      if (!this.pending) {
+        this.pending = [];
+        this.turn!.enlist(this);
+      }
+      this.pending.push(frame);
+      this.pendingBytes += frame.wire.length;
+      return true;
+    }
+    if (!this.wire) this.socket.send(frame.payload, { binary: false });
+    else if (this.wire.writable) this.wire.write(frame.wire);
     return true;
   }
 }

@@ -14,6 +14,8 @@ import { SubscriptionIndex } from './subscription-index.js';
 import { WsAdmission, isRefusal } from './ws-admission.js';
 import { WsConnection, runFrame } from './ws-connection.js';
 import { WsProtocol } from './ws-protocol.js';
+import type { TextFrame } from './text-frame.js';
+import { WriteTurn } from './write-turn.js';
 import type { SentSeqMemoryOptions } from './sent-seq-memory.js';
 
 export interface WsHubOptions {
@@ -58,19 +60,24 @@ export class WsHub implements RunFollower {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribeBus: () => void;
   private readonly now: () => number;
+  private readonly turn = new WriteTurn();
+  /** Makes a connection's lookup budget when it first needs one (shared: no closure per connection). */
+  private readonly newLookupBudget: () => TokenBucket;
 
   constructor(
     private readonly deps: WsHubDeps,
     private readonly options: WsHubOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.newLookupBudget = () => new TokenBucket(options.lookupsPerConnectionPerMinute, 60_000, this.now);
     this.admission = new WsAdmission(deps.authenticator, options);
     this.index = new SubscriptionIndex({ onSizeChange: (size) => deps.metrics.wsSubscriptions.set(size) });
     this.protocol = new WsProtocol(
       { index: this.index, lookup: deps.lookup, authenticator: deps.authenticator, admission: this.admission, logger: deps.logger },
       { maxSubscriptions: options.maxSubscriptions, maxConnectionsPerClient: options.maxConnectionsPerClient },
     );
-    this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false });
+    // No compression: frames are built once and written to the TCP socket whole (see TextFrame).
+    this.server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, clientTracking: false, perMessageDeflate: false });
     this.unsubscribeBus = deps.bus.subscribe((record) => this.offer(record));
     this.heartbeat = setInterval(() => {
       for (const connection of this.connections) connection.heartbeat();
@@ -83,12 +90,17 @@ export class WsHub implements RunFollower {
     httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Node drops the HTTP server's error listener at upgrade and ws adds its own only inside
       // handleUpgrade: a reset in between would be an unhandled 'error' that ends the process.
-      socket.on('error', () => socket.destroy());
+      // A shared function, removed once ws has its own: a closure here would keep the upgrade
+      // request (about 1.4 KB) alive for as long as the connection.
+      socket.on('error', destroySocket);
       this.admission.admit(req).then(
         (verdict) => {
           if (isRefusal(verdict)) return refuse(socket, verdict.status, verdict.reason);
           if (socket.destroyed) return;
-          this.server.handleUpgrade(req, socket, head, (ws) => this.accept(ws, verdict.principal, verdict.clientKey));
+          this.server.handleUpgrade(req, socket, head, (ws) => {
+            socket.off('error', destroySocket);
+            this.accept(ws, socket, verdict.principal, verdict.clientKey);
+          });
         },
         (error: unknown) => {
           this.deps.logger.error({ err: error }, 'WebSocket upgrade failed');
@@ -104,13 +116,14 @@ export class WsHub implements RunFollower {
    */
   offer(record: RunRecord): void {
     const { run } = record;
-    let frame: Buffer | undefined;
+    let frame: TextFrame | undefined;
+    let queue: boolean | undefined;
     this.index.forEachPeer(run, (connection) => {
       if (!connection.mayRead(record)) return;
       // A run whose own subscription is being set up waits for its `subscribed`, even when a
       // flow subscription covers it too: `subscribed` comes before any run message for it.
       if (this.index.park(connection, run)) return;
-      connection.sendRun(run, (frame ??= runFrame(run)), record.updatedAtMs);
+      connection.sendRun(run, (frame ??= runFrame(run)), record.updatedAtMs, (queue ??= this.turn.claim()));
     });
   }
 
@@ -133,15 +146,18 @@ export class WsHub implements RunFollower {
   close(): Promise<void> {
     this.unsubscribeBus();
     clearInterval(this.heartbeat);
+    this.turn.flushAll();
     for (const connection of this.connections) connection.close(1001, 'server shutting down');
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(ws: WebSocket, principal: Principal | undefined, clientKey: string): void {
+  private accept(ws: WebSocket, wire: Duplex, principal: Principal | undefined, clientKey: string): void {
     const connection: WsConnection = new WsConnection({
       socket: ws,
+      wire,
+      turn: this.turn,
       clientKey,
-      lookupBudget: new TokenBucket(this.options.lookupsPerConnectionPerMinute, 60_000, this.now),
+      lookupBudget: this.newLookupBudget,
       maxBufferedBytes: this.options.maxBufferedBytes,
       metrics: this.deps.metrics,
       handle: (message) => this.protocol.handle(connection, message),
@@ -168,6 +184,11 @@ export class WsHub implements RunFollower {
     this.admission.release(connection.clientKey);
     this.deps.metrics.wsConnections.set(this.connections.size);
   }
+}
+
+/** The error listener of a socket between upgrade request and WebSocket (it is `this`). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** Answers an upgrade request with a plain HTTP status and closes the socket. */

@@ -32,6 +32,12 @@ export interface RunWriterOptions {
    * knows the store's new mark, after which the write is tried again. Without it the error is thrown.
    */
   onStoreReset?: (error: StoreResetError) => Promise<void>;
+  /**
+   * Read the cache before the store on a write's first attempt: only for an instance that is the
+   * store's one writer, whose cache then holds what it last wrote. A stale copy only costs a
+   * retry: the compare-and-set refuses it, and later attempts read the store.
+   */
+  readCacheFirst?: boolean;
 }
 
 /** A decision about one run given its stored record, the generation's seq floor and the time. */
@@ -113,7 +119,7 @@ export class RunWriter {
    */
   private async commit(id: string, decide: (current: RunRecord | undefined, floor: number, nowMs: number) => Decision): Promise<Decision> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.store.get(id);
+      const current = (attempt === 0 && this.options.readCacheFirst ? this.cache.get(id) : undefined) ?? (await this.store.get(id));
       const decision = decide(current, this.seqFloor(), this.now());
       if (decision.kind === 'invalid') return decision;
       if (decision.kind === 'unchanged') {
@@ -133,7 +139,7 @@ export class RunWriter {
       this.cache.set(record);
       this.options.ledger?.observe(record);
       if (decision.kind === 'changed') {
-        this.logger.debug({ runId: id, status: record.run.status, seq: record.run.seq, source: record.run.source }, 'run changed');
+        if (this.logger.isLevelEnabled('debug')) this.logger.debug({ runId: id, status: record.run.status, seq: record.run.seq, source: record.run.source }, 'run changed');
         this.onChanged(record);
       }
       // An annotation (an owner learnt after a webhook came first) is published too, with the same

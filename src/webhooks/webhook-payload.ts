@@ -15,7 +15,14 @@ const MAX_DEPTH = 64;
 function depthOf(value: unknown, depth = 0): number {
   if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return depth;
   let deepest = depth;
-  for (const inner of Object.values(value)) {
+  // for…in over a parsed JSON value (own keys only; arrays by index): no array of values per object.
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    const inner = object[key];
+    if (inner === null || typeof inner !== 'object') {
+      if (deepest <= depth) deepest = depth + 1; // a leaf counts one level, as before
+      continue;
+    }
     deepest = Math.max(deepest, depthOf(inner, depth + 1));
     if (deepest > MAX_DEPTH) break;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseStream, runEvent, type EventSink } from '../../../src/push/sse-stream.js';
+import { SseStream, runEvent, sseEvent, type EventSink } from '../../../src/push/sse-stream.js';
 import type { Run } from '../../../src/runs/run.js';
 
 class FakeSink implements EventSink {
@@ -65,5 +65,34 @@ describe('SseStream', () => {
     const sink = new FakeSink();
     stream(sink).stream.keepAlive();
     expect(sink.written).toEqual([': keep-alive\n\n']);
+  });
+});
+
+describe('an SSE event framed once', () => {
+  it('is an HTTP/1.1 chunk of the event text: size in hex, CRLF, text, CRLF', () => {
+    const text = runEvent(run(7));
+    const { chunk } = sseEvent(text);
+    const head = `${text.length.toString(16)}\r\n`;
+    expect(chunk.toString('latin1', 0, head.length)).toBe(head);
+    expect(chunk.subarray(head.length, head.length + text.length).equals(text)).toBe(true);
+    expect(chunk.toString('latin1', chunk.length - 2)).toBe('\r\n');
+  });
+
+  it('goes to the socket whole only when the response is chunked, its headers are out and it holds nothing', () => {
+    const direct: Buffer[] = [];
+    const socket = { writable: true, writableLength: 0, write: (chunk: Buffer) => direct.push(chunk) > 0 };
+    const sink = Object.assign(new FakeSink(), { socket, headersSent: true, chunkedEncoding: true });
+    const { stream: s } = stream(sink);
+    s.sendRun(run(1));
+    expect(direct).toHaveLength(1);
+    expect(sink.written).toHaveLength(0);
+    // The response holds bytes of its own (not yet on the socket): through it, to keep the order.
+    sink.writableLength = 10;
+    s.sendRun(run(2));
+    sink.chunkedEncoding = false;
+    sink.writableLength = 0;
+    s.sendRun(run(3));
+    expect(direct).toHaveLength(1);
+    expect(sink.written).toHaveLength(2);
   });
 });

@@ -1,3 +1,4 @@
+import { textFrame } from '../../../src/push/text-frame.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClientMessage } from '../../../src/push/client-message.js';
 import { MAX_QUEUED_FRAMES } from '../../../src/push/ws-connection.js';
@@ -38,9 +39,9 @@ describe('WsConnection', () => {
 
   it('sends the bytes it is given, so one serialisation serves every peer', () => {
     const { connection, socket } = fakeConnection();
-    const frame = Buffer.from('{"type":"run","run":{"id":"exec_1","seq":1}}');
+    const frame = textFrame(Buffer.from('{"type":"run","run":{"id":"exec_1","seq":1}}'));
     connection.sendRun(run('exec_1', 1), frame);
-    expect(socket.frames[0]).toBe(frame);
+    expect(socket.frames[0]).toBe(frame.payload);
   });
 
   it('skips a snapshot the peer already has (since) and what is not newer than it afterwards', () => {
