@@ -175,6 +175,22 @@ export class PostgresRunStore implements RunStore {
     return rows.map((row) => JSON.parse(row.record) as RunRecord);
   }
 
+  /** Keyset by ordinal on the partial index of unfinished runs (migration 3): one short query per batch. */
+  async *unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
+    let after = 0;
+    for (;;) {
+      const { rows } = await queryRetrying<{ ordinal: number; record: string }>(this.pool, {
+        name: 'rungate_runs_unfinished_after',
+        text: 'SELECT ordinal::float8 AS ordinal, record FROM rungate_runs WHERE NOT final AND ordinal > $1 ORDER BY ordinal LIMIT $2',
+        values: [after, batchSize],
+      });
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.ordinal;
+      yield rows.map((row) => JSON.parse(row.record) as RunRecord);
+      if (rows.length < batchSize) return;
+    }
+  }
+
   async countUnfinished(): Promise<UnfinishedCounts> {
     const { rows } = await this.pool.query<{ status: string; stale: boolean; n: number }>(
       'SELECT status, stale, count(*)::int AS n FROM rungate_runs WHERE NOT final GROUP BY status, stale',

@@ -207,6 +207,22 @@ export class RedisRunStore implements RunStore {
     return result;
   }
 
+  /** SSCAN over the unfinished set: a batch per round of the cursor, never the whole set at once. */
+  async *unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.redis.sscan(this.key('unfinished'), cursor, 'COUNT', batchSize);
+      cursor = next;
+      // SSCAN may hand an id out twice across rounds; the schedule's add ignores a second one.
+      for (let start = 0; start < ids.length; start += batchSize) {
+        const records = (await this.fetch(ids.slice(start, start + batchSize))).filter(
+          (record): record is RunRecord => record !== undefined && !isFinal(record.run.status),
+        );
+        if (records.length > 0) yield records;
+      }
+    } while (cursor !== '0');
+  }
+
   async pruneFinished(beforeMs: number): Promise<number> {
     let removed = 0;
     for (;;) {

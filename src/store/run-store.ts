@@ -38,6 +38,12 @@ export interface RunStore {
   list(query: RunListQuery): Promise<RunListPage>;
   /** Every run whose status is not final (queued or running), stale ones included. */
   listUnfinished(): Promise<RunRecord[]>;
+  /**
+   * The same runs as listUnfinished, `batchSize` at a time (at most), so a reader of 100k of
+   * them (the poller at start-up) never holds them all or parses them in one go. Runs written
+   * while the batches are read may or may not be in them.
+   */
+  unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]>;
   /** How many unfinished runs there are, by status (stale ones apart), without reading them all where the driver can. */
   countUnfinished(): Promise<UnfinishedCounts>;
   /** Deletes finished runs last written before `beforeMs`; returns how many went. */
@@ -58,6 +64,11 @@ export function countUnfinishedRecords(records: Iterable<RunRecord>): Unfinished
     else if (run.status === 'queued' || run.status === 'running') counts[run.status]++;
   }
   return counts;
+}
+
+/** `records` in consecutive slices of at most `size` (for drivers that hold them in memory). */
+export async function* sliced<T>(records: readonly T[], size: number): AsyncIterable<T[]> {
+  for (let start = 0; start < records.length; start += size) yield records.slice(start, start + size);
 }
 
 /** Whether a record passes a list query's filters. */

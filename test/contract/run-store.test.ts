@@ -249,7 +249,7 @@ describe('sqlite durability', () => {
     for (let i = 0; i < 3; i++) await SqliteRunStore.open(path).close();
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 1 }]);
+      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 2 }]);
       expect(db.prepare('SELECT COUNT(*) AS n FROM runs').get()).toEqual({ n: 1 });
     } finally {
       db.close();

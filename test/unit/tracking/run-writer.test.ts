@@ -84,6 +84,9 @@ class ResettableStore implements RunStore {
   listUnfinished(): Promise<RunRecord[]> {
     return this.inner.listUnfinished();
   }
+  unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
+    return this.inner.unfinishedBatches(batchSize);
+  }
   countUnfinished(): Promise<UnfinishedCounts> {
     return this.inner.countUnfinished();
   }
