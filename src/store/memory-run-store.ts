@@ -60,8 +60,8 @@ export class MemoryRunStore implements RunStore {
     return Promise.resolve(result);
   }
 
-  async *unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
-    yield* sliced(await this.listUnfinished(), batchSize);
+  unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
+    return sliced(this.listUnfinished(), batchSize);
   }
 
   countUnfinished(): Promise<UnfinishedCounts> {

@@ -67,8 +67,9 @@ export function countUnfinishedRecords(records: Iterable<RunRecord>): Unfinished
 }
 
 /** `records` in consecutive slices of at most `size` (for drivers that hold them in memory). */
-export async function* sliced<T>(records: readonly T[], size: number): AsyncIterable<T[]> {
-  for (let start = 0; start < records.length; start += size) yield records.slice(start, start + size);
+export async function* sliced<T>(records: Promise<readonly T[]>, size: number): AsyncIterable<T[]> {
+  const all = await records;
+  for (let start = 0; start < all.length; start += size) yield all.slice(start, start + size);
 }
 
 /** Whether a record passes a list query's filters. */

@@ -221,7 +221,9 @@ export class SqliteRunStore implements RunStore {
 
   async *unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
     let after = 0;
-    for (;;) {
+    for (let first = true; ; first = false) {
+      // Reads are synchronous here: the loop runs between them even if the reader never waits.
+      if (!first) await nextTurn();
       if (!this.db.open) return;
       const rows = this.statements.unfinishedAfter.all(after, batchSize);
       if (rows.length === 0) return;
