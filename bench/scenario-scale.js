@@ -6,7 +6,7 @@
 //   prune    N finished runs past retention → the longest stall while pruning (goal ≤ 100 ms)
 // Stores are seeded straight into a file or database made for the bench (bench/scale-seed.js)
 // and removed afterwards. Each measured gateway or store runs in its own process.
-/* global process, URL, Buffer */ // a Node script; the lint config has no Node globals for plain JS
+/* global URL, Buffer */ // a Node script; the lint config has no Node globals for plain JS
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ async function seeded(kind, store, count, options, updatedAtMs) {
     const dir = mkdtempSync(join(tmpdir(), 'rungate-scale-'));
     const path = join(dir, 'runs.db');
     await seedSqlite(path, count, kind, updatedAtMs);
-    prepared = { store: `sqlite:${path}`, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    prepared = { store: `sqlite:${path}`, cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })) };
   } else {
     const { url, drop } = await seedPostgres(options.postgresUrl, count, kind, updatedAtMs);
     prepared = { store: url, cleanup: drop };
