@@ -35,9 +35,9 @@ export async function resumeUnfinished(options: ResumeOptions): Promise<number> 
     // The spread grows with the runs seen so far: a few runs are looked at at once, many over seconds.
     const spreadMs = Math.min(MAX_SPREAD_MS, 50 * (scheduled + batch.length));
     const at = now();
-    for (const record of batch) {
-      if (record.run.stale) continue;
-      entries.push({ id: record.run.id, dueAtMs: at + startupJitterMs(spreadMs, random) });
+    for (const run of batch) {
+      if (run.stale) continue;
+      entries.push({ id: run.id, dueAtMs: at + startupJitterMs(spreadMs, random) });
     }
     await schedule.addMany(entries);
     scheduled += entries.length;

@@ -1,5 +1,5 @@
 import { isFinal } from '../runs/run.js';
-import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, sliced, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, unfinishedSlices, type UnfinishedRun, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
 
@@ -60,8 +60,8 @@ export class MemoryRunStore implements RunStore {
     return Promise.resolve(result);
   }
 
-  unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
-    return sliced(this.listUnfinished(), batchSize);
+  unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
+    return unfinishedSlices(this.listUnfinished(), batchSize);
   }
 
   countUnfinished(): Promise<UnfinishedCounts> {

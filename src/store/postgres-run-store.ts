@@ -3,7 +3,7 @@ import type { LoggedChanges } from '../postgres/logged-changes.js';
 import { queryRetrying } from '../postgres/postgres-connection.js';
 import { isFinal } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
-import { decodeCursor, encodeCursor, type RunListPage, type RunListQuery, type RunStore, type UnfinishedCounts } from './run-store.js';
+import { decodeCursor, encodeCursor, type RunListPage, type RunListQuery, type RunStore, type UnfinishedCounts, type UnfinishedRun } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 
 /** Most writes committed together (see compareAndSet). */
@@ -176,17 +176,17 @@ export class PostgresRunStore implements RunStore {
   }
 
   /** Keyset by ordinal on the partial index of unfinished runs (migration 3): one short query per batch. */
-  async *unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
+  async *unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
     let after = 0;
     for (;;) {
-      const { rows } = await queryRetrying<{ ordinal: number; record: string }>(this.pool, {
+      const { rows } = await queryRetrying<{ ordinal: number; id: string; stale: boolean }>(this.pool, {
         name: 'rungate_runs_unfinished_after',
-        text: 'SELECT ordinal::float8 AS ordinal, record FROM rungate_runs WHERE NOT final AND ordinal > $1 ORDER BY ordinal LIMIT $2',
+        text: 'SELECT ordinal::float8 AS ordinal, id, stale FROM rungate_runs WHERE NOT final AND ordinal > $1 ORDER BY ordinal LIMIT $2',
         values: [after, batchSize],
       });
       if (rows.length === 0) return;
       after = rows[rows.length - 1]!.ordinal;
-      yield rows.map((row) => JSON.parse(row.record) as RunRecord);
+      yield rows.map((row) => ({ id: row.id, stale: row.stale }));
       if (rows.length < batchSize) return;
     }
   }

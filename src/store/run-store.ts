@@ -39,11 +39,11 @@ export interface RunStore {
   /** Every run whose status is not final (queued or running), stale ones included. */
   listUnfinished(): Promise<RunRecord[]>;
   /**
-   * The same runs as listUnfinished, `batchSize` at a time (at most), so a reader of 100k of
-   * them (the poller at start-up) never holds them all or parses them in one go. Runs written
-   * while the batches are read may or may not be in them.
+   * The ids of the same runs as listUnfinished (and whether each is stale), `batchSize` at a
+   * time (at most), so a reader of 100k of them (the poller at start-up) never holds them all
+   * nor parses whole records. Runs written while the batches are read may or may not be in them.
    */
-  unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]>;
+  unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]>;
   /** How many unfinished runs there are, by status (stale ones apart), without reading them all where the driver can. */
   countUnfinished(): Promise<UnfinishedCounts>;
   /** Deletes finished runs last written before `beforeMs`; returns how many went. */
@@ -51,6 +51,12 @@ export interface RunStore {
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An unfinished run as unfinishedBatches hands it out. */
+export interface UnfinishedRun {
+  id: string;
+  stale: boolean;
 }
 
 /** Unfinished runs by status; `stale` ones (given up on) are counted apart from the others. */
@@ -66,10 +72,12 @@ export function countUnfinishedRecords(records: Iterable<RunRecord>): Unfinished
   return counts;
 }
 
-/** `records` in consecutive slices of at most `size` (for drivers that hold them in memory). */
-export async function* sliced<T>(records: Promise<readonly T[]>, size: number): AsyncIterable<T[]> {
+/** The unfinished runs among `records`, in consecutive slices of at most `size` (for drivers that read records anyway). */
+export async function* unfinishedSlices(records: Promise<readonly RunRecord[]>, size: number): AsyncIterable<UnfinishedRun[]> {
   const all = await records;
-  for (let start = 0; start < all.length; start += size) yield all.slice(start, start + size);
+  for (let start = 0; start < all.length; start += size) {
+    yield all.slice(start, start + size).map(({ run }) => ({ id: run.id, stale: run.stale === true }));
+  }
 }
 
 /** Whether a record passes a list query's filters. */

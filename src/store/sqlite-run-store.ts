@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { isFinal } from '../runs/run.js';
-import { decodeCursor, encodeCursor, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { decodeCursor, encodeCursor, type UnfinishedCounts, type UnfinishedRun, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
 
@@ -100,9 +100,11 @@ export class SqliteRunStore implements RunStore {
          WHERE id = @id AND rev = @expectedRev`,
       ),
       unfinished: db.prepare<[], { record: string }>('SELECT record FROM runs WHERE final = 0'),
-      // Keyset on the partial index of unfinished runs (its entries are in ordinal order).
-      unfinishedAfter: db.prepare<[number, number], Row>(
-        'SELECT ordinal, record FROM runs WHERE final = 0 AND ordinal > ? ORDER BY ordinal LIMIT ?',
+      // Keyset on the partial index of unfinished runs (its entries are in ordinal order), named
+      // so that the planner does not walk the primary key past a million finished runs instead.
+      unfinishedAfter: db.prepare<[number, number], { ordinal: number; id: string; stale: number | null }>(
+        `SELECT ordinal, id, json_extract(record, '$.run.stale') AS stale FROM runs INDEXED BY runs_unfinished
+         WHERE final = 0 AND ordinal > ? ORDER BY ordinal LIMIT ?`,
       ),
       countUnfinished: db.prepare<[], { status: string; stale: number | null; n: number }>(
         "SELECT status, json_extract(record, '$.run.stale') AS stale, count(*) AS n FROM runs WHERE final = 0 GROUP BY 1, 2",
@@ -219,7 +221,7 @@ export class SqliteRunStore implements RunStore {
     return Promise.resolve(this.statements.unfinished.all().map((row) => JSON.parse(row.record) as RunRecord));
   }
 
-  async *unfinishedBatches(batchSize: number): AsyncIterable<RunRecord[]> {
+  async *unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
     let after = 0;
     for (let first = true; ; first = false) {
       // Reads are synchronous here: the loop runs between them even if the reader never waits.
@@ -228,7 +230,7 @@ export class SqliteRunStore implements RunStore {
       const rows = this.statements.unfinishedAfter.all(after, batchSize);
       if (rows.length === 0) return;
       after = rows[rows.length - 1]!.ordinal;
-      yield rows.map((row) => JSON.parse(row.record) as RunRecord);
+      yield rows.map((row) => ({ id: row.id, stale: row.stale === 1 }));
       if (rows.length < batchSize) return;
     }
   }
