@@ -35,8 +35,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX runs_by_owner_flow_status ON runs (owner, flow_id, status, ordinal) WHERE owner IS NOT NULL;`,
 ];
 
-/** Finished runs one pruning statement deletes unless told otherwise. */
-const DEFAULT_PRUNE_BATCH = 2000;
+/** Finished runs one pruning statement deletes unless told otherwise: a statement of 2,000 (each row in ten indexes) held the loop for up to 1 s on a loaded 2-core machine, 250 about a third of that. */
+const DEFAULT_PRUNE_BATCH = 250;
 
 export interface SqliteRunStoreOptions {
   /**
@@ -109,9 +109,10 @@ export class SqliteRunStore implements RunStore {
       countUnfinished: db.prepare<[], { status: string; stale: number | null; n: number }>(
         "SELECT status, json_extract(record, '$.run.stale') AS stale, count(*) AS n FROM runs WHERE final = 0 GROUP BY 1, 2",
       ),
+      // The age index named: with every row finished the planner may prefer to sort the table.
       prune: db.prepare<[number, number]>(
         `DELETE FROM runs WHERE ordinal IN (
-           SELECT ordinal FROM runs WHERE final = 1 AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
+           SELECT ordinal FROM runs INDEXED BY runs_by_age WHERE final = 1 AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
       ),
       ping: db.prepare('SELECT 1'),
     };
