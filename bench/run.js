@@ -15,7 +15,7 @@ import { assertBuilt, BENCH_DIR, DIST, fmt, ROOT } from './bench-lib.js';
 
 const { values: flags } = parseArgs({
   options: {
-    scenarios: { type: 'string', default: 'waiting,ingest,fanout,memory,cluster' },
+    scenarios: { type: 'string', default: 'waiting,ingest,fanout,memory,cluster,scale' },
     reps: { type: 'string' },
     smoke: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
@@ -48,6 +48,13 @@ const { values: flags } = parseArgs({
     'redis-url': { type: 'string' },
     'postgres-url': { type: 'string' },
     'cluster-stores': { type: 'string' },
+    // scale
+    'scale-parts': { type: 'string' },
+    'scale-stores': { type: 'string' },
+    'scale-large': { type: 'boolean', default: false },
+    'restart-sizes': { type: 'string' },
+    'list-sizes': { type: 'string' },
+    'prune-sizes': { type: 'string' },
   },
 });
 
@@ -79,6 +86,19 @@ const scenarioOptions = {
     stores: String(flags['cluster-stores'] ?? 'redis,postgres').split(',').map((s) => s.trim()).filter(Boolean),
     redisUrl: flags['redis-url'] ?? process.env.RUNGATE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     // The server's maintenance database: each repetition creates (and drops) a database of its own there.
+    postgresUrl: flags['postgres-url'] ?? process.env.RUNGATE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  },
+  // The 1M sizes (list, prune) only with --scale-large: seeding and pruning them takes minutes.
+  scale: {
+    reps,
+    smoke,
+    parts: String(flags['scale-parts'] ?? 'restart,list,prune').split(',').map((s) => s.trim()).filter(Boolean),
+    stores: String(flags['scale-stores'] ?? 'sqlite,postgres').split(',').map((s) => s.trim()).filter(Boolean),
+    restartSizes: list('restart-sizes', '1000,10000,100000', '200'),
+    listSizes: list('list-sizes', flags['scale-large'] ? '10000,100000,1000000' : '10000,100000', '1000'),
+    pruneSizes: list('prune-sizes', flags['scale-large'] ? '100000,1000000' : '100000', '1000'),
+    listRequests: smoke ? 20 : 200,
+    listWarmup: smoke ? 2 : 20,
     postgresUrl: flags['postgres-url'] ?? process.env.RUNGATE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   },
 };
@@ -127,6 +147,7 @@ mkdirSync(outDir, { recursive: true });
 if (flags.profile) mkdirSync(profileDir, { recursive: true });
 const day = env.date.slice(0, 10);
 const rows = [];
+const tables = [];
 const failures = [];
 for (const name of flags.scenarios.split(',').map((s) => s.trim()).filter(Boolean)) {
   if (!(name in scenarioOptions)) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarioOptions).join(', ')}`);
@@ -136,6 +157,7 @@ for (const name of flags.scenarios.split(',').map((s) => s.trim()).filter(Boolea
     const scenario = await import(`./scenario-${name}.js`);
     const result = await scenario.run(scenarioOptions[name], log);
     rows.push(...result.rows);
+    tables.push(...(result.tables ?? []));
     writeFileSync(join(outDir, `${day}-${name}.json`), JSON.stringify({ env, options: scenarioOptions[name], ...result }, null, 2));
     log(`scenario ${name} done in ${Math.round((Date.now() - started) / 1000)} s`);
   } catch (error) {
@@ -144,6 +166,8 @@ for (const name of flags.scenarios.split(',').map((s) => s.trim()).filter(Boolea
   }
 }
 console.log(table(rows, env));
+// Curves (size → figure) come after the main table, one small table each.
+for (const curve of tables) console.log(`\n${curve}`);
 if (flags.profile) log(`CPU profiles in ${profileDir}; summarise with: node bench/profile-summary.js <file.cpuprofile>`);
 if (failures.length > 0) {
   log(`failed scenarios: ${failures.join(', ')}`);

@@ -318,6 +318,8 @@ async function assemble(
   }
 
   await progress?.start();
+  // Marks where resuming begins (the scale bench times the stalls of this step alone).
+  logger.debug('resuming polling of unfinished runs');
   const resumed = await poller.start();
   if (resumed > 0) logger.info({ runs: resumed }, 'resumed polling of unfinished runs');
 

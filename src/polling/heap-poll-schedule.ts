@@ -1,4 +1,4 @@
-import type { PollSchedule } from './poll-schedule.js';
+import type { PollSchedule, ScheduledPoll } from './poll-schedule.js';
 
 interface Entry {
   dueAtMs: number;
@@ -16,6 +16,11 @@ export class HeapPollSchedule implements PollSchedule {
 
   add(id: string, dueAtMs: number): Promise<void> {
     if (!this.due.has(id)) this.place(id, dueAtMs);
+    return Promise.resolve();
+  }
+
+  addMany(entries: readonly ScheduledPoll[]): Promise<void> {
+    for (const { id, dueAtMs } of entries) if (!this.due.has(id)) this.place(id, dueAtMs);
     return Promise.resolve();
   }
 

@@ -8,8 +8,16 @@
  *   exactly one instance.
  * - Ordered by due time (a heap or a sorted set), never by scanning every run.
  */
+/** One run and when it is due. */
+export interface ScheduledPoll {
+  id: string;
+  dueAtMs: number;
+}
+
 export interface PollSchedule {
   add(id: string, dueAtMs: number): Promise<void>;
+  /** `add` for many runs in one round trip (the unfinished runs found at start-up). */
+  addMany(entries: readonly ScheduledPoll[]): Promise<void>;
   set(id: string, dueAtMs: number): Promise<void>;
   remove(id: string): Promise<void>;
   takeDue(nowMs: number, limit: number, leaseMs: number): Promise<string[]>;

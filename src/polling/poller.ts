@@ -10,6 +10,7 @@ import type { Upstream } from '../upstream/upstream.js';
 import type { PollSchedule } from './poll-schedule.js';
 import { nextPollDelayMs, startupJitterMs } from './poll-timing.js';
 import type { FinalVia, RecoveryPlanner } from './recovery-planner.js';
+import { resumeUnfinished } from './resume-unfinished.js';
 
 /** The longest close() waits for polls in flight (see close). */
 const CLOSE_WAIT_MS = 1000;
@@ -74,15 +75,7 @@ export class Poller {
 
   /** Schedules every unfinished run in the store for a prompt, jittered poll (after a restart). */
   async start(): Promise<number> {
-    const unfinished = await this.deps.store.listUnfinished();
-    let scheduled = 0;
-    // Their webhooks may have come while the gateway was down: look soon, but spread out.
-    const spreadMs = Math.min(5000, 50 * unfinished.length);
-    for (const record of unfinished) {
-      if (record.run.stale) continue;
-      await this.deps.schedule.add(record.run.id, this.now() + startupJitterMs(spreadMs, this.random));
-      scheduled++;
-    }
+    const scheduled = await resumeUnfinished({ store: this.deps.store, schedule: this.deps.schedule, now: this.now, random: this.random });
     this.arm(0);
     return scheduled;
   }

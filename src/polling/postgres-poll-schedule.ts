@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { queryRetrying } from '../postgres/postgres-connection.js';
-import type { PollSchedule } from './poll-schedule.js';
+import type { PollSchedule, ScheduledPoll } from './poll-schedule.js';
 
 export interface PostgresPollScheduleOptions {
   /** The pool (migrated: see postgres/postgres-schema.ts); may be shared with the store and the bus. */
@@ -32,6 +32,16 @@ export class PostgresPollSchedule implements PollSchedule {
       name: 'rungate_poll_add',
       text: 'INSERT INTO rungate_polls (run_id, due_at_ms) VALUES ($1, $2) ON CONFLICT (run_id) DO NOTHING',
       values: [id, Math.round(dueAtMs)],
+    });
+  }
+
+  async addMany(entries: readonly ScheduledPoll[]): Promise<void> {
+    if (entries.length === 0) return;
+    await queryRetrying(this.pool, {
+      name: 'rungate_poll_add_many',
+      text: `INSERT INTO rungate_polls (run_id, due_at_ms) SELECT * FROM unnest($1::text[], $2::bigint[])
+             ON CONFLICT (run_id) DO NOTHING`,
+      values: [entries.map((entry) => entry.id), entries.map((entry) => Math.round(entry.dueAtMs))],
     });
   }
 

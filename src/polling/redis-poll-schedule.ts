@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { closeConnection } from '../redis/redis-connection.js';
-import type { PollSchedule } from './poll-schedule.js';
+import type { PollSchedule, ScheduledPoll } from './poll-schedule.js';
 
 /**
  * Takes up to ARGV[2] runs due by ARGV[1] and moves each to ARGV[3] (the lease's end) in one
@@ -47,6 +47,11 @@ export class RedisPollSchedule implements PollSchedule {
 
   async add(id: string, dueAtMs: number): Promise<void> {
     await this.redis.zadd(this.key, 'NX', dueAtMs, id);
+  }
+
+  async addMany(entries: readonly ScheduledPoll[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.redis.zadd(this.key, 'NX', ...entries.flatMap(({ id, dueAtMs }) => [dueAtMs, id]));
   }
 
   async set(id: string, dueAtMs: number): Promise<void> {

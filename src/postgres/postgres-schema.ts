@@ -193,6 +193,11 @@ export const MIGRATIONS: readonly string[] = [
     RETURN coalesce(taken, false);
   END $$;
   `,
+  // 3: unfinished runs in insertion order, so a restart reads them in short keyset batches
+  // (PostgresRunStore.unfinishedBatches) instead of one result of every unfinished run.
+  `
+  CREATE INDEX rungate_runs_unfinished_by_ordinal ON rungate_runs (ordinal) WHERE NOT final;
+  `,
 ];
 
 /** The schema version this build of rungate knows. */

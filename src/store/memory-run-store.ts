@@ -1,5 +1,5 @@
 import { isFinal } from '../runs/run.js';
-import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, unfinishedSlices, type UnfinishedRun, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
 
@@ -58,6 +58,10 @@ export class MemoryRunStore implements RunStore {
     const result: RunRecord[] = [];
     for (const { record } of this.records.values()) if (!isFinal(record.run.status)) result.push(record);
     return Promise.resolve(result);
+  }
+
+  unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
+    return unfinishedSlices(this.listUnfinished(), batchSize);
   }
 
   countUnfinished(): Promise<UnfinishedCounts> {

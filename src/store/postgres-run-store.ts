@@ -3,7 +3,7 @@ import type { LoggedChanges } from '../postgres/logged-changes.js';
 import { queryRetrying } from '../postgres/postgres-connection.js';
 import { isFinal } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
-import { decodeCursor, encodeCursor, type RunListPage, type RunListQuery, type RunStore, type UnfinishedCounts } from './run-store.js';
+import { decodeCursor, encodeCursor, type RunListPage, type RunListQuery, type RunStore, type UnfinishedCounts, type UnfinishedRun } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 
 /** Most writes committed together (see compareAndSet). */
@@ -144,26 +144,7 @@ export class PostgresRunStore implements RunStore {
     } catch (error) {
       throw error instanceof Error ? error : new InvalidCursorError();
     }
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const filter = (column: string, value: unknown) => {
-      values.push(value);
-      where.push(`${column} = $${values.length}`);
-    };
-    if (query.flowId !== undefined) filter('flow_id', query.flowId);
-    if (query.status !== undefined) filter('status', query.status);
-    if (query.owner !== undefined) filter('owner', query.owner);
-    if (before !== undefined) {
-      values.push(before);
-      where.push(`ordinal < $${values.length}`);
-    }
-    values.push(query.limit + 1);
-    const text =
-      `SELECT ordinal::float8 AS ordinal, record FROM rungate_runs` +
-      `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ordinal DESC LIMIT $${values.length}`;
-    // One prepared statement per filter combination (the text names which), planned once per connection.
-    const name = `rungate_run_list_${query.flowId !== undefined ? 'f' : ''}${query.status !== undefined ? 's' : ''}${query.owner !== undefined ? 'o' : ''}${before !== undefined ? 'c' : ''}`;
-    const { rows } = await queryRetrying<{ ordinal: number; record: string }>(this.pool, { name, text, values });
+    const { rows } = await queryRetrying<{ ordinal: number; record: string }>(this.pool, listQuery(query, before));
     const page = rows.slice(0, query.limit);
     const records = page.map((row) => JSON.parse(row.record) as RunRecord);
     const last = page[page.length - 1];
@@ -173,6 +154,22 @@ export class PostgresRunStore implements RunStore {
   async listUnfinished(): Promise<RunRecord[]> {
     const { rows } = await this.pool.query<{ record: string }>('SELECT record FROM rungate_runs WHERE NOT final');
     return rows.map((row) => JSON.parse(row.record) as RunRecord);
+  }
+
+  /** Keyset by ordinal on the partial index of unfinished runs (migration 3): one short query per batch. */
+  async *unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
+    let after = 0;
+    for (;;) {
+      const { rows } = await queryRetrying<{ ordinal: number; id: string; stale: boolean }>(this.pool, {
+        name: 'rungate_runs_unfinished_after',
+        text: 'SELECT ordinal::float8 AS ordinal, id, stale FROM rungate_runs WHERE NOT final AND ordinal > $1 ORDER BY rungate_runs.ordinal LIMIT $2',
+        values: [after, batchSize],
+      });
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.ordinal;
+      yield rows.map((row) => ({ id: row.id, stale: row.stale }));
+      if (rows.length < batchSize) return;
+    }
   }
 
   async countUnfinished(): Promise<UnfinishedCounts> {
@@ -224,4 +221,30 @@ export class PostgresRunStore implements RunStore {
   async close(): Promise<void> {
     if (this.ownsPool) await this.pool.end();
   }
+}
+
+/** The list statement for a query's filters and cursor (`before`: the ordinal it stands for). */
+export function listQuery(query: RunListQuery, before: number | undefined): pg.QueryConfig {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const filter = (column: string, value: unknown) => {
+    values.push(value);
+    where.push(`${column} = $${values.length}`);
+  };
+  if (query.flowId !== undefined) filter('flow_id', query.flowId);
+  if (query.status !== undefined) filter('status', query.status);
+  if (query.owner !== undefined) filter('owner', query.owner);
+  if (before !== undefined) {
+    values.push(before);
+    where.push(`ordinal < $${values.length}`);
+  }
+  values.push(query.limit + 1);
+  const text =
+    `SELECT ordinal::float8 AS ordinal, record FROM rungate_runs` +
+    // By the column, not the float8 alias of the select list: ordering by that expression
+    // sorted every matching row (a million) instead of reading the index backwards.
+    `${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY rungate_runs.ordinal DESC LIMIT $${values.length}`;
+  // One prepared statement per filter combination (the text names which), planned once per connection.
+  const name = `rungate_run_list_${query.flowId !== undefined ? 'f' : ''}${query.status !== undefined ? 's' : ''}${query.owner !== undefined ? 'o' : ''}${before !== undefined ? 'c' : ''}`;
+  return { name, text, values };
 }

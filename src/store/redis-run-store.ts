@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { StoreResetError } from '../errors.js';
 import { isFinal } from '../runs/run.js';
 import { closeConnection } from '../redis/redis-connection.js';
-import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type UnfinishedRun, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { RedisStoreMarker } from './redis-store-marker.js';
 
@@ -208,6 +208,23 @@ export class RedisRunStore implements RunStore {
       }
     }
     return result;
+  }
+
+  /** SSCAN over the unfinished set: a batch per round of the cursor, never the whole set at once. */
+  async *unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.redis.sscan(this.key('unfinished'), cursor, 'COUNT', batchSize);
+      cursor = next;
+      // SSCAN may hand an id out twice across rounds; the schedule's add ignores a second one.
+      for (let start = 0; start < ids.length; start += batchSize) {
+        const runs: UnfinishedRun[] = [];
+        for (const record of await this.fetch(ids.slice(start, start + batchSize))) {
+          if (record && !isFinal(record.run.status)) runs.push({ id: record.run.id, stale: record.run.stale === true });
+        }
+        if (runs.length > 0) yield runs;
+      }
+    } while (cursor !== '0');
   }
 
   async pruneFinished(beforeMs: number): Promise<number> {

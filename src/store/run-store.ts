@@ -38,6 +38,12 @@ export interface RunStore {
   list(query: RunListQuery): Promise<RunListPage>;
   /** Every run whose status is not final (queued or running), stale ones included. */
   listUnfinished(): Promise<RunRecord[]>;
+  /**
+   * The ids of the same runs as listUnfinished (and whether each is stale), `batchSize` at a
+   * time (at most), so a reader of 100k of them (the poller at start-up) never holds them all
+   * nor parses whole records. Runs written while the batches are read may or may not be in them.
+   */
+  unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]>;
   /** How many unfinished runs there are, by status (stale ones apart), without reading them all where the driver can. */
   countUnfinished(): Promise<UnfinishedCounts>;
   /** Deletes finished runs last written before `beforeMs`; returns how many went. */
@@ -45,6 +51,12 @@ export interface RunStore {
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** An unfinished run as unfinishedBatches hands it out. */
+export interface UnfinishedRun {
+  id: string;
+  stale: boolean;
 }
 
 /** Unfinished runs by status; `stale` ones (given up on) are counted apart from the others. */
@@ -58,6 +70,14 @@ export function countUnfinishedRecords(records: Iterable<RunRecord>): Unfinished
     else if (run.status === 'queued' || run.status === 'running') counts[run.status]++;
   }
   return counts;
+}
+
+/** The unfinished runs among `records`, in consecutive slices of at most `size` (for drivers that read records anyway). */
+export async function* unfinishedSlices(records: Promise<readonly RunRecord[]>, size: number): AsyncIterable<UnfinishedRun[]> {
+  const all = await records;
+  for (let start = 0; start < all.length; start += size) {
+    yield all.slice(start, start + size).map(({ run }) => ({ id: run.id, stale: run.stale === true }));
+  }
 }
 
 /** Whether a record passes a list query's filters. */

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { isFinal } from '../runs/run.js';
-import { decodeCursor, encodeCursor, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
+import { decodeCursor, encodeCursor, type UnfinishedCounts, type UnfinishedRun, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
 
@@ -23,21 +24,26 @@ const MIGRATIONS: string[] = [
    CREATE INDEX runs_by_flow ON runs (flow_id, ordinal);
    CREATE INDEX runs_by_owner ON runs (owner, ordinal);
    CREATE INDEX runs_by_age ON runs (final, updated_at_ms);`,
+  // 2: every filter combination of the list route on an index ending in ordinal (as in
+  // PostgreSQL), so a page is one backward range scan of limit + 1 entries however rare the
+  // value: without them a status filter walked the whole table past non-matching rows (seconds
+  // at 1M runs). The owner ones are partial: runs started without auth cost them nothing.
+  `CREATE INDEX runs_by_status ON runs (status, ordinal);
+   CREATE INDEX runs_by_flow_status ON runs (flow_id, status, ordinal);
+   CREATE INDEX runs_by_owner_flow ON runs (owner, flow_id, ordinal) WHERE owner IS NOT NULL;
+   CREATE INDEX runs_by_owner_status ON runs (owner, status, ordinal) WHERE owner IS NOT NULL;
+   CREATE INDEX runs_by_owner_flow_status ON runs (owner, flow_id, status, ordinal) WHERE owner IS NOT NULL;`,
 ];
 
-/**
- * The list query for a filter combination (its named parameters: before, limit, flowId, status,
- * owner). A caller's list walks the caller's own index: with statistics (ANALYZE) the planner
- * could otherwise prefer another owner's flow index and walk that whole flow for an empty page —
- * work, and a timing leak of the flow's size, that the caller's own runs do not bound.
- */
-export function listStatementText(query: Pick<RunListQuery, 'flowId' | 'status' | 'owner'>): string {
-  const where = ['ordinal < @before'];
-  if (query.flowId !== undefined) where.push('flow_id = @flowId');
-  if (query.status !== undefined) where.push('status = @status');
-  if (query.owner !== undefined) where.push('owner = @owner');
-  const from = query.owner !== undefined ? 'runs INDEXED BY runs_by_owner' : 'runs';
-  return `SELECT ordinal, record FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ordinal DESC LIMIT @limit`;
+/** Finished runs one pruning statement deletes unless told otherwise: a statement of 2,000 (each row in ten indexes) held the loop for up to 1 s on a loaded 2-core machine, 250 about a third of that. */
+const DEFAULT_PRUNE_BATCH = 250;
+
+export interface SqliteRunStoreOptions {
+  /**
+   * Finished runs one pruning statement deletes; the event loop runs between statements, so a
+   * backlog of a million costs many short pauses instead of one of seconds.
+   */
+  pruneBatch?: number;
 }
 
 interface Row {
@@ -76,7 +82,13 @@ export class SqliteRunStore implements RunStore {
   /** Writes waiting for the next group commit. */
   private pending: PendingWrite[] = [];
 
-  private constructor(private readonly db: Database.Database) {
+  private readonly pruneBatch: number;
+
+  private constructor(
+    private readonly db: Database.Database,
+    options: SqliteRunStoreOptions,
+  ) {
+    this.pruneBatch = Math.max(1, options.pruneBatch ?? DEFAULT_PRUNE_BATCH);
     this.statements = {
       get: db.prepare<[string], { record: string }>('SELECT record FROM runs WHERE id = ?'),
       insert: db.prepare(
@@ -88,24 +100,34 @@ export class SqliteRunStore implements RunStore {
          WHERE id = @id AND rev = @expectedRev`,
       ),
       unfinished: db.prepare<[], { record: string }>('SELECT record FROM runs WHERE final = 0'),
+      // Keyset on the partial index of unfinished runs (its entries are in ordinal order), named
+      // so that the planner does not walk the primary key past a million finished runs instead.
+      unfinishedAfter: db.prepare<[number, number], { ordinal: number; id: string; stale: number | null }>(
+        `SELECT ordinal, id, json_extract(record, '$.run.stale') AS stale FROM runs INDEXED BY runs_unfinished
+         WHERE final = 0 AND ordinal > ? ORDER BY ordinal LIMIT ?`,
+      ),
       countUnfinished: db.prepare<[], { status: string; stale: number | null; n: number }>(
         "SELECT status, json_extract(record, '$.run.stale') AS stale, count(*) AS n FROM runs WHERE final = 0 GROUP BY 1, 2",
       ),
-      prune: db.prepare<[number]>('DELETE FROM runs WHERE final = 1 AND updated_at_ms < ?'),
+      // The age index named: with every row finished the planner may prefer to sort the table.
+      prune: db.prepare<[number, number]>(
+        `DELETE FROM runs WHERE ordinal IN (
+           SELECT ordinal FROM runs INDEXED BY runs_by_age WHERE final = 1 AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
+      ),
       ping: db.prepare('SELECT 1'),
     };
     this.writeBatch = db.transaction((batch: WriteParams[]) => batch.map((params) => this.writeOne(params)));
   }
 
   /** Opens (creating folder and file if missing) and migrates the database at `path`. */
-  static open(path: string): SqliteRunStore {
+  static open(path: string, options: SqliteRunStoreOptions = {}): SqliteRunStore {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     migrate(db);
-    return new SqliteRunStore(db);
+    return new SqliteRunStore(db, options);
   }
 
   get(id: string): Promise<RunRecord | undefined> {
@@ -175,7 +197,7 @@ export class SqliteRunStore implements RunStore {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new InvalidCursorError());
     }
-    const text = listStatementText(query);
+    const text = listSql(query);
     let statement = this.listStatements.get(text);
     if (!statement) {
       statement = this.db.prepare(text);
@@ -200,6 +222,20 @@ export class SqliteRunStore implements RunStore {
     return Promise.resolve(this.statements.unfinished.all().map((row) => JSON.parse(row.record) as RunRecord));
   }
 
+  async *unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
+    let after = 0;
+    for (let first = true; ; first = false) {
+      // Reads are synchronous here: the loop runs between them even if the reader never waits.
+      if (!first) await nextTurn();
+      if (!this.db.open) return;
+      const rows = this.statements.unfinishedAfter.all(after, batchSize);
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1]!.ordinal;
+      yield rows.map((row) => ({ id: row.id, stale: row.stale === 1 }));
+      if (rows.length < batchSize) return;
+    }
+  }
+
   countUnfinished(): Promise<UnfinishedCounts> {
     const counts: UnfinishedCounts = { queued: 0, running: 0, stale: 0 };
     for (const { status, stale, n } of this.statements.countUnfinished.all()) {
@@ -209,8 +245,19 @@ export class SqliteRunStore implements RunStore {
     return Promise.resolve(counts);
   }
 
-  pruneFinished(beforeMs: number): Promise<number> {
-    return Promise.resolve(this.statements.prune.run(beforeMs).changes);
+  /**
+   * Deletes in statements of at most `pruneBatch` rows, oldest first, and lets the event loop run
+   * between them (setImmediate): webhooks and pushes go on while a large backlog is pruned.
+   */
+  async pruneFinished(beforeMs: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      if (!this.db.open) return removed;
+      const count = this.statements.prune.run(beforeMs, this.pruneBatch).changes;
+      removed += count;
+      if (count < this.pruneBatch) return removed;
+      await nextTurn();
+    }
   }
 
   ping(): Promise<void> {
@@ -228,6 +275,28 @@ export class SqliteRunStore implements RunStore {
     }
     return Promise.resolve();
   }
+}
+
+/**
+ * The list statement for the filters a query sets (named parameters @before, @limit and each
+ * filter). A caller's list walks an index of the caller's own runs (the one that also holds the
+ * other filters): with statistics (ANALYZE) the planner could otherwise prefer another owner's
+ * flow index and walk that whole flow for an empty page — work, and a timing leak of the flow's
+ * size, that the caller's own runs do not bound.
+ */
+export function listSql(query: Pick<RunListQuery, 'flowId' | 'status' | 'owner'>): string {
+  const where = ['ordinal < @before'];
+  if (query.flowId !== undefined) where.push('flow_id = @flowId');
+  if (query.status !== undefined) where.push('status = @status');
+  if (query.owner !== undefined) where.push('owner = @owner');
+  const from = query.owner !== undefined ? `runs INDEXED BY ${ownerIndex(query)}` : 'runs';
+  return `SELECT ordinal, record FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ordinal DESC LIMIT @limit`;
+}
+
+/** The index of an owner's runs that covers the query's other filters too. */
+function ownerIndex(query: Pick<RunListQuery, 'flowId' | 'status'>): string {
+  if (query.flowId !== undefined) return query.status !== undefined ? 'runs_by_owner_flow_status' : 'runs_by_owner_flow';
+  return query.status !== undefined ? 'runs_by_owner_status' : 'runs_by_owner';
 }
 
 function migrate(db: Database.Database): void {

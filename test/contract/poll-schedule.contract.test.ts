@@ -24,6 +24,20 @@ function pollScheduleContract(name: string, factory: ScheduleFactory): void {
   describe(`PollSchedule contract: ${name}`, () => {
     afterEach(() => factory.closeAll());
 
+    it('addMany schedules many at once, only what is not scheduled yet', async () => {
+      const s = await factory.make();
+      await s.add('a', T + 100);
+      await s.addMany([
+        { id: 'a', dueAtMs: T + 1 },
+        { id: 'b', dueAtMs: T + 20 },
+        { id: 'c', dueAtMs: T + 30 },
+        { id: 'b', dueAtMs: T + 5 },
+      ]);
+      await s.addMany([]);
+      expect(await s.size()).toBe(3);
+      expect(await s.takeDue(T + 1000, 10, 60_000)).toEqual(['b', 'c', 'a']);
+    });
+
     it('add schedules only what is not scheduled yet; set moves; remove forgets', async () => {
       const s = await factory.make();
       await s.add('a', T + 100);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { RedisRunStore } from '../../src/store/redis-run-store.js';
-import { listStatementText, SqliteRunStore } from '../../src/store/sqlite-run-store.js';
+import { listSql, SqliteRunStore } from '../../src/store/sqlite-run-store.js';
 import { deletePrefix, redisAvailable, testRedis, uniquePrefix } from '../support/redis.js';
 import { record } from './run-store.contract.js';
 import type { RunStatus } from '../../src/runs/run.js';
@@ -67,11 +67,11 @@ describe('a list filtered by a foreign flow walks only the caller’s own runs',
       const db = new Database(path);
       try {
         db.exec('ANALYZE');
-        const plan = (query: { flowId?: string; status?: RunStatus; owner?: string }, text = listStatementText(query)) =>
+        const plan = (query: { flowId?: string; status?: RunStatus; owner?: string }, text = listSql(query)) =>
           (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all({ before: 1e15, limit: 51, ...query }) as Array<{ detail: string }>).map((row) => row.detail).join('; ');
-        expect(plan({ owner: 'bob', flowId: 'alice-flow' })).toMatch(/USING INDEX runs_by_owner \(owner=\?/);
-        expect(plan({ owner: 'bob', status: 'queued' })).toMatch(/USING INDEX runs_by_owner \(owner=\?/);
-        expect(plan({ owner: 'bob', flowId: 'alice-flow', status: 'queued' })).toMatch(/USING INDEX runs_by_owner \(owner=\?/);
+        expect(plan({ owner: 'bob', flowId: 'alice-flow' })).toMatch(/USING INDEX runs_by_owner\w* \(owner=\?/);
+        expect(plan({ owner: 'bob', status: 'queued' })).toMatch(/USING INDEX runs_by_owner\w* \(owner=\?/);
+        expect(plan({ owner: 'bob', flowId: 'alice-flow', status: 'queued' })).toMatch(/USING INDEX runs_by_owner\w* \(owner=\?/);
       } finally {
         db.close();
       }

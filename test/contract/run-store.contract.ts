@@ -187,6 +187,27 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect(ids).not.toContain(done.run.id);
       }));
 
+    it('hands out the unfinished runs in batches of at most the size asked, each once', () =>
+      within(factory, async (store) => {
+        const unfinished: string[] = [];
+        for (let i = 0; i < 7; i++) unfinished.push((await put(store, record({ status: i % 2 === 0 ? 'running' : 'queued' }))).run.id);
+        await put(store, record({ status: 'success' }));
+        const given = record({ status: 'running' });
+        const stale = await put(store, { ...given, run: { ...given.run, stale: true } });
+        const sizes: number[] = [];
+        const seen: string[] = [];
+        const staleOnes: string[] = [];
+        for await (const batch of store.unfinishedBatches(3)) {
+          sizes.push(batch.length);
+          seen.push(...batch.map((r) => r.id));
+          staleOnes.push(...batch.filter((r) => r.stale).map((r) => r.id));
+        }
+        expect(sizes.every((size) => size >= 1 && size <= 3)).toBe(true);
+        expect(new Set(seen).size).toBe(seen.length);
+        expect(seen.sort()).toEqual([...unfinished, stale.run.id].sort());
+        expect(staleOnes).toEqual([stale.run.id]);
+      }));
+
     it('counts unfinished runs by status, stale ones apart', () =>
       within(factory, async (store) => {
         await put(store, record({ status: 'queued' }));

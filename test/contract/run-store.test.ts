@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresPool } from '../../src/postgres/postgres-connection.js';
 import { migrate, readEpoch, SCHEMA_VERSION } from '../../src/postgres/postgres-schema.js';
 import { MemoryRunStore } from '../../src/store/memory-run-store.js';
-import { PostgresRunStore } from '../../src/store/postgres-run-store.js';
+import { listQuery, PostgresRunStore } from '../../src/store/postgres-run-store.js';
 import { RedisRunStore } from '../../src/store/redis-run-store.js';
 import { SqliteRunStore } from '../../src/store/sqlite-run-store.js';
 import { postgresAvailable, TestDatabase } from '../support/postgres.js';
@@ -120,6 +120,34 @@ describe.skipIf(!postgresUp)('postgres', () => {
       expect(versions.rows.map((row: { version: number }) => row.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     } finally {
       for (const pool of pools) await pool.end();
+    }
+  });
+
+  it('pages every filter combination, and the unfinished runs, by reading an index in order (no sort of the matches)', async () => {
+    const { pool } = await db!.migratedPool('plans');
+    const client = await pool.connect();
+    try {
+      // A sort is then chosen only when no index gives the order (ordering by the float8 alias did).
+      await client.query('SET enable_sort = off');
+      const planOf = async (text: string, values: unknown[]) =>
+        (await client.query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${text}`, values })).rows.map((row) => row['QUERY PLAN']).join('\n');
+      for (const flowId of [undefined, 'f']) {
+        for (const status of [undefined, 'failed' as const]) {
+          for (const owner of [undefined, 'alice']) {
+            for (const before of [undefined, 500]) {
+              const { text, values } = listQuery({ flowId, status, owner, limit: 50 }, before);
+              const plan = await planOf(text, values ?? []);
+              expect(plan, `${flowId}/${status}/${owner}/${before}`).not.toMatch(/Sort/);
+              expect(plan, `${flowId}/${status}/${owner}/${before}`).toMatch(/Index Scan Backward/);
+            }
+          }
+        }
+      }
+      const unfinished = await planOf('SELECT ordinal::float8 AS ordinal, id, stale FROM rungate_runs WHERE NOT final AND ordinal > $1 ORDER BY rungate_runs.ordinal LIMIT $2', [0, 1000]);
+      expect(unfinished).toMatch(/rungate_runs_unfinished_by_ordinal/);
+    } finally {
+      client.release();
+      await pool.end();
     }
   });
 
@@ -249,7 +277,7 @@ describe('sqlite durability', () => {
     for (let i = 0; i < 3; i++) await SqliteRunStore.open(path).close();
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 1 }]);
+      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 2 }]);
       expect(db.prepare('SELECT COUNT(*) AS n FROM runs').get()).toEqual({ n: 1 });
     } finally {
       db.close();

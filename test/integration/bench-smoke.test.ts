@@ -23,8 +23,9 @@ describe('npm run bench --smoke', () => {
     const buildDir = (inject as (key: string) => unknown)('rungateBuildDir');
     expect(typeof buildDir === 'string' && existsSync(join(buildDir, 'gateway.js'))).toBe(true);
     const clusterStores = [...((await redisAvailable()) ? ['redis'] : []), ...((await postgresAvailable()) ? ['postgres'] : [])];
-    const scenarios = ['waiting', 'ingest', 'fanout', 'memory', ...(clusterStores.length > 0 ? ['cluster'] : [])];
-    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--scenarios', scenarios.join(','), '--cluster-stores', clusterStores.join(','), '--out', outDir], {
+    const scenarios = ['waiting', 'ingest', 'fanout', 'memory', ...(clusterStores.length > 0 ? ['cluster'] : []), 'scale'];
+    const scaleStores = ['sqlite', ...(clusterStores.includes('postgres') ? ['postgres'] : [])];
+    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--scenarios', scenarios.join(','), '--cluster-stores', clusterStores.join(','), '--scale-stores', scaleStores.join(','), '--out', outDir], {
       cwd: ROOT,
       env: { ...process.env, RUNGATE_BENCH_DIST: buildDir as string },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,7 +53,13 @@ describe('npm run bench --smoke', () => {
     // With every webhook arriving, the gateway asked upstream nothing.
     expect(waiting.raw.find((row: { waiter: string; dropRate: number }) => row.waiter === 'rungate' && row.dropRate === 0).getsPerRun).toBe(0);
 
+    const scale = JSON.parse(readFileSync(join(outDir, files.find((name) => name.endsWith('-scale.json'))!), 'utf8'));
+    // Every seeded unfinished run was resumed, and pruning removed every finished one.
+    for (const point of scale.raw.restart) expect(point.resumed).toBe(point.size);
+    for (const point of scale.raw.prune) expect(point.removed).toBe(point.size);
+    expect(stdout).toContain('**Restart with N unfinished runs');
+
     expect(stdout).toContain('| scenario | measure | rungate | baseline | ratio | goal | met |');
     for (const title of ['Waiting', 'Webhook ingest', 'Fan-out', 'Memory']) expect(stdout).toContain(`| ${title} |`);
-  }, 90_000);
+  }, 180_000);
 });

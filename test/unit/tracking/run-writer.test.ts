@@ -8,7 +8,7 @@ import type { RunRecord } from '../../../src/runs/run-record.js';
 import { StoreResetError } from '../../../src/errors.js';
 import { seqFloor } from '../../../src/runs/seq-rule.js';
 import { RunLedger } from '../../../src/tracking/run-ledger.js';
-import type { RunListPage, RunListQuery, RunStore, UnfinishedCounts } from '../../../src/store/run-store.js';
+import type { RunListPage, RunListQuery, RunStore, UnfinishedCounts, UnfinishedRun } from '../../../src/store/run-store.js';
 
 function setup() {
   const store = new MemoryRunStore();
@@ -83,6 +83,9 @@ class ResettableStore implements RunStore {
   }
   listUnfinished(): Promise<RunRecord[]> {
     return this.inner.listUnfinished();
+  }
+  unfinishedBatches(batchSize: number): AsyncIterable<UnfinishedRun[]> {
+    return this.inner.unfinishedBatches(batchSize);
   }
   countUnfinished(): Promise<UnfinishedCounts> {
     return this.inner.countUnfinished();
