@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { parseRetryAfter } from '../upstream/index.js';
-import { BlockedAddressError, literalHostBlocked, pinnedLookup } from './outbound-guard.js';
+import { BlockedAddressError, literalHostBlocked, pinnedLookup, type Resolver } from './outbound-guard.js';
 
 /** What one attempt came to. */
 export type AttemptOutcome =
@@ -21,6 +21,8 @@ export interface DeliverySenderOptions {
   allowPrivate: boolean;
   /** Bytes of an answer's body that are read (then the socket is dropped rather than drained). */
   maxAnswerBytes?: number;
+  /** Name resolution (the system's by default; tests give their own names). */
+  resolve?: Resolver;
 }
 
 const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024;
@@ -35,7 +37,7 @@ export class DeliverySender {
   private readonly maxAnswerBytes: number;
 
   constructor(private readonly options: DeliverySenderOptions) {
-    const lookup = pinnedLookup(options.allowPrivate);
+    const lookup = pinnedLookup(options.allowPrivate, options.resolve);
     this.agents = {
       http: new http.Agent({ keepAlive: true, lookup }),
       https: new https.Agent({ keepAlive: true, lookup }),

@@ -69,7 +69,8 @@ export function literalHostBlocked(url: URL, allowPrivate: boolean): boolean {
   return literal !== undefined && isBlockedAddress(literal);
 }
 
-type Resolver = (hostname: string, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+/** Resolves a host name to every address it has (dns.lookup with all: true). */
+export type Resolver = (hostname: string, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 const systemResolver: Resolver = (hostname, callback) => dnsLookup(hostname, { all: true, verbatim: true }, callback);
 

@@ -32,16 +32,16 @@ export class WebhookReceiver {
   ) {}
 
   static async start(secret: string, port = 0): Promise<WebhookReceiver> {
-    let receiver: WebhookReceiver | undefined;
-    const server = createServer((req, res) => {
+    const server = createServer();
+    const receiver = new WebhookReceiver(server, secret);
+    server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => receiver!.onRequest(req.headers, req.url ?? '/', Buffer.concat(chunks), res));
+      req.on('end', () => receiver.onRequest(req.headers, req.url ?? '/', Buffer.concat(chunks), res));
     });
-    receiver = new WebhookReceiver(server, secret);
     server.on('connection', (socket) => {
-      receiver!.sockets.add(socket);
-      socket.on('close', () => receiver!.sockets.delete(socket));
+      receiver.sockets.add(socket);
+      socket.on('close', () => receiver.sockets.delete(socket));
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return receiver;
