@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { parseRetryAfter } from '../upstream/index.js';
-import { BlockedAddressError, literalHostBlocked, pinnedLookup, type Resolver } from './outbound-guard.js';
+import { BlockedAddressError } from '../errors.js';
+import { literalHostBlocked, pinnedLookup, type Resolver } from './outbound-guard.js';
 
 /** What one attempt came to. */
 export type AttemptOutcome =

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { BlockedAddressError } from '../errors.js';
 
 /**
  * Addresses a caller-supplied webhook URL must not reach (unless --relay-allow-private):
@@ -54,13 +55,6 @@ export function webhookUrlProblem(text: string, allowPrivate: boolean): string |
   return undefined;
 }
 
-/** Raised by the pinned lookup when a host name resolves to an address a delivery must not reach. */
-export class BlockedAddressError extends Error {
-  readonly code = 'RUNGATE_RELAY_BLOCKED';
-  constructor(hostname: string) {
-    super(`${hostname} resolves to an address deliveries may not reach`);
-  }
-}
 
 /** Whether a delivery URL's literal host is blocked (names are checked at resolution, by the lookup). */
 export function literalHostBlocked(url: URL, allowPrivate: boolean): boolean {
