@@ -24,7 +24,7 @@ const BODY = JSON.stringify({ input: { document: { base64: Buffer.from('%PDF-1.4
 // Silent, also for the 'listening' line that is written whatever the level says.
 const silent = pino({ level: 'silent' }, { write() {} });
 
-async function gatewayOn(upstreamUrl, webhookSecret, args = []) {
+function gatewayOn(upstreamUrl, webhookSecret, args = []) {
   const config = loadServeConfig(['--port', '0', '--store', 'memory', '--upstream-url', upstreamUrl, '--webhook-secret', webhookSecret, '--log-level', 'silent', ...args], {});
   return startGateway({ ...config, simulate: false }, silent);
 }

@@ -113,6 +113,12 @@ export const ERROR_CATALOGUE = {
     className: 'LookupBudgetError',
     note: 'answered as RATE_LIMITED (HTTP 429) or `limit_exceeded` (WebSocket)',
   },
+  RUNGATE_ERR_RELAY_BLOCKED: {
+    origin: 'rungate',
+    message: 'The host of a webhookUrl resolves to an address deliveries may not reach',
+    className: 'BlockedAddressError',
+    note: 'the relay\'s pinned lookup; the delivery is failed with `lastError: "blocked"`',
+  },
   RUNGATE_ERR_INVALID_CURSOR: { origin: 'rungate', message: 'The cursor is not one this gateway handed out', className: 'InvalidCursorError', note: 'answered as INVALID_INPUT (HTTP 400)' },
   RUNGATE_ERR_WRITE_CONFLICT: { origin: 'rungate', message: 'The run kept changing while it was being written', className: 'WriteConflictError', note: 'answered as INTERNAL_ERROR (HTTP 500)' },
   RUNGATE_ERR_STORE_RESET: {
@@ -285,6 +291,14 @@ export class LookupBudgetError extends RungateError {
   constructor() {
     super('RUNGATE_ERR_LOOKUP_BUDGET');
     this.name = 'LookupBudgetError';
+  }
+}
+
+/** Raised by the relay's pinned lookup when a host name resolves to a blocked address. */
+export class BlockedAddressError extends RungateError {
+  constructor(hostname: string) {
+    super('RUNGATE_ERR_RELAY_BLOCKED', { message: `${hostname} resolves to an address deliveries may not reach` });
+    this.name = 'BlockedAddressError';
   }
 }
 

@@ -8,7 +8,7 @@ import type { RunRecord } from '../runs/run-record.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { PollSchedule } from './poll-schedule.js';
-import { nextPollDelayMs, startupJitterMs } from './poll-timing.js';
+import { nextPollDelayMs } from './poll-timing.js';
 import type { FinalVia, RecoveryPlanner } from './recovery-planner.js';
 import { resumeUnfinished } from './resume-unfinished.js';
 

@@ -6,6 +6,7 @@ import { isFinal } from '../runs/run.js';
 import { decodeCursor, encodeCursor, type UnfinishedCounts, type UnfinishedRun, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
+import { deliveryDueAtMs } from '../runs/delivery.js';
 
 /** Schema migrations, applied in order; the index + 1 is the schema version they lead to. */
 const MIGRATIONS: string[] = [
@@ -33,6 +34,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX runs_by_owner_flow ON runs (owner, flow_id, ordinal) WHERE owner IS NOT NULL;
    CREATE INDEX runs_by_owner_status ON runs (owner, status, ordinal) WHERE owner IS NOT NULL;
    CREATE INDEX runs_by_owner_flow_status ON runs (owner, flow_id, status, ordinal) WHERE owner IS NOT NULL;`,
+  // 3: the relay outbox's index: when a run's pending delivery is due (NULL: none pending).
+  `ALTER TABLE runs ADD COLUMN relay_due_ms INTEGER;
+   CREATE INDEX runs_relay_due ON runs (relay_due_ms) WHERE relay_due_ms IS NOT NULL;`,
 ];
 
 /** Finished runs one pruning statement deletes unless told otherwise: a statement of 2,000 (each row in ten indexes) held the loop for up to 1 s on a loaded 2-core machine, 250 about a third of that. */
@@ -59,6 +63,7 @@ interface WriteParams {
   rev: number;
   final: number;
   updatedAtMs: number;
+  relayDueMs: number | null;
   record: string;
   expectedRev: number;
 }
@@ -92,11 +97,12 @@ export class SqliteRunStore implements RunStore {
     this.statements = {
       get: db.prepare<[string], { record: string }>('SELECT record FROM runs WHERE id = ?'),
       insert: db.prepare(
-        `INSERT OR IGNORE INTO runs (id, flow_id, status, owner, rev, final, updated_at_ms, record)
-         VALUES (@id, @flowId, @status, @owner, @rev, @final, @updatedAtMs, @record)`,
+        `INSERT OR IGNORE INTO runs (id, flow_id, status, owner, rev, final, updated_at_ms, relay_due_ms, record)
+         VALUES (@id, @flowId, @status, @owner, @rev, @final, @updatedAtMs, @relayDueMs, @record)`,
       ),
       update: db.prepare(
-        `UPDATE runs SET status = @status, owner = @owner, rev = @rev, final = @final, updated_at_ms = @updatedAtMs, record = @record
+        `UPDATE runs SET status = @status, owner = @owner, rev = @rev, final = @final, updated_at_ms = @updatedAtMs,
+                         relay_due_ms = @relayDueMs, record = @record
          WHERE id = @id AND rev = @expectedRev`,
       ),
       unfinished: db.prepare<[], { record: string }>('SELECT record FROM runs WHERE final = 0'),
@@ -112,8 +118,12 @@ export class SqliteRunStore implements RunStore {
       // The age index named: with every row finished the planner may prefer to sort the table.
       prune: db.prepare<[number, number]>(
         `DELETE FROM runs WHERE ordinal IN (
-           SELECT ordinal FROM runs INDEXED BY runs_by_age WHERE final = 1 AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
+           SELECT ordinal FROM runs INDEXED BY runs_by_age WHERE final = 1 AND updated_at_ms < ? AND relay_due_ms IS NULL ORDER BY updated_at_ms LIMIT ?)`,
       ),
+      dueDeliveries: db.prepare<[number, number], { id: string }>(
+        'SELECT id FROM runs WHERE relay_due_ms IS NOT NULL AND relay_due_ms <= ? ORDER BY relay_due_ms LIMIT ?',
+      ),
+      pendingDeliveries: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM runs WHERE relay_due_ms IS NOT NULL'),
       ping: db.prepare('SELECT 1'),
     };
     this.writeBatch = db.transaction((batch: WriteParams[]) => batch.map((params) => this.writeOne(params)));
@@ -151,6 +161,7 @@ export class SqliteRunStore implements RunStore {
       rev: next.rev,
       final: isFinal(next.run.status) ? 1 : 0,
       updatedAtMs: next.updatedAtMs,
+      relayDueMs: deliveryDueAtMs(next.delivery) ?? null,
       record: JSON.stringify(next),
       expectedRev,
     };
@@ -243,6 +254,14 @@ export class SqliteRunStore implements RunStore {
       else if (status === 'queued' || status === 'running') counts[status] += n;
     }
     return Promise.resolve(counts);
+  }
+
+  listDueDeliveries(nowMs: number, limit: number): Promise<string[]> {
+    return Promise.resolve(this.statements.dueDeliveries.all(nowMs, limit).map((row) => row.id));
+  }
+
+  countPendingDeliveries(): Promise<number> {
+    return Promise.resolve(this.statements.pendingDeliveries.get()?.n ?? 0);
   }
 
   /**

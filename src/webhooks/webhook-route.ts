@@ -195,7 +195,7 @@ export function runIdCandidates(raw: Buffer): string[] {
   const head = raw.subarray(0, ID_SCAN_BYTES).toString('latin1');
   const found = new Set<string>();
   for (const match of head.matchAll(ID_FIELD)) {
-    if (isValidId(match[1])) found.add(match[1]!);
+    if (isValidId(match[1])) found.add(match[1]);
     if (found.size >= MAX_ID_CANDIDATES) break;
   }
   return [...found];

@@ -4,7 +4,7 @@ import { HttpClient, type FetchLike } from './http-client.js';
 import type { FlowRunOptions, WaitForManyOptions, WaitOptions } from './options.js';
 import { PushConnection } from './push/push-connection.js';
 import { Reachability } from './reachability.js';
-import { isFinalStatus, isValidId, type Run } from './run.js';
+import { isFinalStatus, isValidId, type Delivery, type Run } from './run.js';
 import { abortReason, unrefTimer } from './timers.js';
 import { loadWebSocket, type WebSocketConstructor } from './web-socket.js';
 
@@ -56,6 +56,10 @@ export interface RungateClient {
     cancel<T = unknown>(id: string): Promise<Run<T>>;
     /** Calls `onRun` with the latest state and then each change (seq grows); returns unsubscribe. */
     subscribe<T = unknown>(id: string, onRun: (run: Run<T>) => void, options?: SubscribeOptions): () => void;
+    /** The deliveries of the run's final state to its `webhookUrl` (none for a run started without one). */
+    deliveries(id: string): Promise<Delivery[]>;
+    /** Queues the run's failed deliveries again; resolves with the deliveries as they are then. */
+    retryDeliveries(id: string): Promise<Delivery[]>;
   };
   flows: {
     /** Starts a run of the flow with Doclo's options; with `wait: true` answers when it ends. */
@@ -200,6 +204,14 @@ export function createClient(options: ClientOptions): RungateClient {
           onError: (error) => subscribeOptions.onError?.(error),
         });
       },
+      deliveries: async (id: string) => {
+        checkId(id, 'run id');
+        return (await http.request<{ data: Delivery[] }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/deliveries`)).data;
+      },
+      retryDeliveries: async (id: string) => {
+        checkId(id, 'run id');
+        return (await http.request<{ data: Delivery[] }>('POST', `/api/v1/runs/${encodeURIComponent(id)}/deliveries/retry`)).data;
+      },
     },
     flows: {
       run: <T>(flowId: string, runOptions: FlowRunOptions) => {
@@ -211,6 +223,7 @@ export function createClient(options: ClientOptions): RungateClient {
         if (runOptions.idempotencyKey) body.idempotencyKey = runOptions.idempotencyKey;
         if (runOptions.wait) body.wait = true;
         if (runOptions.timeout) body.timeout = runOptions.timeout;
+        if (runOptions.webhookUrl) body.webhookUrl = runOptions.webhookUrl;
         const holdMs = runOptions.wait ? Math.min(runOptions.timeout ?? 30_000, 60_000) : 0;
         return http.request<Run<T>>('POST', `/api/v1/flows/${encodeURIComponent(flowId)}/run`, { body, holdMs });
       },

@@ -51,6 +51,23 @@ export interface Run<T = unknown> extends Execution<T> {
   stale?: boolean;
 }
 
+/** One delivery of a run's final state to the caller's own webhookUrl, as `runs.deliveries` shows it. */
+export interface Delivery {
+  /** The `webhook-id` header, the same on every attempt. */
+  id: string;
+  /** Without its query string. */
+  url: string;
+  event: 'execution.completed' | 'execution.failed' | 'execution.cancelled';
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  lastAttemptAt?: string;
+  lastStatus?: number;
+  /** `timeout`, a network error code, `blocked` (the host resolved to a private address), `max age reached`. */
+  lastError?: string;
+  nextAttemptAt?: string;
+  deliveredAt?: string;
+}
+
 /**
  * Run and flow ids (contract section 2): Doclo's `exec_…` ids and flow slugs, and nothing that
  * could smuggle markup or a path. The first character is a letter or digit, so an id is never a
