@@ -1,6 +1,7 @@
 import type { RunRecord } from '../runs/run-record.js';
 import { isFinal, normalizeStatus, statusRank, type RunSource } from './run.js';
 import { nextSeq } from './seq-rule.js';
+import { appendTimeline } from './run-timeline.js';
 
 /** News about a run from any source: Doclo's fields, status in any vocabulary. */
 export type RunNews = { id: string; status?: unknown; flowId?: unknown; progress?: unknown; [field: string]: unknown };
@@ -84,6 +85,7 @@ export function mergeRun(
       ...(notes.startedHere ? { startedHere: true } : {}),
     };
     annotate(record, notes);
+    record.timeline = appendTimeline(undefined, record.run, nowMs);
     return { kind: 'changed', record };
   }
 
@@ -110,5 +112,6 @@ export function mergeRun(
   }
   if (staleFlip) run.stale = true;
   next.run = { ...run, id: previous.id, flowId: previous.flowId, status, seq: nextSeq(previous.seq, seqFloor), source };
+  next.timeline = appendTimeline(current.timeline, next.run, nowMs);
   return { kind: 'changed', record: next };
 }

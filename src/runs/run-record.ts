@@ -1,4 +1,4 @@
-import type { Run } from './run.js';
+import type { Run, TimelineEntry } from './run.js';
 
 /** A run as the gateway stores it: the public run plus what only the gateway needs. */
 export interface RunRecord {
@@ -15,4 +15,9 @@ export interface RunRecord {
   startedHere?: boolean;
   /** When the gateway last accepted a write. */
   updatedAtMs: number;
+  /**
+   * Every accepted change, oldest first (bounded: see run-timeline.ts). Part of the record, so it
+   * is written in the same compare-and-set as the change itself, by every store driver.
+   */
+  timeline?: TimelineEntry[];
 }
