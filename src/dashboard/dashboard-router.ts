@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { PAGE_CSS } from './page-css.js';
 import { PAGE_HTML } from './page-html.js';
-import { PAGE_SCRIPT } from './page-script.js';
+import { pageScript } from './page-bundle.js';
 
 /**
  * The page may load only its own files and talk only to this gateway (REST and /ws). No inline
@@ -37,7 +37,7 @@ function asset(contentType: string, text: string): Asset {
 export function createDashboardRouter(): Router {
   const assets = new Map<string, Asset>([
     ['/', asset('text/html; charset=utf-8', PAGE_HTML)],
-    ['/dashboard.js', asset('text/javascript; charset=utf-8', PAGE_SCRIPT)],
+    ['/dashboard.js', asset('text/javascript; charset=utf-8', pageScript())],
     ['/dashboard.css', asset('text/css; charset=utf-8', PAGE_CSS)],
   ]);
   const router = Router();

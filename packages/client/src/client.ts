@@ -45,6 +45,8 @@ export interface FlowSubscribeOptions extends SubscribeOptions {
    * `since`: what changed while the socket was down is read then (`runs.list`).
    */
   onLive?: () => void;
+  /** Called when the socket goes down while subscribed; the client reconnects by itself. */
+  onLost?: () => void;
 }
 
 /** Query of `runs.list`. */
@@ -271,6 +273,7 @@ export function createClient(options: ClientOptions): RungateClient {
           onRun: (run) => onRun(run as Run<T>),
           onError: (error) => subscribeOptions.onError?.(error),
           onLive: () => subscribeOptions.onLive?.(),
+          onLost: () => subscribeOptions.onLost?.(),
         });
       },
     },

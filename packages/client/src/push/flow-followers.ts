@@ -7,6 +7,8 @@ export interface FlowListener {
   onError(error: DocloError): void;
   /** The gateway confirmed the subscription on a (new) socket: changes from here on come by push. */
   onLive?(): void;
+  /** The socket went down: changes come again after the next `onLive`. */
+  onLost?(): void;
 }
 
 /** How many runs' last handed-over states the flow followers remember for de-duplication. */

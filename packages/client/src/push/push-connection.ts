@@ -55,6 +55,7 @@ function callSafely(action: () => void): void {
 export class PushConnection {
   private readonly followers = new FollowerRegistry();
   private readonly flows = new FlowFollowers();
+  private socketOpen = false;
   private readonly transport: SocketTransport;
   private readonly fallback: LongPollFallback;
 
@@ -140,6 +141,9 @@ export class PushConnection {
 
   private onTransportState(state: TransportState): void {
     this.options.reachability?.socket(state === 'open');
+    const lost = this.socketOpen && state !== 'open';
+    this.socketOpen = state === 'open';
+    if (lost) for (const flowId of this.flows.flows()) for (const listener of this.flows.of(flowId)) callSafely(() => listener.onLost?.());
     if (state !== 'open') this.forgetSubscriptions();
     switch (state) {
       case 'open':
