@@ -31,6 +31,9 @@ import { StoredTokenBucket } from './limits/budget.js';
 import { createUpstream } from './upstream/index.js';
 import type { Upstream } from './upstream/upstream.js';
 import { WEBHOOK_PATH, createWebhookHandler, isWebhookRequest } from './webhooks/webhook-route.js';
+import { DeliverySender } from './relay/delivery-sender.js';
+import { DeliveryWorker } from './relay/delivery-worker.js';
+import { packageVersion } from './version.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -141,12 +144,40 @@ async function assemble(
     cacheEntries: () => cache.size(),
     scheduledPolls: () => schedule.size(),
     rateBudgetRemaining: () => upstream.rateBudget().remaining,
+    pendingDeliveries: () => store.countPendingDeliveries(),
   });
+
+  // The relay: final states delivered to callers' own webhookUrl (contract section 8).
+  const relaySecret = config.relay.secret ?? webhookSecrets[0];
+  if (relaySecret === undefined) logger.warn('no --relay-secret and no --webhook-secret: deliveries to callers are sent unsigned');
+  const sender = new DeliverySender({ timeoutMs: config.relay.timeoutMs, allowPrivate: config.relay.allowPrivate });
+  closers.push(() => sender.close());
+  const relay = new DeliveryWorker(
+    { store, sender, logger: logger.child({ component: 'relay' }), onResult: (result) => metrics.relayDeliveries.inc({ result }) },
+    {
+      concurrency: config.relay.concurrency,
+      perHost: config.relay.perHost,
+      // Longer than an attempt can take, so a live instance never loses a lease mid-attempt.
+      leaseMs: config.relay.timeoutMs + 5000,
+      scanIntervalMs: config.relay.scanIntervalMs,
+      baseDelayMs: config.relay.baseDelayMs,
+      maxDelayMs: 3600_000,
+      maxAgeMs: config.relay.maxAgeMs,
+      secret: relaySecret,
+      instanceId: `${process.pid}-${randomBytes(6).toString('hex')}`,
+      userAgent: `rungate/${packageVersion()}`,
+    },
+  );
+  closers.push(() => relay.close());
 
   const writer = new RunWriter(store, cache, bus, logger, {
     onChanged: (record) => {
       metrics.runChanges.inc({ source: record.run.source });
       if (isFinal(record.run.status)) metrics.runsFinal.inc({ source: record.run.source, status: record.run.status });
+    },
+    // The write that created a delivery here hands it to the worker at once (no wait for a scan).
+    onWritten: (record) => {
+      if (record.delivery?.status === 'pending') relay.nudge(record.run.id);
     },
     ...(ledger && watch ? { ledger, seqFloor: () => watch.seqFloor(), onStoreReset: (error: StoreResetError) => watch.confirm(error) } : {}),
   });
@@ -232,6 +263,8 @@ async function assemble(
     eventStreamOriginAllowed: sameOriginOrAllowed(config.allowedOrigins, () => publicUrl),
     webhookUrl: () => `${publicUrl}${WEBHOOK_PATH}`,
     callerMaxWaitMs: config.upstream.callerMaxWaitMs,
+    relayAllowPrivate: config.relay.allowPrivate,
+    retryDeliveries: (runId) => relay.retryFailed(runId),
     ...(config.perRunWebhookSecret ? { newWebhookSecret: () => `whsec_${randomBytes(24).toString('base64url')}` } : {}),
     webhookHandler,
   });
@@ -304,6 +337,7 @@ async function assemble(
   if (!publicUrl) publicUrl = url;
 
   await progress?.start();
+  relay.start();
   const resumed = await poller.start();
   if (resumed > 0) logger.info({ runs: resumed }, 'resumed polling of unfinished runs');
 

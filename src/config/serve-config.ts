@@ -152,6 +152,32 @@ export const SERVE_OPTIONS = {
       help: "longest wait for Doclo's rate limit that a start or cancel sleeps through for its caller; a longer one is answered 429 RATE_LIMITED at once",
     },
   },
+  relay: {
+    secret: {
+      flag: 'relay-secret', env: 'RUNGATE_RELAY_SECRET', kind: 'string',
+      check: (v: string) => (v.trim().length === 0 ? 'must not be empty' : undefined),
+      help: "signs the webhooks delivered to callers' own webhookUrl (X-Doclo-Signature); default: the first --webhook-secret",
+    },
+    allowPrivate: {
+      flag: 'relay-allow-private', env: 'RUNGATE_RELAY_ALLOW_PRIVATE', kind: 'boolean', default: false,
+      help: 'allow caller webhook URLs on loopback and private networks (and host names that resolve there)',
+    },
+    timeoutMs: { flag: 'relay-timeout-ms', env: 'RUNGATE_RELAY_TIMEOUT_MS', kind: 'int', default: 10_000, check: between(100, 120_000), help: 'per-attempt timeout of a delivery' },
+    maxAgeMs: {
+      flag: 'relay-max-age-h', env: 'RUNGATE_RELAY_MAX_AGE_H', kind: 'int', default: 24, check: between(1, 24 * 30), to: (hours: number) => hours * 3600_000,
+      help: 'a delivery not through after this many hours of retries is failed',
+    },
+    baseDelayMs: {
+      flag: 'relay-retry-ms', env: 'RUNGATE_RELAY_RETRY_MS', kind: 'int', default: 1000, check: between(10, 3000),
+      help: 'first retry of a delivery after about this long (×0.5 to ×1.5); each later wait doubles, up to an hour',
+    },
+    concurrency: { flag: 'relay-concurrency', env: 'RUNGATE_RELAY_CONCURRENCY', kind: 'int', default: 64, check: between(1, 10_000), help: 'delivery attempts in flight at once' },
+    perHost: { flag: 'relay-per-host', env: 'RUNGATE_RELAY_PER_HOST', kind: 'int', default: 16, check: between(1, 10_000), help: 'delivery attempts in flight at once to one destination host' },
+    scanIntervalMs: {
+      flag: 'relay-scan-ms', env: 'RUNGATE_RELAY_SCAN_MS', kind: 'int', default: 500, check: between(50, 60_000),
+      help: "how often the store is asked for due deliveries (retries, a restarted or dead instance's deliveries)",
+    },
+  },
   proxyWrites: {
     flag: 'proxy-writes', env: 'RUNGATE_PROXY_WRITES', kind: 'boolean', default: false,
     help: 'also pass non-GET requests for other Doclo routes through to Doclo (admins only when auth is on)',

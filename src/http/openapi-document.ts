@@ -93,7 +93,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: {
           summary: 'Queue the failed deliveries again',
           parameters: [ref('parameters', 'RunId')],
-          responses: { '202': { description: 'queued' }, ...runErrors },
+          responses: { '202': json(ref('schemas', 'Deliveries'), 'the deliveries, the failed ones queued again'), ...runErrors },
         },
       },
       '/api/v1/runs/{id}/events': {

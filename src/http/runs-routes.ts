@@ -17,6 +17,8 @@ import { parsePreferWait } from './prefer-wait.js';
 import { callerGone } from './caller-gone.js';
 import { isPlainObject } from '@rungate/client/shared';
 import { redactUrl } from '../util/redact-url.js';
+import { webhookUrlProblem } from '../relay/outbound-guard.js';
+import { viewOf } from '../runs/delivery.js';
 
 export interface RunsRouteDeps {
   upstream: Upstream;
@@ -34,6 +36,10 @@ export interface RunsRouteDeps {
   callerMaxWaitMs: number;
   /** A fresh per-run webhook secret, when the gateway sends them. */
   newWebhookSecret?: () => string;
+  /** Whether callers' webhookUrls may point at loopback and private hosts (--relay-allow-private). */
+  relayAllowPrivate: boolean;
+  /** Queues the failed deliveries of a run again (POST …/deliveries/retry); resolves to the run's record after. */
+  retryDeliveries: (runId: string) => Promise<RunRecord | undefined>;
 }
 
 const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
@@ -46,9 +52,9 @@ function checkId(id: string, what: string): void {
 }
 
 /** Reads a start request's body, keeping only the fields the gateway passes through. */
-function parseStartBody(body: unknown): { start: StartRunBody; wait: boolean; timeoutMs: number } {
+function parseStartBody(body: unknown, allowPrivate: boolean): { start: StartRunBody; wait: boolean; timeoutMs: number; webhookUrl: string | undefined } {
   if (!isPlainObject(body)) throw answers.invalidInput('Request body must be a JSON object');
-  const { input, metadata, version, idempotencyKey, wait, timeout } = body;
+  const { input, metadata, version, idempotencyKey, wait, timeout, webhookUrl } = body;
   if (!isPlainObject(input)) throw answers.missingField('input', 'must be an object');
   if (metadata !== undefined && !isPlainObject(metadata)) throw answers.validation('metadata must be an object', { field: 'metadata' });
   if (version !== undefined && typeof version !== 'string') throw answers.validation('version must be a string', { field: 'version' });
@@ -59,12 +65,23 @@ function parseStartBody(body: unknown): { start: StartRunBody; wait: boolean; ti
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
     throw answers.validation('timeout must be a positive number of milliseconds (at most 60000 are used)', { field: 'timeout' });
   }
+  // The caller's own webhook: the gateway delivers there itself (contract section 8), so it is
+  // checked here, before anything is started, and never sent to Doclo.
+  if (webhookUrl !== undefined) {
+    const problem = typeof webhookUrl === 'string' ? webhookUrlProblem(webhookUrl, allowPrivate) : 'must be a string';
+    if (problem) throw answers.invalidInput(`webhookUrl ${problem}`, { field: 'webhookUrl' });
+  }
   const start: StartRunBody = { input };
   if (metadata !== undefined) start.metadata = metadata;
   if (version !== undefined) start.version = version;
   if (idempotencyKey !== undefined) start.idempotencyKey = idempotencyKey;
   // A longer timeout is held to the 60 s Doclo allows, not refused.
-  return { start, wait: wait === true, timeoutMs: typeof timeout === 'number' ? Math.min(timeout, MAX_SYNC_TIMEOUT_MS) : DEFAULT_SYNC_TIMEOUT_MS };
+  return {
+    start,
+    wait: wait === true,
+    timeoutMs: typeof timeout === 'number' ? Math.min(timeout, MAX_SYNC_TIMEOUT_MS) : DEFAULT_SYNC_TIMEOUT_MS,
+    webhookUrl: typeof webhookUrl === 'string' ? webhookUrl : undefined,
+  };
 }
 
 /** Doclo's REST routes, answered from the gateway's own state wherever it can. */
@@ -122,7 +139,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
   router.post('/flows/:flowId/run', async (req, res) => {
     const flowId = req.params.flowId;
     checkId(flowId, 'flowId');
-    const { start, wait, timeoutMs } = parseStartBody(req.body);
+    const { start, wait, timeoutMs, webhookUrl } = parseStartBody(req.body, deps.relayAllowPrivate);
     const owner = principalOf(res)?.sub;
     const webhookSecret = deps.newWebhookSecret?.();
     // The start lives only as long as its caller's patience: a caller that left (or a rate-limit
@@ -137,6 +154,7 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
       startedHere: true,
       ...(owner !== undefined ? { owner } : {}),
       ...(webhookSecret ? { webhookSecret } : {}),
+      ...(webhookUrl !== undefined ? { webhookUrl } : {}),
     });
     if (!result.record) throw answers.unavailable('Doclo answered the start with something that is not a run');
     if (!wait || isFinal(result.record.run.status)) return sendRun(res, result.record.run);
@@ -201,6 +219,26 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
     checkId(id, 'id');
     const record = await findReadable(res, id);
     res.status(200).json({ data: timelineOf(record) });
+  });
+
+  router.get('/runs/:id/deliveries', async (req, res) => {
+    const id = req.params.id;
+    checkId(id, 'id');
+    await findReadable(res, id);
+    // From the store, not the cache: delivery attempts are written there, not announced.
+    const record = await deps.store.get(id);
+    res.status(200).json({ data: record?.delivery ? [viewOf(record.delivery)] : [] });
+  });
+
+  router.post('/runs/:id/deliveries/retry', async (req, res) => {
+    const id = req.params.id;
+    checkId(id, 'id');
+    const record = await findReadable(res, id);
+    // A `runs` claim grants reading only: queueing deliveries again needs the owner or an admin.
+    const principal = principalOf(res);
+    if (principal && !principal.admin && record.owner !== principal.sub) throw answers.forbidden();
+    const after = await deps.retryDeliveries(id);
+    res.status(202).json({ data: after?.delivery ? [viewOf(after.delivery)] : [] });
   });
 
   router.post('/runs/:id/cancel', async (req, res) => {

@@ -11,6 +11,8 @@ export interface GatewayStateSources {
   scheduledPolls: () => Promise<number>;
   /** Doclo's X-RateLimit-Remaining as last seen; undefined before any answer carried it. */
   rateBudgetRemaining: () => number | undefined;
+  /** Deliveries to callers' webhookUrls still pending, in the store. */
+  pendingDeliveries?: () => Promise<number>;
 }
 
 /** Scrapes (and dashboards) within this long of each other share one read of the store. */
@@ -67,6 +69,20 @@ export class GatewayMetrics {
     help: 'Accepted run state changes, by source',
     labelNames: ['source'] as const,
     registers: [this.registry],
+  });
+  readonly relayDeliveries = new Counter({
+    name: 'rungate_relay_deliveries_total',
+    help: "Attempts to deliver final states to callers' own webhookUrl, by result (delivered, retried, failed, blocked)",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly relayPending = new Gauge({
+    name: 'rungate_relay_pending',
+    help: "Deliveries to callers' own webhookUrl not yet delivered or failed",
+    registers: [this.registry],
+    collect: async () => {
+      if (this.sources?.pendingDeliveries) this.relayPending.set(await this.sources.pendingDeliveries());
+    },
   });
   readonly pollsScheduled = new Gauge({
     name: 'rungate_polls_scheduled',

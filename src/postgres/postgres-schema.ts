@@ -193,6 +193,45 @@ export const MIGRATIONS: readonly string[] = [
     RETURN coalesce(taken, false);
   END $$;
   `,
+  // 3: the relay outbox's index (contract section 8).
+  `
+  -- When a run's pending delivery is due (its lease's end while one is held); NULL: none pending.
+  -- Written by the same statement as the record, so a final state and its delivery commit together.
+  ALTER TABLE rungate_runs ADD COLUMN relay_due_ms bigint;
+  CREATE INDEX rungate_runs_relay_due ON rungate_runs (relay_due_ms) WHERE relay_due_ms IS NOT NULL;
+
+  -- rungate_put_runs with the due times of the batch's deliveries; the version without them is
+  -- dropped, so an instance of an older build fails loudly instead of losing the index.
+  DROP FUNCTION rungate_put_runs(integer[], text[], text[], text[], text[], boolean[], boolean[], integer[], bigint[], text[]);
+  CREATE FUNCTION rungate_put_runs(
+    p_expected_rev integer[], p_id text[], p_flow_id text[], p_status text[], p_owner text[],
+    p_final boolean[], p_stale boolean[], p_rev integer[], p_updated_at_ms bigint[], p_record text[],
+    p_relay_due_ms bigint[])
+  RETURNS boolean[] LANGUAGE plpgsql AS $$
+  DECLARE
+    written boolean[] := '{}';
+  BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
+      IF p_expected_rev[i] = 0 THEN
+        INSERT INTO rungate_runs (id, flow_id, status, owner, final, stale, rev, updated_at_ms, record, relay_due_ms)
+        VALUES (p_id[i], p_flow_id[i], p_status[i], p_owner[i], p_final[i], p_stale[i], p_rev[i], p_updated_at_ms[i], p_record[i], p_relay_due_ms[i])
+        ON CONFLICT (id) DO NOTHING;
+      ELSE
+        UPDATE rungate_runs
+           SET status = p_status[i], owner = p_owner[i], final = p_final[i], stale = p_stale[i],
+               rev = p_rev[i], updated_at_ms = p_updated_at_ms[i], record = p_record[i], relay_due_ms = p_relay_due_ms[i]
+         WHERE id = p_id[i] AND rev = p_expected_rev[i];
+      END IF;
+      written := written || FOUND;
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
+      IF written[i] THEN
+        PERFORM rungate_log_change(p_id[i], p_rev[i], p_updated_at_ms[i], p_record[i]);
+      END IF;
+    END LOOP;
+    RETURN written;
+  END $$;
+  `,
 ];
 
 /** The schema version this build of rungate knows. */

@@ -2,6 +2,7 @@ import type { RunRecord } from '../runs/run-record.js';
 import { isFinal, normalizeStatus, statusRank, type RunSource } from './run.js';
 import { nextSeq } from './seq-rule.js';
 import { appendTimeline } from './run-timeline.js';
+import { newDelivery, relayEventOf } from './delivery.js';
 
 /** News about a run from any source: Doclo's fields, status in any vocabulary. */
 export type RunNews = { id: string; status?: unknown; flowId?: unknown; progress?: unknown; [field: string]: unknown };
@@ -10,6 +11,8 @@ export type RunNews = { id: string; status?: unknown; flowId?: unknown; progress
 export interface RunAnnotations {
   owner?: string;
   webhookSecret?: string;
+  /** The caller's own webhookUrl from the start: the final state is delivered there (contract section 8). */
+  webhookUrl?: string;
   startedHere?: boolean;
   /** The gateway gave up on the run (poll max age, or upstream no longer knows it). */
   stale?: boolean;
@@ -49,7 +52,22 @@ function annotate(record: RunRecord, notes: RunAnnotations): boolean {
     record.webhookSecret = notes.webhookSecret;
     touched = true;
   }
+  if (notes.webhookUrl !== undefined && record.webhookUrl === undefined) {
+    record.webhookUrl = notes.webhookUrl;
+    touched = true;
+  }
   return touched;
+}
+
+/**
+ * Puts the outbox entry into the record that makes the run final (or that learns the caller's
+ * URL of a run already final): one write, so the state and its delivery are stored together.
+ */
+function withDelivery(record: RunRecord, nowMs: number): RunRecord {
+  if (record.webhookUrl === undefined || record.delivery !== undefined) return record;
+  const event = relayEventOf(record.run.status);
+  if (event) record.delivery = newDelivery(record.run.id, record.webhookUrl, event, nowMs);
+  return record;
 }
 
 /**
@@ -86,7 +104,7 @@ export function mergeRun(
     };
     annotate(record, notes);
     record.timeline = appendTimeline(undefined, record.run, nowMs);
-    return { kind: 'changed', record };
+    return { kind: 'changed', record: withDelivery(record, nowMs) };
   }
 
   const previous = current.run;
@@ -101,7 +119,7 @@ export function mergeRun(
   else advances = news.progress !== undefined && !sameProgress(news.progress, previous.progress);
   const staleFlip = markStale && !previous.stale && !finalBefore;
 
-  if (!advances && !staleFlip) return annotated ? { kind: 'annotated', record: next } : { kind: 'unchanged' };
+  if (!advances && !staleFlip) return annotated ? { kind: 'annotated', record: withDelivery(next, nowMs) } : { kind: 'unchanged' };
 
   const run: Record<string, unknown> = { ...previous };
   if (advances) {
@@ -113,5 +131,5 @@ export function mergeRun(
   if (staleFlip) run.stale = true;
   next.run = { ...run, id: previous.id, flowId: previous.flowId, status, seq: nextSeq(previous.seq, seqFloor), source };
   next.timeline = appendTimeline(current.timeline, next.run, nowMs);
-  return { kind: 'changed', record: next };
+  return { kind: 'changed', record: withDelivery(next, nowMs) };
 }

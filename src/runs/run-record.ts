@@ -1,4 +1,5 @@
 import type { Run, TimelineEntry } from './run.js';
+import type { Delivery } from './delivery.js';
 
 /** A run as the gateway stores it: the public run plus what only the gateway needs. */
 export interface RunRecord {
@@ -13,6 +14,10 @@ export interface RunRecord {
   trackedAtMs: number;
   /** True when the gateway saw the run from its start, so trackedAtMs is its start time. */
   startedHere?: boolean;
+  /** The caller's own webhookUrl from the start (contract section 8); Doclo is given the gateway's. */
+  webhookUrl?: string;
+  /** The delivery of the final state to `webhookUrl`, created by the write that made the run final. */
+  delivery?: Delivery;
   /** When the gateway last accepted a write. */
   updatedAtMs: number;
   /**

@@ -2,6 +2,7 @@ import { isFinal } from '../runs/run.js';
 import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
+import { deliveryDueAtMs } from '../runs/delivery.js';
 
 /**
  * Keeps runs in process memory: fast and lost on exit. Listing walks an insertion-ordered array
@@ -12,6 +13,8 @@ export class MemoryRunStore implements RunStore {
   private readonly records = new Map<string, { record: RunRecord; ordinal: number }>();
   private order: { id: string; ordinal: number }[] = [];
   private nextOrdinal = 1;
+  /** Run id → when its pending delivery is due (the outbox index; few entries, scanned). */
+  private readonly dueDeliveries = new Map<string, number>();
 
   get(id: string): Promise<RunRecord | undefined> {
     return Promise.resolve(this.records.get(id)?.record);
@@ -28,6 +31,9 @@ export class MemoryRunStore implements RunStore {
       this.records.set(next.run.id, { record: next, ordinal });
       this.order.push({ id: next.run.id, ordinal });
     }
+    const due = deliveryDueAtMs(next.delivery);
+    if (due === undefined) this.dueDeliveries.delete(next.run.id);
+    else this.dueDeliveries.set(next.run.id, due);
     return Promise.resolve(true);
   }
 
@@ -64,10 +70,19 @@ export class MemoryRunStore implements RunStore {
     return Promise.resolve(countUnfinishedRecords([...this.records.values()].map((entry) => entry.record)));
   }
 
+  listDueDeliveries(nowMs: number, limit: number): Promise<string[]> {
+    const due = [...this.dueDeliveries].filter(([, atMs]) => atMs <= nowMs).sort((a, b) => a[1] - b[1]);
+    return Promise.resolve(due.slice(0, limit).map(([id]) => id));
+  }
+
+  countPendingDeliveries(): Promise<number> {
+    return Promise.resolve(this.dueDeliveries.size);
+  }
+
   pruneFinished(beforeMs: number): Promise<number> {
     let removed = 0;
     for (const [id, { record }] of this.records) {
-      if (isFinal(record.run.status) && record.updatedAtMs < beforeMs) {
+      if (isFinal(record.run.status) && record.updatedAtMs < beforeMs && !this.dueDeliveries.has(id)) {
         this.records.delete(id);
         removed++;
       }

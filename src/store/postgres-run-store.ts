@@ -3,6 +3,7 @@ import type { LoggedChanges } from '../postgres/logged-changes.js';
 import { queryRetrying } from '../postgres/postgres-connection.js';
 import { isFinal } from '../runs/run.js';
 import type { RunRecord } from '../runs/run-record.js';
+import { deliveryDueAtMs } from '../runs/delivery.js';
 import { decodeCursor, encodeCursor, type RunListPage, type RunListQuery, type RunStore, type UnfinishedCounts } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 
@@ -113,7 +114,8 @@ export class PostgresRunStore implements RunStore {
     const { rows } = await queryRetrying<{ written: boolean[] }>(this.pool, {
       name: 'rungate_runs_put',
       text: `SELECT rungate_put_runs($1::integer[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                    $6::boolean[], $7::boolean[], $8::integer[], $9::bigint[], $10::text[]) AS written`,
+                                    $6::boolean[], $7::boolean[], $8::integer[], $9::bigint[], $10::text[],
+                                    $11::bigint[]) AS written`,
       values: [
         column((w) => w.expectedRev),
         column((w) => w.record.run.id),
@@ -125,6 +127,7 @@ export class PostgresRunStore implements RunStore {
         column((w) => w.record.rev),
         column((w) => w.record.updatedAtMs),
         column((w) => JSON.stringify(w.record)),
+        column((w) => deliveryDueAtMs(w.record.delivery) ?? null),
       ],
     });
     const sortedResults = rows[0]?.written ?? [];
@@ -187,6 +190,20 @@ export class PostgresRunStore implements RunStore {
     return counts;
   }
 
+  async listDueDeliveries(nowMs: number, limit: number): Promise<string[]> {
+    const { rows } = await queryRetrying<{ id: string }>(this.pool, {
+      name: 'rungate_relay_due',
+      text: 'SELECT id FROM rungate_runs WHERE relay_due_ms IS NOT NULL AND relay_due_ms <= $1 ORDER BY relay_due_ms LIMIT $2',
+      values: [nowMs, limit],
+    });
+    return rows.map((row) => row.id);
+  }
+
+  async countPendingDeliveries(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM rungate_runs WHERE relay_due_ms IS NOT NULL');
+    return rows[0]?.n ?? 0;
+  }
+
   /**
    * Deletes in batches of PRUNE_BATCH, each its own statement (so its own short transaction):
    * no lock is held across the whole backlog, and rows a writer holds right now are skipped
@@ -198,7 +215,7 @@ export class PostgresRunStore implements RunStore {
       const result = await this.pool.query({
         name: 'rungate_run_prune',
         text: `DELETE FROM rungate_runs WHERE ordinal IN (
-                 SELECT ordinal FROM rungate_runs WHERE final AND updated_at_ms < $1
+                 SELECT ordinal FROM rungate_runs WHERE final AND updated_at_ms < $1 AND relay_due_ms IS NULL
                  ORDER BY updated_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED)`,
         values: [beforeMs, PRUNE_BATCH],
       });

@@ -5,6 +5,7 @@ import { closeConnection } from '../redis/redis-connection.js';
 import { countUnfinishedRecords, decodeCursor, encodeCursor, matchesQuery, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { RedisStoreMarker } from './redis-store-marker.js';
+import { deliveryDueAtMs } from '../runs/delivery.js';
 
 /**
  * Compare-and-set of one run, atomic in Redis. Writes the record only when the stored `rev`
@@ -16,10 +17,12 @@ import { RedisStoreMarker } from './redis-store-marker.js';
  * counted fewer writes than this instance's own reached (see redis-store-marker.ts), and bumps
  * that count with the write: a store that lost its data refuses the write instead of taking it.
  *
+ * The relay outbox's index (pending deliveries by due time) is kept in step by the same script.
+ *
  * KEYS: run hash, all-runs zset, ordinal counter, unfinished set, finished zset, flow zset,
- * owner zset (a placeholder key when the run has no owner), mark hash.
+ * owner zset (a placeholder key when the run has no owner), mark hash, relay-due zset.
  * ARGV: expectedRev, rev, record JSON, id, final (0/1), updatedAtMs, owner ('' = none), flowId,
- * expected mark id ('' = none), the lowest write count allowed.
+ * expected mark id ('' = none), the lowest write count allowed, delivery due ms ('' = none pending).
  * Returns -1 when the mark is not the expected one, 0 when the rev is not, else the write count
  * (1 without an expected mark).
  */
@@ -52,16 +55,22 @@ else
   redis.call('SADD', KEYS[4], ARGV[4])
   redis.call('ZREM', KEYS[5], ARGV[4])
 end
+if ARGV[11] ~= '' then
+  redis.call('ZADD', KEYS[9], ARGV[11], ARGV[4])
+else
+  redis.call('ZREM', KEYS[9], ARGV[4])
+end
 if ARGV[9] ~= '' then return redis.call('HINCRBY', KEYS[8], 'writes', 1) end
 return 1
 `;
 
 /**
  * Deletes one run if it is still finished and last written before the cutoff (it may have been
- * rewritten since it was listed). KEYS: run hash, all-runs zset, finished zset, flow zset, owner
- * zset (placeholder when none). ARGV: id, beforeMs.
+ * rewritten since it was listed), unless its delivery is still pending. KEYS: run hash, all-runs
+ * zset, finished zset, flow zset, owner zset (placeholder when none), relay-due zset. ARGV: id, beforeMs.
  */
 const PRUNE_ONE_LUA = `
+if redis.call('ZSCORE', KEYS[6], ARGV[1]) then return 0 end
 local fields = redis.call('HMGET', KEYS[1], 'final', 'upd')
 if fields[1] ~= '1' then
   -- Gone or no longer final: it has no business in the finished set.
@@ -120,8 +129,8 @@ export class RedisRunStore implements RunStore {
     this.prefix = options.prefix;
     this.ownsConnection = options.ownsConnection ?? false;
     // defineCommand sends EVALSHA and falls back to EVAL when Redis does not have the script yet.
-    this.redis.defineCommand('rungateRunCas', { lua: CAS_LUA, numberOfKeys: 8 });
-    this.redis.defineCommand('rungateRunPrune', { lua: PRUNE_ONE_LUA, numberOfKeys: 5 });
+    this.redis.defineCommand('rungateRunCas', { lua: CAS_LUA, numberOfKeys: 9 });
+    this.redis.defineCommand('rungateRunPrune', { lua: PRUNE_ONE_LUA, numberOfKeys: 6 });
     this.commands = this.redis as unknown as RunStoreCommands;
     this.marker = new RedisStoreMarker(this.redis, this.prefix);
   }
@@ -144,6 +153,7 @@ export class RedisRunStore implements RunStore {
       this.flowKey(flowId),
       this.ownerKey(owner),
       this.marker.key,
+      this.key('relaydue'),
       expectedRev,
       next.rev,
       JSON.stringify(next),
@@ -154,6 +164,7 @@ export class RedisRunStore implements RunStore {
       flowId,
       markId,
       lowestWrites,
+      deliveryDueAtMs(next.delivery) ?? '',
     );
     if (written === -1) throw new StoreResetError(markId);
     if (written > 0 && markId !== '') this.marker.noteWrite(written);
@@ -207,6 +218,14 @@ export class RedisRunStore implements RunStore {
     return result;
   }
 
+  async listDueDeliveries(nowMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.key('relaydue'), '-inf', nowMs, 'LIMIT', 0, limit);
+  }
+
+  async countPendingDeliveries(): Promise<number> {
+    return this.redis.zcard(this.key('relaydue'));
+  }
+
   async pruneFinished(beforeMs: number): Promise<number> {
     let removed = 0;
     for (;;) {
@@ -228,6 +247,7 @@ export class RedisRunStore implements RunStore {
           this.key('finished'),
           this.flowKey(flow ?? ''),
           this.ownerKey(owner ?? ''),
+          this.key('relaydue'),
           id,
           beforeMs,
         );

@@ -28,6 +28,10 @@ export interface RunListPage {
  * - A shared store that can lose its data while instances keep running (Redis without
  *   persistence) has a `marker` (see store-marker.ts), which also changes `compareAndSet`: it
  *   may reject with StoreResetError. Stores that live and die with the process have none.
+ * - The relay outbox (contract section 8) lives in the records: a record's `delivery` is indexed
+ *   by `deliveryDueAtMs` in the same atomic write that stores the record, so a final state and its
+ *   delivery are never one without the other, and `listDueDeliveries` never names a run whose
+ *   stored delivery is not pending. A finished run with a pending delivery is not pruned.
  * - After `close`, no method may be called.
  */
 export interface RunStore {
@@ -40,7 +44,11 @@ export interface RunStore {
   listUnfinished(): Promise<RunRecord[]>;
   /** How many unfinished runs there are, by status (stale ones apart), without reading them all where the driver can. */
   countUnfinished(): Promise<UnfinishedCounts>;
-  /** Deletes finished runs last written before `beforeMs`; returns how many went. */
+  /** Ids of runs whose delivery is pending and due (lease ends included) at or before `nowMs`, earliest first. */
+  listDueDeliveries(nowMs: number, limit: number): Promise<string[]>;
+  /** How many deliveries are pending, due or not. */
+  countPendingDeliveries(): Promise<number>;
+  /** Deletes finished runs last written before `beforeMs` (except those with a pending delivery); returns how many went. */
   pruneFinished(beforeMs: number): Promise<number>;
   /** Resolves when the store answers; rejects otherwise (readiness). */
   ping(): Promise<void>;

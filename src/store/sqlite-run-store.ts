@@ -5,6 +5,7 @@ import { isFinal } from '../runs/run.js';
 import { decodeCursor, encodeCursor, type UnfinishedCounts, type RunListPage, type RunListQuery, type RunStore } from './run-store.js';
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
+import { deliveryDueAtMs } from '../runs/delivery.js';
 
 /** Schema migrations, applied in order; the index + 1 is the schema version they lead to. */
 const MIGRATIONS: string[] = [
@@ -23,6 +24,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX runs_by_flow ON runs (flow_id, ordinal);
    CREATE INDEX runs_by_owner ON runs (owner, ordinal);
    CREATE INDEX runs_by_age ON runs (final, updated_at_ms);`,
+  // 2: the relay outbox's index: when a run's pending delivery is due (NULL: none pending).
+  `ALTER TABLE runs ADD COLUMN relay_due_ms INTEGER;
+   CREATE INDEX runs_relay_due ON runs (relay_due_ms) WHERE relay_due_ms IS NOT NULL;`,
 ];
 
 interface Row {
@@ -38,6 +42,7 @@ interface WriteParams {
   rev: number;
   final: number;
   updatedAtMs: number;
+  relayDueMs: number | null;
   record: string;
   expectedRev: number;
 }
@@ -65,18 +70,23 @@ export class SqliteRunStore implements RunStore {
     this.statements = {
       get: db.prepare<[string], { record: string }>('SELECT record FROM runs WHERE id = ?'),
       insert: db.prepare(
-        `INSERT OR IGNORE INTO runs (id, flow_id, status, owner, rev, final, updated_at_ms, record)
-         VALUES (@id, @flowId, @status, @owner, @rev, @final, @updatedAtMs, @record)`,
+        `INSERT OR IGNORE INTO runs (id, flow_id, status, owner, rev, final, updated_at_ms, relay_due_ms, record)
+         VALUES (@id, @flowId, @status, @owner, @rev, @final, @updatedAtMs, @relayDueMs, @record)`,
       ),
       update: db.prepare(
-        `UPDATE runs SET status = @status, owner = @owner, rev = @rev, final = @final, updated_at_ms = @updatedAtMs, record = @record
+        `UPDATE runs SET status = @status, owner = @owner, rev = @rev, final = @final, updated_at_ms = @updatedAtMs,
+                         relay_due_ms = @relayDueMs, record = @record
          WHERE id = @id AND rev = @expectedRev`,
       ),
       unfinished: db.prepare<[], { record: string }>('SELECT record FROM runs WHERE final = 0'),
       countUnfinished: db.prepare<[], { status: string; stale: number | null; n: number }>(
         "SELECT status, json_extract(record, '$.run.stale') AS stale, count(*) AS n FROM runs WHERE final = 0 GROUP BY 1, 2",
       ),
-      prune: db.prepare<[number]>('DELETE FROM runs WHERE final = 1 AND updated_at_ms < ?'),
+      prune: db.prepare<[number]>('DELETE FROM runs WHERE final = 1 AND updated_at_ms < ? AND relay_due_ms IS NULL'),
+      dueDeliveries: db.prepare<[number, number], { id: string }>(
+        'SELECT id FROM runs WHERE relay_due_ms IS NOT NULL AND relay_due_ms <= ? ORDER BY relay_due_ms LIMIT ?',
+      ),
+      pendingDeliveries: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM runs WHERE relay_due_ms IS NOT NULL'),
       ping: db.prepare('SELECT 1'),
     };
     this.writeBatch = db.transaction((batch: WriteParams[]) => batch.map((params) => this.writeOne(params)));
@@ -114,6 +124,7 @@ export class SqliteRunStore implements RunStore {
       rev: next.rev,
       final: isFinal(next.run.status) ? 1 : 0,
       updatedAtMs: next.updatedAtMs,
+      relayDueMs: deliveryDueAtMs(next.delivery) ?? null,
       record: JSON.stringify(next),
       expectedRev,
     };
@@ -196,6 +207,14 @@ export class SqliteRunStore implements RunStore {
       else if (status === 'queued' || status === 'running') counts[status] += n;
     }
     return Promise.resolve(counts);
+  }
+
+  listDueDeliveries(nowMs: number, limit: number): Promise<string[]> {
+    return Promise.resolve(this.statements.dueDeliveries.all(nowMs, limit).map((row) => row.id));
+  }
+
+  countPendingDeliveries(): Promise<number> {
+    return Promise.resolve(this.statements.pendingDeliveries.get()?.n ?? 0);
   }
 
   pruneFinished(beforeMs: number): Promise<number> {

@@ -23,6 +23,8 @@ export interface RunWriterOptions {
   now?: () => number;
   /** Called once per accepted change, on the instance that wrote it (metrics). */
   onChanged?: (record: RunRecord) => void;
+  /** Called after every write this instance made, annotations and restores included (the relay's nudge). */
+  onWritten?: (record: RunRecord) => void;
   /** What this instance still knows of runs (cluster mode): a run the store lost is built on it. */
   ledger?: Pick<RunLedger, 'copyOf' | 'notesOf' | 'observe'>;
   /** The seq floor of the store's current generation (runs/seq-rule.ts); 0 unless the store was reset. */
@@ -130,6 +132,7 @@ export class RunWriter {
       const { record } = decision;
       this.cache.set(record);
       this.options.ledger?.observe(record);
+      this.options.onWritten?.(record);
       if (decision.kind === 'changed') {
         this.logger.debug({ runId: id, status: record.run.status, seq: record.run.seq, source: record.run.source }, 'run changed');
         this.onChanged(record);

@@ -5,6 +5,7 @@ import { InvalidCursorError } from '../../src/errors.js';
 import type { RunRecord } from '../../src/runs/run-record.js';
 import { mergeRun } from '../../src/runs/merge-run.js';
 import { TIMELINE_KEEP } from '../../src/runs/run-timeline.js';
+import { newDelivery, type Delivery } from '../../src/runs/delivery.js';
 
 /** One store under test and how to dispose of it. */
 export interface StoreUnderTest {
@@ -244,6 +245,41 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect((await store.list({ flowId: 'p', limit: 10 })).records.map((r) => r.run.id)).toEqual([oldRunning.run.id, newDone.run.id]);
         expect((await store.list({ owner: 'bob', limit: 10 })).records).toEqual([]);
         expect(await store.pruneFinished(2000)).toBe(0);
+      }));
+
+    it('indexes pending deliveries by due time (lease ends included) in the same write as the record', () =>
+      within(factory, async (store) => {
+        const withDelivery = (fields: Parameters<typeof record>[0], delivery: Partial<Delivery>): RunRecord => {
+          const base = record({ status: 'success', ...fields });
+          return { ...base, webhookUrl: 'https://hooks.example/x', delivery: { ...newDelivery(base.run.id, 'https://hooks.example/x', 'execution.completed', 1000), ...delivery } };
+        };
+        const late = await put(store, withDelivery({}, { dueAtMs: 3000 }));
+        const early = await put(store, withDelivery({}, { dueAtMs: 1000 }));
+        const leased = await put(store, withDelivery({}, { dueAtMs: 1000, lease: { owner: 'a', untilMs: 2500 } }));
+        await put(store, withDelivery({}, { status: 'delivered', dueAtMs: undefined }));
+        await put(store, record({ status: 'success' }));
+        expect(await store.listDueDeliveries(999, 10)).toEqual([]);
+        expect(await store.listDueDeliveries(2000, 10)).toEqual([early.run.id]);
+        expect(await store.listDueDeliveries(5000, 10)).toEqual([early.run.id, leased.run.id, late.run.id]);
+        expect(await store.listDueDeliveries(5000, 2)).toEqual([early.run.id, leased.run.id]);
+        expect(await store.countPendingDeliveries()).toBe(3);
+        // Done: out of the index by the write that says so.
+        await put(store, { ...early, delivery: { ...early.delivery!, status: 'delivered', deliveredAtMs: 1100 } });
+        expect(await store.listDueDeliveries(5000, 10)).toEqual([leased.run.id, late.run.id]);
+        expect(await store.countPendingDeliveries()).toBe(2);
+        // A write that lost its compare-and-set leaves the index as it was.
+        expect(await store.compareAndSet({ ...late, rev: 99, delivery: undefined }, 42)).toBe(false);
+        expect(await store.listDueDeliveries(5000, 10)).toContain(late.run.id);
+      }));
+
+    it('does not prune a finished run whose delivery is pending', () =>
+      within(factory, async (store) => {
+        const base = record({ status: 'success', updatedAtMs: 1000 });
+        const pending = await put(store, { ...base, delivery: newDelivery(base.run.id, 'https://hooks.example/x', 'execution.completed', 1000) });
+        expect(await store.pruneFinished(2000)).toBe(0);
+        expect(await store.get(pending.run.id)).toBeDefined();
+        await put(store, { ...pending, updatedAtMs: 1000, delivery: { ...pending.delivery!, status: 'failed', dueAtMs: undefined } });
+        expect(await store.pruneFinished(2000)).toBe(1);
       }));
 
     it('answers ping', () =>

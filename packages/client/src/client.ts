@@ -80,10 +80,10 @@ export interface RungateClient {
     list<T = unknown>(query?: RunListQuery): Promise<RunPage<T>>;
     /** Every state change the gateway accepted for the run, oldest first. */
     timeline(id: string): Promise<TimelineEntry[]>;
-    /** The gateway's deliveries of the run's final state to its caller's `webhookUrl`. */
+    /** The deliveries of the run's final state to its `webhookUrl` (none for a run started without one). */
     deliveries(id: string): Promise<Delivery[]>;
-    /** Queues the run's failed deliveries again. */
-    retryDeliveries(id: string): Promise<void>;
+    /** Queues the run's failed deliveries again; resolves with the deliveries as they are then. */
+    retryDeliveries(id: string): Promise<Delivery[]>;
   };
   flows: {
     /** Starts a run of the flow with Doclo's options; with `wait: true` answers when it ends. */
@@ -251,7 +251,7 @@ export function createClient(options: ClientOptions): RungateClient {
       },
       retryDeliveries: async (id: string) => {
         checkId(id, 'run id');
-        await http.request<unknown>('POST', `/api/v1/runs/${encodeURIComponent(id)}/deliveries/retry`);
+        return (await http.request<{ data: Delivery[] }>('POST', `/api/v1/runs/${encodeURIComponent(id)}/deliveries/retry`)).data;
       },
     },
     flows: {
@@ -264,6 +264,7 @@ export function createClient(options: ClientOptions): RungateClient {
         if (runOptions.idempotencyKey) body.idempotencyKey = runOptions.idempotencyKey;
         if (runOptions.wait) body.wait = true;
         if (runOptions.timeout) body.timeout = runOptions.timeout;
+        if (runOptions.webhookUrl) body.webhookUrl = runOptions.webhookUrl;
         const holdMs = runOptions.wait ? Math.min(runOptions.timeout ?? 30_000, 60_000) : 0;
         return http.request<Run<T>>('POST', `/api/v1/flows/${encodeURIComponent(flowId)}/run`, { body, holdMs });
       },

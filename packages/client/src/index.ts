@@ -19,4 +19,4 @@ export type { BackoffOptions } from './backoff.js';
 export type { FetchLike } from './http-client.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket.js';
 export type { DocumentInput, FlowRunOptions, WaitForManyOptions, WaitOptions } from './options.js';
-export { isFinalStatus, type Execution, type ExecutionFields, type Run, type RunError, type RunSource, type RunStatus, type TimelineEntry, type Delivery, type RunPage } from './run.js';
+export { isFinalStatus, type Delivery, type Execution, type ExecutionFields, type Run, type RunError, type RunSource, type RunStatus, type TimelineEntry, type RunPage } from './run.js';

@@ -10,7 +10,7 @@ export interface DocumentInput {
   mimeType?: string;
 }
 
-/** Options of `flows.run`, the ones Doclo's SDK has (the gateway sets the webhook itself). */
+/** Options of `flows.run`, the ones Doclo's SDK has. */
 export interface FlowRunOptions {
   input: { document: DocumentInput; variables?: Record<string, unknown>; [field: string]: unknown };
   metadata?: Record<string, unknown>;
@@ -21,6 +21,11 @@ export interface FlowRunOptions {
   wait?: boolean;
   /** With `wait`: the longest hold in ms (at most 60000). */
   timeout?: number;
+  /**
+   * Your own receiver: the gateway delivers the run's final state there as Doclo's webhook would
+   * (signed, retried until delivered; see `runs.deliveries`). Doclo itself is given the gateway's.
+   */
+  webhookUrl?: string;
 }
 
 /** Options of `runs.waitForCompletion`. */

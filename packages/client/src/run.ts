@@ -51,6 +51,23 @@ export interface Run<T = unknown> extends Execution<T> {
   stale?: boolean;
 }
 
+/** One delivery of a run's final state to the caller's own webhookUrl, as `runs.deliveries` shows it. */
+export interface Delivery {
+  /** The `webhook-id` header, the same on every attempt. */
+  id: string;
+  /** Without its query string. */
+  url: string;
+  event: 'execution.completed' | 'execution.failed' | 'execution.cancelled';
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  lastAttemptAt?: string;
+  lastStatus?: number;
+  /** `timeout`, a network error code, `blocked` (the host resolved to a private address), `max age reached`. */
+  lastError?: string;
+  nextAttemptAt?: string;
+  deliveredAt?: string;
+}
+
 /** Run and flow ids: Doclo's `exec_…` ids and flow slugs, and nothing that could smuggle markup. */
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,256}$/;
 
@@ -88,21 +105,6 @@ export interface TimelineEntry {
   /** When the gateway accepted the change (ISO 8601). */
   at: string;
   progress?: { step: string; percentage: number };
-}
-
-/** The gateway's delivery of a run's final state to the caller's own `webhookUrl`. */
-export interface Delivery {
-  id: string;
-  /** Without its query string. */
-  url: string;
-  event: string;
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  lastAttemptAt?: string;
-  lastStatus?: number;
-  lastError?: string;
-  nextAttemptAt?: string;
-  deliveredAt?: string;
 }
 
 /** A page of the gateway's run list, newest first. */

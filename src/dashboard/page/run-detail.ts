@@ -9,7 +9,7 @@ export interface DetailActions {
   get(id: string): Promise<Run>;
   timeline(id: string): Promise<TimelineEntry[]>;
   deliveries(id: string): Promise<Delivery[]>;
-  retryDeliveries(id: string): Promise<void>;
+  retryDeliveries(id: string): Promise<unknown>;
   cancel(id: string): Promise<Run>;
   /** A state the panel learnt (a cancel's answer): the table takes it too. */
   learnt(run: Run): void;

@@ -90,3 +90,38 @@ describe('mergeRun', () => {
     expect(annotated.run.seq).toBe(floor + 1);
   });
 });
+
+describe('mergeRun: the relay outbox entry', () => {
+  const url = 'https://hooks.example/doclo?token=abc';
+  const started = changed(mergeRun(undefined, { id: 'exec_r', flowId: 'f', status: 'queued' }, 'request', { webhookUrl: url }, 1000));
+
+  it('keeps the caller URL with the run, and creates no delivery before the run is final', () => {
+    expect(started.webhookUrl).toBe(url);
+    expect(started.delivery).toBeUndefined();
+    expect(changed(mergeRun(started, { id: 'exec_r', status: 'running' }, 'poll', {}, 1500)).delivery).toBeUndefined();
+  });
+
+  it('creates one pending delivery in the write that makes the run final, with an id derived from the run', () => {
+    const done = changed(mergeRun(started, { id: 'exec_r', status: 'completed' }, 'poll', {}, 2000));
+    expect(done.delivery).toMatchObject({ url, event: 'execution.completed', status: 'pending', attempts: 0, createdAtMs: 2000, dueAtMs: 2000 });
+    const failed = changed(mergeRun(started, { id: 'exec_r', status: 'failed' }, 'webhook', {}, 2000));
+    const cancelled = changed(mergeRun(started, { id: 'exec_r', status: 'cancelled' }, 'request', {}, 2000));
+    expect([failed.delivery?.event, cancelled.delivery?.event]).toEqual(['execution.failed', 'execution.cancelled']);
+    expect(failed.delivery?.id).toBe(done.delivery?.id);
+    expect(done.delivery?.id).toMatch(/^msg_[A-Za-z0-9_-]{24}$/);
+  });
+
+  it('creates it when the URL is learnt after the run is already final (a webhook came before the start answer)', () => {
+    const early = changed(mergeRun(undefined, { id: 'exec_e', flowId: 'f', status: 'completed' }, 'webhook', {}, 1000));
+    expect(early.delivery).toBeUndefined();
+    const outcome = mergeRun(early, { id: 'exec_e', status: 'queued' }, 'request', { webhookUrl: url }, 1100);
+    expect(outcome.kind).toBe('annotated');
+    expect(changed(outcome).delivery).toMatchObject({ status: 'pending', event: 'execution.completed' });
+  });
+
+  it('never creates a second one', () => {
+    const done = changed(mergeRun(started, { id: 'exec_r', status: 'completed' }, 'poll', {}, 2000));
+    const delivered = { ...done, delivery: { ...done.delivery!, status: 'delivered' as const } };
+    expect(mergeRun(delivered, { id: 'exec_r', status: 'completed' }, 'webhook', { webhookUrl: 'https://other.example/' }, 3000)).toEqual({ kind: 'unchanged' });
+  });
+});

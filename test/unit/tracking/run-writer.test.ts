@@ -87,6 +87,12 @@ class ResettableStore implements RunStore {
   countUnfinished(): Promise<UnfinishedCounts> {
     return this.inner.countUnfinished();
   }
+  listDueDeliveries(nowMs: number, limit: number): Promise<string[]> {
+    return this.inner.listDueDeliveries(nowMs, limit);
+  }
+  countPendingDeliveries(): Promise<number> {
+    return this.inner.countPendingDeliveries();
+  }
   pruneFinished(beforeMs: number): Promise<number> {
     return this.inner.pruneFinished(beforeMs);
   }
