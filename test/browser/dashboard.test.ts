@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, postJson, startBody, startStack, type Stack } from '../support/gateway-harness.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 /** Debian's Chromium; `.ci/run` installs it. A browser is never downloaded. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -26,12 +27,6 @@ describe.runIf(run)('dashboard in Chromium', () => {
   let stack: Stack | undefined;
   /** Console errors and uncaught exceptions of the page (CSP refusals show up here). */
   let problems: string[] = [];
-  /** Paths the page was answered 404 for. */
-  let failedUrls: string[] = [];
-
-  /** The console problems, less the 404s of a gateway that has no deliveries route (no relay). */
-  const problemsBesidesNoRelay = () =>
-    failedUrls.every((path) => path.endsWith('/deliveries')) ? problems.filter((text) => !/status of 404/.test(text)) : problems;
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (CI=true needs the browser test to run)`);
@@ -57,17 +52,14 @@ describe.runIf(run)('dashboard in Chromium', () => {
       if (message.type() === 'error') problems.push(message.text());
     });
     page.on('pageerror', (error) => problems.push(error.message));
-    failedUrls = [];
-    page.on('response', (response) => {
-      if (response.status() === 404) failedUrls.push(new URL(response.url()).pathname);
-    });
+
     const response = await page.goto(`${stack!.url}/`);
     expect(response?.status()).toBe(200);
     return page;
   }
 
-  async function start(flowId: string, headers: Record<string, string> = {}): Promise<string> {
-    const answer = await postJson(`${stack!.url}/api/v1/flows/${flowId}/run`, startBody(), headers);
+  async function start(flowId: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<string> {
+    const answer = await postJson(`${stack!.url}/api/v1/flows/${flowId}/run`, startBody(extra), headers);
     expect(answer.status).toBe(200);
     return answer.body.id as string;
   }
@@ -287,8 +279,8 @@ describe.runIf(run)('dashboard in Chromium', () => {
     const summary = page.locator('#timeline-summary');
     await expect.poll(() => summary.textContent(), { timeout: 5000 }).toMatch(/^queued \(request\) 0 ms → .*success \(poll\) [\d.]+ (ms|s) — no webhook$/);
     expect(await page.locator('#timeline li').last().getAttribute('data-source')).toBe('poll');
-    // No relay on this run: the panel says so instead of failing.
-    await expect.poll(() => page.locator('#deliveries-note').textContent()).not.toBe('');
+    // Started without a webhookUrl: the panel says there is no delivery.
+    await expect.poll(() => page.locator('#deliveries-note').textContent()).toContain('without a webhookUrl');
     expect(new URL(page.url()).hash).toBe(`#run=${id}`);
 
     // Escape closes it and gives focus back to the run's row.
@@ -301,7 +293,7 @@ describe.runIf(run)('dashboard in Chromium', () => {
     await page.goto(`${stack.url}/#run=${id}`);
     await page.locator('#detail').waitFor({ state: 'visible', timeout: 10_000 });
     await expect.poll(() => page.locator('#timeline-summary').textContent()).toContain('no webhook');
-    expect(problemsBesidesNoRelay()).toEqual([]);
+    expect(problems).toEqual([]);
   });
 
   it('searches by run id prefix (one row), filters by flow and status, keeps them in the URL', async () => {
@@ -353,7 +345,48 @@ describe.runIf(run)('dashboard in Chromium', () => {
     // Same page, no reload.
     expect(await page.evaluate(() => performance.timeOrigin)).toBe(before);
     expect((await getJson(`${stack.url}/api/v1/runs/${id}`, { authorization: `Bearer ${admin}` })).body.status).toBe('cancelled');
-    expect(problemsBesidesNoRelay().filter((text) => !/401/.test(text))).toEqual([]);
+    expect(problems.filter((text) => !/401/.test(text))).toEqual([]);
+  });
+
+
+  it('retries a failed delivery from the page: attempts and answers shown, then delivered', async () => {
+    const secret = 'relay-browser-secret-0123456789abcdef';
+    const hooks = await WebhookReceiver.start(secret);
+    try {
+      stack = await startStack({
+        sim: { runMs: 300, failRate: 0, seed: 15 },
+        args: ['--relay-allow-private', '--relay-secret', secret, '--relay-retry-ms', '200', '--relay-scan-ms', '100'],
+      });
+      // The receiver is gone for good at first (410), so the delivery fails at once.
+      hooks.answer({ status: 410 });
+      const id = await start('relayed', {}, { webhookUrl: hooks.url() });
+      await expect.poll(async () => (await getJson(`${stack!.url}/api/v1/runs/${id}/deliveries`)).body.data[0]?.status, { timeout: 10_000 }).toBe('failed');
+
+      const page = await open();
+      await row(page, id).locator('button.open').click();
+      const delivery = page.locator('#delivery-rows tr');
+      await expect.poll(() => delivery.getAttribute('data-status'), { timeout: 10_000 }).toBe('failed');
+      expect(await delivery.locator('td[data-label="URL"]').textContent()).toBe(hooks.url());
+      expect(await delivery.locator('td[data-label="Attempts"]').textContent()).toBe('1');
+      expect(await delivery.locator('td[data-label="Last answer"]').textContent()).toBe('HTTP 410');
+
+      await page.click('#retry-deliveries');
+      await expect.poll(() => page.locator('#detail-message').textContent()).toContain('queued again');
+      // The panel shows the delivery as it is after the retry; reopening shows the outcome.
+      await expect
+        .poll(async () => {
+          await page.locator('#detail-close').click();
+          await row(page, id).locator('button.open').click();
+          return delivery.getAttribute('data-status');
+        }, { timeout: 10_000 })
+        .toBe('delivered');
+      expect(await delivery.locator('td[data-label="Attempts"]').textContent()).toBe('2');
+      expect(await page.locator('#retry-deliveries').isVisible()).toBe(false);
+      expect(hooks.forRun(id).map((hook) => hook.verified)).toEqual([true, true]);
+      expect(problems).toEqual([]);
+    } finally {
+      await hooks.close();
+    }
   });
 
   it('draws the last hour from /api/v1/stats: webhooks and upstream calls as bars', async () => {
