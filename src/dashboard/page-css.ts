@@ -149,6 +149,10 @@ table.deliveries th, table.deliveries td { font-size: .85rem; padding: .3rem .4r
   td.status { flex: 0 0 auto; }
   td.flow { flex: 1 1 50%; color: var(--muted); }
   td.source, td.num { display: none; }
-  .filters .field { flex: 1 1 9rem; }
+  .filters { gap: .5rem; }
+  .filters .field { flex: 1 1 8rem; min-width: 0; }
+  .filters .field:first-child { flex-basis: 100%; }
+  .filters input, .filters select { width: 100%; min-width: 0; }
+  td.age { color: var(--muted); font-size: .9rem; }
 }
 `;
