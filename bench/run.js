@@ -1,7 +1,7 @@
 // `npm run bench`: every scenario with its baseline in the same run, several repetitions; raw JSON
 // to bench/results/<date>-<scenario>.json and a markdown table of medians and ratios on stdout.
 //
-//   node bench/run.js [--scenarios waiting,ingest,fanout,memory,cluster] [--reps 3] [--smoke]
+//   node bench/run.js [--scenarios waiting,ingest,fanout,memory,cluster,relay] [--reps 3] [--smoke]
 //                     [--no-build] [--profile] [size flags, see bench/README.md]
 //
 // bench/run.sh raises the open-file limit first (10k sockets on each side) and then runs this.
@@ -15,7 +15,7 @@ import { assertBuilt, BENCH_DIR, DIST, fmt, ROOT } from './bench-lib.js';
 
 const { values: flags } = parseArgs({
   options: {
-    scenarios: { type: 'string', default: 'waiting,ingest,fanout,memory,cluster' },
+    scenarios: { type: 'string', default: 'waiting,ingest,fanout,memory,cluster,relay' },
     reps: { type: 'string' },
     smoke: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
@@ -47,6 +47,11 @@ const { values: flags } = parseArgs({
     'redis-url': { type: 'string' },
     'postgres-url': { type: 'string' },
     'cluster-stores': { type: 'string' },
+    // relay
+    deliveries: { type: 'string' },
+    'paced-runs': { type: 'string' },
+    'relay-paced-rate': { type: 'string' },
+    'lost-runs': { type: 'string' },
   },
 });
 
@@ -80,6 +85,15 @@ const scenarioOptions = {
     // The server's maintenance database: each repetition creates (and drops) a database of its own there.
     postgresUrl: flags['postgres-url'] ?? process.env.RUNGATE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   },
+};
+
+scenarioOptions.relay = {
+  reps,
+  deliveries: num('deliveries', 5000, 200),
+  pacedRuns: num('paced-runs', 300, 30),
+  pacedRate: num('relay-paced-rate', 100, 100),
+  lostRuns: num('lost-runs', 20, 3),
+  runMs: num('run-ms', 3000, 300),
 };
 
 const log = (line) => console.error(line);

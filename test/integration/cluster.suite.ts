@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, signWebhookBody, type Simulator } from '../../src/simulator/index.js';
 import { percentile } from '../support/gateway-harness.js';
 import { buildCli, documentBody, http, RunWatcher, spawnGateway, waitFor, type CliBuild, type SpawnedGateway } from '../support/spawned-gateway.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 /** A shared store that several spawned instances run on, as the cluster suite needs it. */
 export interface ClusterBackend {
@@ -157,6 +158,40 @@ export function clusterSuite(backend: ClusterBackend, available: boolean): void 
           `p50 ${percentile(late, 50).toFixed(0)} ms, max ${Math.max(...late).toFixed(0)} ms`,
       );
     });
+
+    it("delivers each run's final state to its webhookUrl once across instances, also a killed instance's pending ones", async () => {
+      // Half of Doclo's webhooks lost: some states come by webhook to either instance, some by polling.
+      const sim = await startSim({ runMs: 400, failRate: 0.2, webhookDropRate: 0.5 });
+      // Signed with the first --webhook-secret, the default --relay-secret.
+      const hooks = await WebhookReceiver.start(sim.webhookSecret);
+      try {
+        const [a, b] = await startCluster(sim, 2, ['--relay-allow-private', '--relay-scan-ms', '100', '--relay-retry-ms', '300', '--poll-grace-ms', '500', '--poll-min-grace-ms', '200', '--poll-interval-ms', '300']);
+        hooks.downStatus = 503;
+        const ids: string[] = [];
+        for (let i = 0; i < 20; i++) {
+          const answer = await http(`${[a!, b!][i % 2]!.url}/api/v1/flows/flow-relay/run`, { ...documentBody(), webhookUrl: hooks.url() });
+          expect(answer.status).toBe(200);
+          ids.push(answer.body.id as string);
+        }
+        // A dies while deliveries are being retried (the receiver is down), then the receiver comes back.
+        await waitFor(() => hooks.received.length >= 10, 15_000, 'first delivery attempts');
+        await a!.kill('SIGKILL');
+        hooks.downStatus = undefined;
+        await waitFor(() => ids.every((id) => hooks.forRun(id).some((r) => r.answered === 200)), 40_000, 'every run delivered');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        for (const id of ids) {
+          const attempts = hooks.forRun(id);
+          // Delivered (answered 2xx) exactly once; the retries before it share its webhook-id.
+          expect(attempts.filter((r) => r.answered === 200)).toHaveLength(1);
+          expect(new Set(attempts.map((r) => r.headers['webhook-id'])).size).toBe(1);
+          expect(attempts.every((r) => r.verified)).toBe(true);
+        }
+        const views = await Promise.all(ids.map(async (id) => ((await http(`${b!.url}/api/v1/runs/${id}/deliveries`)).body.data as Array<{ status: string }>)[0]?.status));
+        expect(views.every((status) => status === 'delivered')).toBe(true);
+      } finally {
+        await hooks.close();
+      }
+    }, 90_000);
 
     it('gets subscribers over a cut of its fan-out connection', async () => {
       const sim = await startSim({ runMs: 120_000 });

@@ -14,6 +14,8 @@ export interface ReceivedWebhook {
   /** Whether X-Doclo-Signature verified with the receiver's own HMAC code. */
   verified: boolean;
   path: string;
+  /** The status it was answered with (undefined: the receiver hung). */
+  answered?: number;
 }
 
 /**
@@ -55,6 +57,9 @@ export class WebhookReceiver {
     return `http://127.0.0.1:${this.port}${path}`;
   }
 
+  /** While set, every request is answered with this status (a receiver that is down behind its proxy). */
+  downStatus: number | undefined;
+
   /** The next answers, in order; after them every request gets 200. */
   answer(...answers: ReceiverAnswer[]): void {
     this.script.push(...answers);
@@ -69,8 +74,11 @@ export class WebhookReceiver {
     const expected = `sha256=${createHmac('sha256', this.secret).update(raw).digest('hex')}`;
     const given = String(headers['x-doclo-signature'] ?? '');
     const verified = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
-    this.received.push({ at: Date.now(), headers, raw: raw.toString(), body: JSON.parse(raw.toString()) as ReceivedWebhook['body'], verified, path });
-    const answer = this.script.shift() ?? { status: 200 };
+    const answer = this.downStatus !== undefined ? { status: this.downStatus } : (this.script.shift() ?? { status: 200 });
+    this.received.push({
+      at: Date.now(), headers, raw: raw.toString(), body: JSON.parse(raw.toString()) as ReceivedWebhook['body'], verified, path,
+      ...(answer === 'hang' ? {} : { answered: answer.status }),
+    });
     if (answer === 'hang') {
       this.hanging.add(res);
       return;

@@ -79,7 +79,7 @@ describe('DeliveryWorker', () => {
     const results: AttemptResult[] = [];
     const started = Date.now();
     worker(store, true, results).start();
-    await until(async () => results.length === 6);
+    await until(() => Promise.resolve(results.length === 6));
     expect(hooks.seen.most).toBeLessThanOrEqual(2);
     expect((await store.get('exec_held'))?.delivery?.status).toBe('pending');
     await until(async () => (await store.get('exec_held'))?.delivery?.status === 'delivered');
