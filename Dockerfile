@@ -12,7 +12,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY packages/client/tsconfig.json ./packages/client/
 COPY packages/client/src ./packages/client/src
 COPY src ./src
-# Builds the client package first (the gateway imports it), then the gateway.
+COPY scripts/build-dashboard.js ./scripts/
+# Builds the client package first (the gateway imports it), then the gateway and the dashboard's script.
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim AS runtime

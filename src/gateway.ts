@@ -10,6 +10,8 @@ import { createApp } from './http/create-app.js';
 import { announce } from './logger.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { RecoveryPlanner } from './polling/recovery-planner.js';
+import { StatsHistory } from './metrics/stats-history.js';
+import { readStatsSnapshot } from './metrics/gateway-stats.js';
 import { Poller } from './polling/poller.js';
 import { ProgressPoller } from './polling/progress-poller.js';
 import { WsHub } from './push/ws-hub.js';
@@ -250,7 +252,14 @@ async function assemble(
     { keepAliveMs: config.sse.keepAliveMs, maxBufferedBytes: config.sse.maxBufferedBytes },
   );
   resync.addFollower(sse);
+  const statsHistory = new StatsHistory({
+    read: () => readStatsSnapshot(metrics),
+    onError: (error) => logger.warn({ err: error }, 'reading the counters for the stats history failed'),
+  });
+  await statsHistory.start();
+  closers.push(() => statsHistory.close());
   const app = createApp({
+    statsHistory,
     upstream,
     writer,
     lookup,

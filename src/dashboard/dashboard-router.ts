@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { PAGE_CSS } from './page-css.js';
 import { PAGE_HTML } from './page-html.js';
-import { PAGE_SCRIPT } from './page-script.js';
+import { pageScript } from './page-bundle.js';
 
 /**
  * The page may load only its own files and talk only to this gateway (REST and /ws: `'self'`
@@ -41,7 +41,7 @@ export function createDashboardRouter(allowedOrigins: readonly string[] = []): R
   const csp = dashboardCsp(allowedOrigins);
   const assets = new Map<string, Asset>([
     ['/', asset('text/html; charset=utf-8', PAGE_HTML)],
-    ['/dashboard.js', asset('text/javascript; charset=utf-8', PAGE_SCRIPT)],
+    ['/dashboard.js', asset('text/javascript; charset=utf-8', pageScript())],
     ['/dashboard.css', asset('text/css; charset=utf-8', PAGE_CSS)],
   ]);
   const router = Router();

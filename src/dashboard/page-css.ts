@@ -79,6 +79,54 @@ tr.stale td { color: var(--muted); }
 
 .foot { max-width: 78rem; margin: 0 auto; padding: 0 1rem 2rem; color: var(--muted); }
 
+/* Runs and the open run side by side on wide screens; on phones the runs come first. */
+.work { display: grid; grid-template-columns: minmax(0, 1fr); gap: 1rem; align-items: start; }
+.work:has(.detail:not([hidden])) { grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
+button.quiet { background: var(--bg); color: var(--accent); border-color: var(--accent); min-height: 2.2rem; padding: .2rem .6rem; }
+button.danger { background: var(--bad); border-color: var(--bad); color: var(--bg); }
+button:disabled { opacity: .6; cursor: progress; }
+button.open { background: none; border: 0; color: var(--accent); padding: 0; min-height: 0; font: inherit; font-weight: 600;
+  text-decoration: underline; text-underline-offset: 2px; cursor: pointer; text-align: left; }
+tbody tr { cursor: pointer; }
+tbody tr[aria-selected="true"] td { background: var(--panel); box-shadow: inset 0 -2px 0 var(--accent); }
+progress { width: 5rem; height: .6rem; vertical-align: middle; margin-left: .4rem; accent-color: var(--accent); }
+
+.detail { border: 1px solid var(--line); border-radius: .5rem; padding: .6rem .9rem; background: var(--bg); position: sticky; top: .5rem;
+  max-height: calc(100vh - 1rem); overflow: auto; }
+.detail h2 { margin: .2rem 0; font-family: ui-monospace, "Cascadia Mono", Menlo, Consolas, monospace; font-size: 1rem; word-break: break-all; }
+.detail h3 { font-size: .95rem; margin: .9rem 0 .3rem; }
+.detail-head { display: flex; justify-content: space-between; align-items: center; gap: .5rem; }
+.detail-state { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; margin: .3rem 0; }
+.detail-state .danger { margin-left: auto; }
+.message { min-height: 1.2em; margin: .2rem 0; color: var(--muted); }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: .3rem 0; font-size: .92rem; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; word-break: break-word; }
+.error-box { border-left: 4px solid var(--bad); padding: .1rem .7rem; background: var(--panel); }
+.error-box h3 { color: var(--bad); margin-top: .4rem; }
+.timeline-summary { font-weight: 600; margin: .2rem 0; }
+.timeline { margin: 0; padding-left: 1.2rem; font-size: .9rem; }
+.timeline li { margin: .15rem 0; }
+.json { font-family: ui-monospace, "Cascadia Mono", Menlo, Consolas, monospace; font-size: .85rem; background: var(--panel);
+  border-radius: .35rem; padding: .4rem .6rem; overflow-x: auto; }
+.json ul { list-style: none; margin: 0; padding-left: 1.1rem; }
+.json summary { cursor: pointer; }
+.json-key { color: var(--accent); }
+.json-size { color: var(--muted); }
+.json-string { color: var(--ok); }
+.json-number, .json-boolean { color: var(--warn); }
+table.deliveries th, table.deliveries td { font-size: .85rem; padding: .3rem .4rem; white-space: normal; word-break: break-all; }
+
+.chart-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: .75rem; }
+.chart-grid figure { margin: 0; padding: .5rem .7rem; border: 1px solid var(--line); border-radius: .5rem; background: var(--panel); }
+.chart-grid figcaption { font-size: .9rem; font-weight: 600; margin-bottom: .3rem; }
+.chart-grid svg { width: 100%; height: 5.5rem; display: block; }
+.chart-axis { stroke: var(--line); stroke-width: 1; }
+.series-a { fill: var(--accent); stroke: var(--accent); }
+.series-bad { fill: var(--bad); stroke: var(--bad); }
+.chart-line { fill: none; stroke-width: 2; }
+.legend-bad { color: var(--bad); }
+
 /* Phones: each run becomes a card of label/value lines instead of a wide table. */
 @media (max-width: 40rem) {
   .table-wrap { border: 0; overflow: visible; }
@@ -90,5 +138,21 @@ tr.stale td { color: var(--muted); }
   td.id { word-break: break-all; }
   td.num { text-align: left; }
   .count { margin-left: 0; width: 100%; }
+  .work:has(.detail:not([hidden])) { grid-template-columns: minmax(0, 1fr); }
+  .detail { position: static; max-height: none; }
+  /* Compact cards: id and status on one line, flow and age on the next; source and seq stay in the detail. */
+  tr { display: flex; flex-wrap: wrap; column-gap: .8rem; }
+  td { display: block; width: auto; padding: .1rem 0; }
+  td::before { content: none; }
+  td.id { flex: 1 1 60%; }
+  td.id::before { content: attr(data-label); position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+  td.status { flex: 0 0 auto; }
+  td.flow { flex: 1 1 50%; color: var(--muted); }
+  td.source, td.num { display: none; }
+  .filters { gap: .5rem; }
+  .filters .field { flex: 1 1 8rem; min-width: 0; }
+  .filters .field:first-child { flex-basis: 100%; }
+  .filters input, .filters select { width: 100%; min-width: 0; }
+  td.age { color: var(--muted); font-size: .9rem; }
 }
 `;

@@ -32,6 +32,91 @@ export const PAGE_HTML = `<!doctype html>
     <p class="hint">Kept in this tab only (sessionStorage).</p>
   </form>
 
+  <div class="work">
+  <section aria-labelledby="runs-heading" class="runs">
+    <h2 id="runs-heading" tabindex="-1">Recent runs</h2>
+    <form class="filters" id="filters" role="search">
+      <div class="field">
+        <label for="filter-id">Run id starts with</label>
+        <input id="filter-id" type="search" autocomplete="off" spellcheck="false" placeholder="exec_…">
+      </div>
+      <div class="field">
+        <label for="filter-flow">Flow contains</label>
+        <input id="filter-flow" type="search" autocomplete="off" spellcheck="false">
+      </div>
+      <div class="field">
+        <label for="filter-status">Status</label>
+        <select id="filter-status">
+          <option value="">any</option>
+          <option value="queued">queued</option>
+          <option value="running">running</option>
+          <option value="success">success</option>
+          <option value="failed">failed</option>
+          <option value="cancelled">cancelled</option>
+          <option value="unfinished">unfinished</option>
+          <option value="final">finished</option>
+        </select>
+      </div>
+      <p class="count" id="run-count">No runs yet</p>
+    </form>
+    <div class="table-wrap">
+      <table id="runs">
+        <caption class="visually-hidden">Recent runs, newest first; rows update as runs change</caption>
+        <thead>
+          <tr><th scope="col">Run <span class="visually-hidden">(opens its detail)</span></th><th scope="col">Flow</th><th scope="col">Status</th><th scope="col">Source</th><th scope="col">Age / duration</th><th scope="col">Seq</th></tr>
+        </thead>
+        <tbody id="run-rows"></tbody>
+      </table>
+    </div>
+    <p class="empty" id="empty">No runs yet. Start one with <code>POST /api/v1/flows/&lt;flowId&gt;/run</code>.</p>
+  </section>
+  <aside id="detail" class="detail" aria-labelledby="detail-heading" hidden>
+    <div class="detail-head">
+      <h2 id="detail-heading" tabindex="-1">Run</h2>
+      <button type="button" id="detail-close" class="quiet" aria-label="Close the run detail">Close</button>
+    </div>
+    <p class="detail-state"><span id="detail-status" class="badge"></span> <span id="detail-progress" class="progress-holder"></span>
+      <button type="button" id="cancel" class="danger">Cancel run</button></p>
+    <p id="detail-message" class="message" role="status" aria-live="polite"></p>
+    <dl id="detail-facts" class="facts"></dl>
+    <section id="detail-error" class="error-box" aria-labelledby="error-heading" hidden>
+      <h3 id="error-heading">Error <code id="detail-error-code"></code></h3>
+      <p id="detail-error-message"></p>
+    </section>
+    <section aria-labelledby="timeline-heading">
+      <h3 id="timeline-heading">Timeline</h3>
+      <p id="timeline-summary" class="timeline-summary"></p>
+      <ol id="timeline" class="timeline"></ol>
+    </section>
+    <section id="detail-output" aria-labelledby="output-heading" hidden>
+      <div class="detail-head"><h3 id="output-heading">Output</h3><button type="button" id="copy-output" class="quiet">Copy JSON</button></div>
+      <div id="output-tree" class="json"></div>
+    </section>
+    <section id="detail-metadata" aria-labelledby="metadata-heading" hidden>
+      <h3 id="metadata-heading">Metadata</h3>
+      <div id="metadata-tree" class="json"></div>
+    </section>
+    <section aria-labelledby="deliveries-heading">
+      <div class="detail-head"><h3 id="deliveries-heading">Deliveries to the webhook URL</h3><button type="button" id="retry-deliveries" class="quiet" hidden>Retry failed</button></div>
+      <p id="deliveries-note" class="sub"></p>
+      <table class="deliveries"><caption class="visually-hidden">Deliveries of the final state</caption>
+        <thead><tr><th scope="col">URL</th><th scope="col">Event</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Last answer</th><th scope="col">When</th></tr></thead>
+        <tbody id="delivery-rows"></tbody>
+      </table>
+    </section>
+  </aside>
+
+  </div>
+  <section aria-labelledby="charts-heading" class="charts">
+    <h2 id="charts-heading">The last hour <span class="sub">per minute, this instance</span></h2>
+    <div class="chart-grid">
+      <figure><figcaption>Webhooks per minute <span class="sub" id="chart-webhooks-now"></span></figcaption><svg id="chart-webhooks" role="img" aria-label="Webhooks per minute"></svg></figure>
+      <figure><figcaption>Webhook miss rate <span class="sub" id="chart-miss-now"></span></figcaption><svg id="chart-miss" role="img" aria-label="Webhook miss rate"></svg></figure>
+      <figure><figcaption>Push latency p99 <span class="sub" id="chart-p99-now"></span></figcaption><svg id="chart-p99" role="img" aria-label="Push latency p99"></svg></figure>
+      <figure><figcaption>Upstream calls <span class="legend-bad">and 429s</span> <span class="sub" id="chart-upstream-now"></span></figcaption><svg id="chart-upstream" role="img" aria-label="Upstream calls and 429s"></svg></figure>
+    </div>
+  </section>
+
   <section aria-labelledby="stats-heading" class="stats">
     <h2 id="stats-heading">Counters <span class="sub" id="stats-at"></span></h2>
     <div class="groups">
@@ -58,39 +143,6 @@ export const PAGE_HTML = `<!doctype html>
     </div>
   </section>
 
-  <section aria-labelledby="runs-heading" class="runs">
-    <h2 id="runs-heading" tabindex="-1">Recent runs</h2>
-    <form class="filters" id="filters" role="search">
-      <div class="field">
-        <label for="filter-flow">Flow contains</label>
-        <input id="filter-flow" type="search" autocomplete="off" spellcheck="false">
-      </div>
-      <div class="field">
-        <label for="filter-status">Status</label>
-        <select id="filter-status">
-          <option value="">any</option>
-          <option value="queued">queued</option>
-          <option value="running">running</option>
-          <option value="success">success</option>
-          <option value="failed">failed</option>
-          <option value="cancelled">cancelled</option>
-          <option value="unfinished">unfinished</option>
-          <option value="final">finished</option>
-        </select>
-      </div>
-      <p class="count" id="run-count">No runs yet</p>
-    </form>
-    <div class="table-wrap">
-      <table id="runs">
-        <caption class="visually-hidden">Recent runs, newest first; rows update as runs change</caption>
-        <thead>
-          <tr><th scope="col">Run</th><th scope="col">Flow</th><th scope="col">Status</th><th scope="col">Source</th><th scope="col">Age / duration</th><th scope="col">Seq</th></tr>
-        </thead>
-        <tbody id="run-rows"></tbody>
-      </table>
-    </div>
-    <p class="empty" id="empty">No runs yet. Start one with <code>POST /api/v1/flows/&lt;flowId&gt;/run</code>.</p>
-  </section>
 </main>
 <footer class="foot"><a href="/metrics">Prometheus metrics</a> · <a href="/readyz">readiness</a></footer>
 </body>

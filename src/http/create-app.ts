@@ -13,6 +13,7 @@ import { cors } from './cors.js';
 import { perIpLimit, perOwnerLimit } from './rate-limits.js';
 import { apiErrorHandler, createRunsRouter, type RunsRouteDeps } from './runs-routes.js';
 import { createStatsHandler } from './stats-route.js';
+import type { StatsHistory } from '../metrics/stats-history.js';
 import type { RequestHandler } from 'express';
 import { WEBHOOK_PATH } from '../webhooks/webhook-route.js';
 import { createPassThrough, isGatewayPath } from './pass-through.js';
@@ -46,6 +47,8 @@ export interface AppDeps extends RunsRouteDeps {
   proxyWrites: boolean;
   /** Server-Sent Events streams. */
   events: Pick<SseHub, 'openRun' | 'openFlow'>;
+  /** The last hour per minute for `/api/v1/stats` (the dashboard's charts). */
+  statsHistory?: Pick<StatsHistory, 'minutes'>;
 }
 
 const JSON_TYPE = /^application\/(?:json|[^;\s]+\+json)\s*(?:;|$)/i;
@@ -111,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   // Event streams authenticate themselves: EventSource can only send its token in the query.
   api.use(createEventsRouter({ events: deps.events, authenticator: deps.authenticator, originAllowed: (req) => deps.origins.originAllowed(req), perOwnerLimit: ownerLimit }));
   api.use(requireAuth(deps.authenticator), ownerLimit);
-  api.get('/stats', createStatsHandler(deps.metrics));
+  api.get('/stats', createStatsHandler(deps.metrics, deps.statsHistory));
   // Bodies of the gateway's own routes are parsed; those passed through to Doclo stream on as sent.
   const ownJson = (req: { url?: string; headers: { 'content-type'?: string } }) =>
     isGatewayPath(req.url ?? '/') && JSON_TYPE.test(req.headers['content-type'] ?? '');

@@ -7,6 +7,7 @@ import { BodyReadError, RungateError, InvalidCursorError, LookupBudgetError } fr
 import type { RunWriter } from '../tracking/run-writer.js';
 import type { RunStore } from '../store/run-store.js';
 import type { RunRecord } from '../runs/run-record.js';
+import { timelineOf } from '../runs/run-timeline.js';
 import { UpstreamError } from '../upstream/upstream-error.js';
 import type { StartRunBody, Upstream } from '../upstream/upstream.js';
 import { canRead, canWrite, mayLookUpstream, type Principal } from '../auth/principal.js';
@@ -267,6 +268,14 @@ export function createRunsRouter(deps: RunsRouteDeps): Router {
       if (!isFinal(record.run.status) && waitSeconds > 0) record = (await holdUntilFinal(res, id, waitSeconds * 1000)) ?? record;
     }
     sendRun(res, record.run);
+  });
+
+  // Where each state came from and when: the evidence for "the webhook never came".
+  router.get('/runs/:id/timeline', async (req, res) => {
+    const id = req.params.id;
+    checkRunId(id);
+    const record = await findReadable(res, id);
+    res.status(200).json({ data: timelineOf(record) });
   });
 
   router.get('/runs/:id/deliveries', async (req, res) => {

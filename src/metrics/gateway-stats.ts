@@ -1,6 +1,7 @@
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { GatewayMetrics, TrackedStatus } from './gateway-metrics.js';
 import { histogramQuantile, type CumulativeBucket } from './histogram-quantile.js';
+import type { MinuteStats, StatsHistory, StatsSnapshot } from './stats-history.js';
 
 /** The dashboard's counters: a summary of GatewayMetrics since the gateway started. */
 export interface GatewayStats {
@@ -44,12 +45,14 @@ export interface GatewayStats {
     p50Ms: number | null;
     p99Ms: number | null;
   };
+  /** The last hour per minute, oldest first, the minute under way last (this instance's). */
+  history: { minutes: MinuteStats[] };
 }
 
 const WEBHOOK_OK = new Set(['accepted', 'duplicate']);
 
 /** Reads the metrics a dashboard shows; cheap, except `runs.tracked` (a memoised store read). */
-export async function readGatewayStats(metrics: GatewayMetrics): Promise<GatewayStats> {
+export async function readGatewayStats(metrics: GatewayMetrics, history?: Pick<StatsHistory, 'minutes'>): Promise<GatewayStats> {
   const webhooks = await byLabel(metrics.webhooks, 'result');
   const upstreamValues = (await metrics.upstreamRequests.get()).values;
   const byRoute: Record<string, number> = {};
@@ -93,6 +96,26 @@ export async function readGatewayStats(metrics: GatewayMetrics): Promise<Gateway
       p50Ms: toMs(histogramQuantile(0.5, latency.buckets)),
       p99Ms: toMs(histogramQuantile(0.99, latency.buckets)),
     },
+    history: { minutes: history ? await history.minutes() : [] },
+  };
+}
+
+/** The cumulative counters the hour's history is made of (see StatsHistory). */
+export async function readStatsSnapshot(metrics: GatewayMetrics, nowMs = Date.now()): Promise<StatsSnapshot> {
+  let upstreamCalls = 0;
+  let upstream429 = 0;
+  for (const { labels, value } of (await metrics.upstreamRequests.get()).values) {
+    upstreamCalls += value;
+    if (String(labels.status) === '429') upstream429 += value;
+  }
+  return {
+    atMs: nowMs,
+    webhooks: await total(metrics.webhooks),
+    finals: await total(metrics.runsFinal),
+    recoveredByPoll: await total(metrics.runsRecoveredByPoll),
+    upstreamCalls,
+    upstream429,
+    pushLatency: (await histogram(metrics.pushLatency)).buckets,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { RunRecord } from '../runs/run-record.js';
 import { isFinal, isValidId, normalizeStatus, statusRank, type RunSource } from './run.js';
 import { nextSeq } from './seq-rule.js';
+import { appendTimeline } from './run-timeline.js';
 import { newDelivery, relayEventOf } from './delivery.js';
 
 /** News about a run from any source: Doclo's fields, status in any vocabulary. */
@@ -106,6 +107,7 @@ export function mergeRun(
       ...(notes.startedHere ? { startedHere: true } : {}),
     };
     annotate(record, notes);
+    record.timeline = appendTimeline(undefined, record.run, nowMs);
     return { kind: 'changed', record: withDelivery(record, nowMs) };
   }
 
@@ -132,5 +134,6 @@ export function mergeRun(
   }
   if (staleFlip) run.stale = true;
   next.run = { ...run, id: previous.id, flowId: previous.flowId, status, seq: nextSeq(previous.seq, seqFloor), source };
+  next.timeline = appendTimeline(current.timeline, next.run, nowMs);
   return { kind: 'changed', record: withDelivery(next, nowMs) };
 }

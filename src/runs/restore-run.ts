@@ -1,6 +1,7 @@
 import type { RunRecord } from './run-record.js';
 import { isFinal, statusRank } from './run.js';
 import { nextSeq } from './seq-rule.js';
+import { appendTimeline } from './run-timeline.js';
 
 /** What writing back a held copy of a run does to the stored record. */
 export type RestoreOutcome =
@@ -36,10 +37,14 @@ export function restoreRun(current: RunRecord | undefined, copy: RunRecord, seqF
   if (copyAhead) {
     const seq = copy.run.seq > current.run.seq ? copy.run.seq : nextSeq(current.run.seq, seqFloor);
     next.run = { ...copy.run, seq };
+    // The copy's history goes back with its state; a new seq is a change of its own.
+    next.timeline = seq === copy.run.seq ? copy.timeline : appendTimeline(copy.timeline, next.run, nowMs);
+    if (next.timeline === undefined) delete next.timeline;
     return { kind: 'restored', record: next };
   }
   if (storedRank > copyRank && current.run.seq <= copy.run.seq) {
     next.run = { ...current.run, seq: nextSeq(copy.run.seq, seqFloor) };
+    next.timeline = appendTimeline(current.timeline, next.run, nowMs);
     return { kind: 'restored', record: next };
   }
   return annotated ? { kind: 'annotated', record: next } : { kind: 'unchanged' };

@@ -1,4 +1,4 @@
-import type { Run } from './run.js';
+import type { Run, TimelineEntry } from './run.js';
 import type { Delivery } from './delivery.js';
 
 /** A run as the gateway stores it: the public run plus what only the gateway needs. */
@@ -20,4 +20,9 @@ export interface RunRecord {
   delivery?: Delivery;
   /** When the gateway last accepted a write. */
   updatedAtMs: number;
+  /**
+   * Every accepted change, oldest first (bounded: see run-timeline.ts). Part of the record, so it
+   * is written in the same compare-and-set as the change itself, by every store driver.
+   */
+  timeline?: TimelineEntry[];
 }

@@ -2,7 +2,7 @@
 // gateway and its client cannot drift apart; the gateway's own domain rules follow.
 import type { RunStatus } from '@rungate/client';
 
-export type { Execution, ExecutionFields, Run, RunError, RunSource, RunStatus } from '@rungate/client';
+export type { Execution, ExecutionFields, Run, RunError, RunSource, RunStatus, TimelineEntry } from '@rungate/client';
 export { FINAL_STATUSES, ID_PATTERN, isFinalStatus as isFinal, statusRank } from '@rungate/client/shared';
 
 // A Map, not an object literal: a status such as `constructor` or `__proto__` comes from the

@@ -3,12 +3,15 @@ import { SignJWT } from 'jose';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, postJson, startBody, startStack, type Stack } from '../support/gateway-harness.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 /** Debian's Chromium; `.ci/run` installs it. A browser is never downloaded. */
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
-/** Where to write a screenshot of the dashboard (docs/dashboard.png), when set. */
+/** Where to write a screenshot of the dashboard (docs/dashboard.png), when set; the phone's goes beside it. */
 const SCREENSHOT_PATH = process.env.RUNGATE_SCREENSHOT;
+/** Polling soon after a lost webhook, so a final state comes by poll within a test. */
+const QUICK_POLLS = ['--poll-grace-ms', '1000', '--poll-min-grace-ms', '300', '--poll-interval-ms', '300'];
 const SECRET = 'browser-test-secret-that-is-at-least-32-characters';
 const FINAL = ['success', 'failed', 'cancelled'];
 // Under CI a missing Chromium fails the suite (beforeAll throws); elsewhere the suite is skipped.
@@ -49,13 +52,14 @@ describe.runIf(run)('dashboard in Chromium', () => {
       if (message.type() === 'error') problems.push(message.text());
     });
     page.on('pageerror', (error) => problems.push(error.message));
+
     const response = await page.goto(`${stack!.url}/`);
     expect(response?.status()).toBe(200);
     return page;
   }
 
-  async function start(flowId: string, headers: Record<string, string> = {}): Promise<string> {
-    const answer = await postJson(`${stack!.url}/api/v1/flows/${flowId}/run`, startBody(), headers);
+  async function start(flowId: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<string> {
+    const answer = await postJson(`${stack!.url}/api/v1/flows/${flowId}/run`, startBody(extra), headers);
     expect(answer.status).toBe(200);
     return answer.body.id as string;
   }
@@ -201,7 +205,7 @@ describe.runIf(run)('dashboard in Chromium', () => {
     expect(focus.width).toBe('3px');
 
     // Each run is a card; nothing is wider than the screen.
-    expect(await row(page, id).evaluate((tr) => getComputedStyle(tr).display)).toBe('block');
+    expect(await row(page, id).evaluate((tr) => getComputedStyle(tr).display)).toBe('flex');
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     expect(await row(page, id).locator('td').first().evaluate((td) => getComputedStyle(td, '::before').content)).toBe('"Run"');
     expect(problems).toEqual([]);
@@ -250,6 +254,157 @@ describe.runIf(run)('dashboard in Chromium', () => {
     expect(problems.filter((text) => !/401|403/.test(text))).toEqual([]);
   });
 
+
+  const visibleRows = (page: Page) => page.locator('tbody#run-rows tr:visible');
+
+  it('opens a run: output as a tree, the timeline with where each state came from, linkable by URL', async () => {
+    stack = await startStack({ sim: { runMs: 500, failRate: 0, webhookDropRate: 1, seed: 11 }, args: QUICK_POLLS });
+    const id = await start('invoices');
+    const done = (await getJson(`${stack.url}/api/v1/runs/${id}`, { prefer: 'wait=15' })).body;
+    expect(done.status).toBe('success');
+    const page = await open();
+    await row(page, id).waitFor({ timeout: 10_000 });
+
+    await row(page, id).locator('button.open').click();
+    await page.locator('#detail').waitFor({ state: 'visible' });
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('detail-heading');
+    expect(await page.locator('#detail-heading').textContent()).toBe(id);
+    expect(await page.locator('#detail-status').getAttribute('data-status')).toBe('success');
+    // The output's keys in the tree, nested objects unfolded to two levels.
+    const tree = page.locator('#output-tree');
+    await expect.poll(() => tree.textContent()).toContain('invoiceNumber');
+    expect(await tree.textContent()).toContain(JSON.stringify(done.output.invoiceNumber));
+    expect(await tree.locator('details').first().getAttribute('open')).not.toBeNull();
+    // Where each state came from and when: the webhook never came, the final state was polled.
+    const summary = page.locator('#timeline-summary');
+    await expect.poll(() => summary.textContent(), { timeout: 5000 }).toMatch(/^queued \(request\) 0 ms → .*success \(poll\) [\d.]+ (ms|s) — no webhook$/);
+    expect(await page.locator('#timeline li').last().getAttribute('data-source')).toBe('poll');
+    // Started without a webhookUrl: the panel says there is no delivery.
+    await expect.poll(() => page.locator('#deliveries-note').textContent()).toContain('without a webhookUrl');
+    expect(new URL(page.url()).hash).toBe(`#run=${id}`);
+
+    // Escape closes it and gives focus back to the run's row.
+    await page.keyboard.press('Escape');
+    await page.locator('#detail').waitFor({ state: 'hidden' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(id);
+    expect(new URL(page.url()).hash).toBe('');
+
+    // A link to the run opens it straight away.
+    await page.goto(`${stack.url}/#run=${id}`);
+    await page.locator('#detail').waitFor({ state: 'visible', timeout: 10_000 });
+    await expect.poll(() => page.locator('#timeline-summary').textContent()).toContain('no webhook');
+    expect(problems).toEqual([]);
+  });
+
+  it('searches by run id prefix (one row), filters by flow and status, keeps them in the URL', async () => {
+    stack = await startStack({ sim: { runMs: 300, failRate: 0, seed: 12 } });
+    const ids = [await start('invoices'), await start('receipts'), await start('receipts')];
+    for (const id of ids) await getJson(`${stack.url}/api/v1/runs/${id}`, { prefer: 'wait=10' });
+    const page = await open();
+    await expect.poll(() => visibleRows(page).count(), { timeout: 10_000 }).toBe(3);
+
+    const target = ids[1]!;
+    await page.fill('#filter-id', target.slice(0, target.length - 2));
+    await expect.poll(() => visibleRows(page).count()).toBeLessThanOrEqual(3);
+    await page.fill('#filter-id', target);
+    await expect.poll(() => visibleRows(page).count()).toBe(1);
+    expect(await visibleRows(page).first().getAttribute('data-run-id')).toBe(target);
+    expect(await page.locator('#run-count').textContent()).toBe('1 of 3 runs shown');
+    expect(new URL(page.url()).hash).toBe(`#q=${target}`);
+
+    await page.fill('#filter-id', '');
+    await page.fill('#filter-flow', 'receipt');
+    await page.selectOption('#filter-status', 'success');
+    await expect.poll(() => visibleRows(page).count()).toBe(2);
+    expect(new URL(page.url()).hash).toBe('#flow=receipt&status=success');
+    // The filters come back with the link.
+    await page.reload();
+    await expect.poll(() => visibleRows(page).count(), { timeout: 10_000 }).toBe(2);
+    expect(await page.inputValue('#filter-flow')).toBe('receipt');
+    expect(await page.inputValue('#filter-status')).toBe('success');
+    expect(problems).toEqual([]);
+  });
+
+  it('with auth on, cancels a running run from its panel: the row turns cancelled without a reload', async () => {
+    stack = await startStack({ sim: { runMs: 20_000, failRate: 0, seed: 13 }, args: ['--jwt-secret', SECRET] });
+    const admin = await jwt({ sub: 'ops', admin: true });
+    const id = await start('long-flow', { authorization: `Bearer ${admin}` });
+    const page = await open();
+    await page.locator('#auth').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.fill('#token', admin);
+    await page.press('#token', 'Enter');
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10_000 });
+    await row(page, id).locator('button.open').click();
+    await page.locator('#cancel').waitFor({ state: 'visible' });
+    const before = await page.evaluate(() => performance.timeOrigin);
+    await page.click('#cancel');
+    await expect.poll(() => badge(page, id).getAttribute('data-status'), { timeout: 10_000 }).toBe('cancelled');
+    expect(await page.locator('#detail-status').getAttribute('data-status')).toBe('cancelled');
+    expect(await page.locator('#cancel').isVisible()).toBe(false);
+    await expect.poll(() => page.locator('#timeline-summary').textContent(), { timeout: 5000 }).toMatch(/cancelled \(request\)/);
+    // Same page, no reload.
+    expect(await page.evaluate(() => performance.timeOrigin)).toBe(before);
+    expect((await getJson(`${stack.url}/api/v1/runs/${id}`, { authorization: `Bearer ${admin}` })).body.status).toBe('cancelled');
+    expect(problems.filter((text) => !/401/.test(text))).toEqual([]);
+  });
+
+
+  it('retries a failed delivery from the page: attempts and answers shown, then delivered', async () => {
+    const secret = 'relay-browser-secret-0123456789abcdef';
+    const hooks = await WebhookReceiver.start(secret);
+    try {
+      stack = await startStack({
+        sim: { runMs: 300, failRate: 0, seed: 15 },
+        args: ['--relay-allow-private', '--relay-secret', secret, '--relay-retry-ms', '200', '--relay-scan-ms', '100'],
+      });
+      // The receiver is gone for good at first (410), so the delivery fails at once.
+      hooks.answer({ status: 410 });
+      const id = await start('relayed', {}, { webhookUrl: hooks.url() });
+      await expect.poll(async () => (await getJson(`${stack!.url}/api/v1/runs/${id}/deliveries`)).body.data[0]?.status, { timeout: 10_000 }).toBe('failed');
+
+      const page = await open();
+      await row(page, id).locator('button.open').click();
+      const delivery = page.locator('#delivery-rows tr');
+      await expect.poll(() => delivery.getAttribute('data-status'), { timeout: 10_000 }).toBe('failed');
+      expect(await delivery.locator('td[data-label="URL"]').textContent()).toBe(hooks.url());
+      expect(await delivery.locator('td[data-label="Attempts"]').textContent()).toBe('1');
+      expect(await delivery.locator('td[data-label="Last answer"]').textContent()).toBe('HTTP 410');
+
+      await page.click('#retry-deliveries');
+      await expect.poll(() => page.locator('#detail-message').textContent()).toContain('queued again');
+      // The panel shows the delivery as it is after the retry; reopening shows the outcome.
+      await expect
+        .poll(async () => {
+          await page.locator('#detail-close').click();
+          await row(page, id).locator('button.open').click();
+          return delivery.getAttribute('data-status');
+        }, { timeout: 10_000 })
+        .toBe('delivered');
+      expect(await delivery.locator('td[data-label="Attempts"]').textContent()).toBe('2');
+      expect(await page.locator('#retry-deliveries').isVisible()).toBe(false);
+      expect(hooks.forRun(id).map((hook) => hook.verified)).toEqual([true, true]);
+      expect(problems).toEqual([]);
+    } finally {
+      await hooks.close();
+    }
+  });
+
+  it('draws the last hour from /api/v1/stats: webhooks and upstream calls as bars', async () => {
+    stack = await startStack({ sim: { runMs: 300, failRate: 0, seed: 14 } });
+    const page = await open();
+    await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10_000 });
+    for (let i = 0; i < 3; i++) await start('charted');
+    await expect.poll(() => page.locator('#stat-webhooks-received').textContent(), { timeout: 10_000 }).toBe('3');
+    await expect.poll(async () => Number(await page.locator('#chart-webhooks').getAttribute('data-drawn')), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await page.locator('#chart-webhooks rect').count()).toBeGreaterThan(0);
+    const height = await page.locator('#chart-webhooks rect').last().evaluate((rect) => rect.getBoundingClientRect().height);
+    expect(height).toBeGreaterThan(10);
+    expect(await page.locator('#chart-upstream rect').count()).toBeGreaterThan(0);
+    expect(await page.locator('#chart-webhooks').getAttribute('aria-label')).toMatch(/3 in all/);
+    expect(await page.locator('#chart-webhooks-now').textContent()).toBe('3 this minute');
+    expect(problems).toEqual([]);
+  });
+
   it.runIf(SCREENSHOT_PATH !== undefined)('takes the README screenshot', async () => {
     stack = await startStack({ sim: { runMs: 3000, failRate: 0.25, webhookDropRate: 0.3, seed: 7 }, args: ['--poll-grace-ms', '1500', '--poll-min-grace-ms', '500', '--poll-interval-ms', '500'] });
     const flows = ['invoice-extractor', 'receipt-parser', 'contract-review', 'invoice-extractor', 'id-check', 'receipt-parser'];
@@ -262,7 +417,15 @@ describe.runIf(run)('dashboard in Chromium', () => {
     await row(page, ids.at(-1)!).waitFor({ timeout: 5000 });
     // The new runs are under way, some with progress, when the picture is taken.
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    await page.screenshot({ path: SCREENSHOT_PATH!, fullPage: true });
-    expect(statSync(SCREENSHOT_PATH!).size).toBeLessThan(200 * 1024);
+    await row(page, ids[1]!).locator('button.open').click();
+    await expect.poll(() => page.locator('#timeline-summary').textContent(), { timeout: 10_000 }).not.toBe('');
+    await page.screenshot({ path: SCREENSHOT_PATH!, fullPage: false });
+    expect(statSync(SCREENSHOT_PATH!).size).toBeLessThan(300 * 1024);
+    await context!.close();
+    const phone = await open({ width: 390, height: 844 });
+    await row(phone, ids.at(-1)!).waitFor({ timeout: 5000 });
+    const phonePath = SCREENSHOT_PATH!.replace(/\.png$/, '-phone.png');
+    await phone.screenshot({ path: phonePath, fullPage: false });
+    expect(statSync(phonePath).size).toBeLessThan(300 * 1024);
   });
 });

@@ -3,6 +3,8 @@ import type { RunStatus } from '../../src/runs/run.js';
 import { type RunStore } from '../../src/store/run-store.js';
 import { InvalidCursorError } from '../../src/errors.js';
 import type { RunRecord } from '../../src/runs/run-record.js';
+import { mergeRun } from '../../src/runs/merge-run.js';
+import { TIMELINE_KEEP } from '../../src/runs/run-timeline.js';
 import { newDelivery, type Delivery } from '../../src/runs/delivery.js';
 
 /** One store under test and how to dispose of it. */
@@ -79,6 +81,36 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         expect(await store.get(id)).toEqual(second);
         expect(await store.compareAndSet(record({ id, rev: 3, status: 'success' }), 1)).toBe(false);
         expect((await store.get(id))?.run.status).toBe('running');
+      }));
+
+    it("keeps the run's timeline in the record, written by the same compare-and-set as each change, bounded", () =>
+      within(factory, async (store) => {
+        const id = `exec_timeline_${++counter}`;
+        const apply = async (news: Record<string, unknown>, source: 'request' | 'poll' | 'webhook', nowMs: number) => {
+          const current = await store.get(id);
+          const outcome = mergeRun(current, { id, ...news }, source, {}, nowMs);
+          if (outcome.kind !== 'changed') throw new Error(`expected a change, got ${outcome.kind}`);
+          expect(await store.compareAndSet(outcome.record, current?.rev ?? 0)).toBe(true);
+          return outcome.record;
+        };
+        const t0 = Date.UTC(2026, 0, 1);
+        await apply({ flowId: 'flow-t', status: 'queued' }, 'request', t0);
+        for (let step = 1; step <= 60; step++) await apply({ status: 'running', progress: { step: `page ${step}`, percentage: step } }, 'poll', t0 + step * 100);
+        // A racing writer that lost its compare-and-set leaves nothing in the timeline.
+        const stale = await store.get(id);
+        const winner = await apply({ status: 'success', output: { total: 1 } }, 'webhook', t0 + 9300);
+        const loser = mergeRun(stale, { id, status: 'failed' }, 'poll', {}, t0 + 9400);
+        expect(loser.kind).toBe('changed');
+        if (loser.kind === 'changed') expect(await store.compareAndSet(loser.record, stale!.rev)).toBe(false);
+
+        const timeline = (await store.get(id))!.timeline!;
+        expect(timeline).toEqual(winner.timeline);
+        // The first change and the last TIMELINE_KEEP: 62 changes in all.
+        expect(timeline).toHaveLength(TIMELINE_KEEP + 1);
+        expect(timeline[0]).toEqual({ seq: 1, status: 'queued', source: 'request', at: new Date(t0).toISOString() });
+        expect(timeline.at(-1)).toEqual({ seq: 62, status: 'success', source: 'webhook', at: new Date(t0 + 9300).toISOString() });
+        expect(timeline[1]).toEqual({ seq: 13, status: 'running', source: 'poll', at: new Date(t0 + 1200).toISOString(), progress: { step: 'page 12', percentage: 12 } });
+        expect(timeline.map((entry) => entry.seq).slice(1)).toEqual(Array.from({ length: TIMELINE_KEEP }, (_, i) => 13 + i));
       }));
 
     it('lets exactly one of many racing writers win', () =>

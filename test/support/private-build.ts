@@ -25,6 +25,10 @@ export function buildPrivately(label: string): string {
   copyFileSync(join(ROOT, 'packages', 'client', 'package.json'), join(clientDir, 'package.json'));
   tsc(['-p', join('packages', 'client', 'tsconfig.json'), '--outDir', join(clientDir, 'dist')]);
   tsc(['-p', 'tsconfig.build.json', '--outDir', outDir]);
-  if (!existsSync(join(outDir, 'cli.js')) || !existsSync(join(clientDir, 'dist', 'index.js'))) throw new Error(`the ${label} build did not produce cli.js and the client`);
+  // The dashboard's script, bundled as `npm run build` does.
+  spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-dashboard.js'), '--out', outDir], { cwd: ROOT, stdio: 'ignore' });
+  if (!existsSync(join(outDir, 'cli.js')) || !existsSync(join(clientDir, 'dist', 'index.js')) || !existsSync(join(outDir, 'dashboard', 'dashboard.js'))) {
+    throw new Error(`the ${label} build did not produce cli.js, the client and the dashboard script`);
+  }
   return outDir;
 }

@@ -4,7 +4,7 @@ import { HttpClient, type FetchLike } from './http-client.js';
 import type { FlowRunOptions, WaitForManyOptions, WaitOptions } from './options.js';
 import { PushConnection } from './push/push-connection.js';
 import { Reachability } from './reachability.js';
-import { isFinalStatus, isValidId, type Delivery, type Run } from './run.js';
+import { isFinalStatus, isValidId, type Delivery, type Run, type RunPage, type RunStatus, type TimelineEntry } from './run.js';
 import { abortReason, unrefTimer } from './timers.js';
 import { loadWebSocket, type WebSocketConstructor } from './web-socket.js';
 
@@ -38,6 +38,26 @@ export interface SubscribeOptions {
   onError?: (error: DocloError) => void;
 }
 
+/** Options of `flows.subscribe`. */
+export interface FlowSubscribeOptions extends SubscribeOptions {
+  /**
+   * Called each time the gateway confirms the subscription on a (new) socket. Flows have no
+   * `since`: what changed while the socket was down is read then (`runs.list`).
+   */
+  onLive?: () => void;
+  /** Called when the socket goes down while subscribed; the client reconnects by itself. */
+  onLost?: () => void;
+}
+
+/** Query of `runs.list`. */
+export interface RunListQuery {
+  flowId?: string;
+  status?: RunStatus;
+  /** Default 50, at most 500. */
+  limit?: number;
+  cursor?: string;
+}
+
 /** A rungate client: Doclo's runs API, with waits and subscriptions answered by push. */
 export interface RungateClient {
   runs: {
@@ -56,6 +76,10 @@ export interface RungateClient {
     cancel<T = unknown>(id: string): Promise<Run<T>>;
     /** Calls `onRun` with the latest state and then each change (seq grows); returns unsubscribe. */
     subscribe<T = unknown>(id: string, onRun: (run: Run<T>) => void, options?: SubscribeOptions): () => void;
+    /** The gateway's own list of the runs it tracks (the caller's own, or all for admins), newest first. */
+    list<T = unknown>(query?: RunListQuery): Promise<RunPage<T>>;
+    /** Every state change the gateway accepted for the run, oldest first. */
+    timeline(id: string): Promise<TimelineEntry[]>;
     /** The deliveries of the run's final state to its `webhookUrl` (none for a run started without one). */
     deliveries(id: string): Promise<Delivery[]>;
     /** Queues the run's failed deliveries again; resolves with the deliveries as they are then. */
@@ -64,7 +88,14 @@ export interface RungateClient {
   flows: {
     /** Starts a run of the flow with Doclo's options; with `wait: true` answers when it ends. */
     run<T = unknown>(flowId: string, options: FlowRunOptions): Promise<Run<T>>;
+    /**
+     * Calls `onRun` with each change of every run of the flow from now on (`*`: of every flow;
+     * admins only when auth is on), each state once, across reconnects; returns unsubscribe.
+     */
+    subscribe<T = unknown>(flowId: string, onRun: (run: Run<T>) => void, options?: FlowSubscribeOptions): () => void;
   };
+  /** The gateway's counters and their last hour, per minute (`GET /api/v1/stats`). */
+  stats<T = unknown>(): Promise<T>;
   /** Closes the socket and stops every wait (they reject with ClientClosedError). */
   close(): void;
 }
@@ -204,6 +235,16 @@ export function createClient(options: ClientOptions): RungateClient {
           onError: (error) => subscribeOptions.onError?.(error),
         });
       },
+      list: <T>(query: RunListQuery = {}) => {
+        const params = new URLSearchParams();
+        for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+        const search = params.toString();
+        return http.request<RunPage<T>>('GET', `/api/v1/runs${search ? `?${search}` : ''}`);
+      },
+      timeline: async (id: string) => {
+        checkId(id, 'run id');
+        return (await http.request<{ data: TimelineEntry[] }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/timeline`)).data;
+      },
       deliveries: async (id: string) => {
         checkId(id, 'run id');
         return (await http.request<{ data: Delivery[] }>('GET', `/api/v1/runs/${encodeURIComponent(id)}/deliveries`)).data;
@@ -227,7 +268,17 @@ export function createClient(options: ClientOptions): RungateClient {
         const holdMs = runOptions.wait ? Math.min(runOptions.timeout ?? 30_000, 60_000) : 0;
         return http.request<Run<T>>('POST', `/api/v1/flows/${encodeURIComponent(flowId)}/run`, { body, holdMs });
       },
+      subscribe: <T>(flowId: string, onRun: (run: Run<T>) => void, subscribeOptions: FlowSubscribeOptions = {}) => {
+        if (flowId !== '*') checkId(flowId, 'flow id');
+        return push.listenFlow(flowId, {
+          onRun: (run) => onRun(run as Run<T>),
+          onError: (error) => subscribeOptions.onError?.(error),
+          onLive: () => subscribeOptions.onLive?.(),
+          onLost: () => subscribeOptions.onLost?.(),
+        });
+      },
     },
+    stats: <T>() => http.request<T>('GET', '/api/v1/stats'),
     close: () => {
       closed = true;
       push.close();

@@ -100,3 +100,19 @@ export function statusRank(status: string): number {
 export function looksLikeRun(value: unknown): value is Run {
   return isPlainObject(value) && typeof value.id === 'string' && typeof value.status === 'string' && typeof value.seq === 'number';
 }
+
+/** One accepted change of a run (`GET /api/v1/runs/:id/timeline`): where a state came from and when. */
+export interface TimelineEntry {
+  seq: number;
+  status: RunStatus;
+  source: RunSource;
+  /** When the gateway accepted the change (ISO 8601). */
+  at: string;
+  progress?: { step: string; percentage: number };
+}
+
+/** A page of the gateway's run list, newest first. */
+export interface RunPage<T = unknown> {
+  data: Array<Run<T>>;
+  nextCursor?: string;
+}

@@ -6,11 +6,13 @@ import { looksLikeRun, type Run } from '../run.js';
 import { unrefTimer } from '../timers.js';
 import type { WebSocketConstructor } from '../web-socket.js';
 import { FollowerRegistry, type Follower, type RunListener } from './follower-registry.js';
+import { FlowFollowers, type FlowListener } from './flow-followers.js';
 import { LongPollFallback } from './long-poll-fallback.js';
 import { SocketTransport, type TransportState } from './socket-transport.js';
 import { resubscribeFrames, subscribeFrame } from './subscribe-frames.js';
 
 export type { RunListener } from './follower-registry.js';
+export type { FlowListener } from './flow-followers.js';
 
 /** Options of PushConnection. */
 export interface PushConnectionOptions {
@@ -52,6 +54,8 @@ function callSafely(action: () => void): void {
  */
 export class PushConnection {
   private readonly followers = new FollowerRegistry();
+  private readonly flows = new FlowFollowers();
+  private socketOpen = false;
   private readonly transport: SocketTransport;
   private readonly fallback: LongPollFallback;
 
@@ -99,16 +103,47 @@ export class PushConnection {
     return () => this.detach(follower, listener);
   }
 
+  /**
+   * Follows every run of a flow (`*`: of every flow) from now on, over the same socket: each state
+   * once (FlowFollowers), resubscribed on every new socket. There is no `since` for a flow, so
+   * `onLive` tells the app when to read what changed while the socket was down. Returns the detach
+   * function.
+   */
+  listenFlow(flowId: string, listener: FlowListener): () => void {
+    if (this.transport.state === 'closed') throw new ClientClosedError();
+    if (this.flows.add(flowId, listener)) {
+      this.updateDemand();
+      if (this.transport.state === 'open') this.transport.send({ op: 'subscribe', flowId });
+    }
+    return () => {
+      if (!this.flows.remove(flowId, listener)) return;
+      this.transport.send({ op: 'unsubscribe', flowId });
+      this.updateDemand();
+    };
+  }
+
   /** Closes the socket for good; pending listeners get ClientClosedError. */
   close(): void {
     if (this.transport.state === 'closed') return;
     this.transport.close();
     const error = new ClientClosedError();
     for (const follower of this.followers.all()) this.fail(follower, error);
+    this.failFlows(error);
+  }
+
+  /** Ends flow subscriptions (every one, or one flow's) with an error. */
+  private failFlows(error: DocloError, flowId?: string): void {
+    const dropped = this.flows.drop(flowId);
+    if (dropped.length === 0) return;
+    this.updateDemand();
+    for (const listener of dropped) callSafely(() => listener.onError(error));
   }
 
   private onTransportState(state: TransportState): void {
     this.options.reachability?.socket(state === 'open');
+    const lost = this.socketOpen && state !== 'open';
+    this.socketOpen = state === 'open';
+    if (lost) for (const flowId of this.flows.flows()) for (const listener of this.flows.of(flowId)) callSafely(() => listener.onLost?.());
     if (state !== 'open') this.forgetSubscriptions();
     switch (state) {
       case 'open':
@@ -117,6 +152,7 @@ export class PushConnection {
         // Browsers cannot set headers on the upgrade, so the token travels as the first frame.
         if (this.options.token !== undefined) this.transport.send({ op: 'auth', token: this.options.token });
         this.resubscribeAll();
+        for (const flowId of this.flows.flows()) this.transport.send({ op: 'subscribe', flowId });
         break;
       case 'connecting':
       case 'backoff':
@@ -158,7 +194,7 @@ export class PushConnection {
   }
 
   private updateDemand(): void {
-    this.transport.setWanted(this.followers.hasUnfinished);
+    this.transport.setWanted(this.followers.hasUnfinished || this.flows.size > 0);
   }
 
   private withFollower(runId: string, action: (follower: Follower) => void): void {
@@ -171,10 +207,15 @@ export class PushConnection {
       const run = message.run;
       this.followers.noteCarried(run.id);
       this.withFollower(run.id, (follower) => this.deliver(follower, run));
+      for (const listener of this.flows.accept(run)) callSafely(() => listener.onRun(run));
       return;
     }
     if (message.type === 'subscribed' && typeof message.runId === 'string') {
       this.withFollower(message.runId, (follower) => (follower.retryAttempt = 0));
+      return;
+    }
+    if (message.type === 'subscribed' && typeof message.flowId === 'string') {
+      for (const listener of this.flows.of(message.flowId)) callSafely(() => listener.onLive?.());
       return;
     }
     if (message.type === 'error' && typeof message.code === 'string') {
@@ -189,6 +230,11 @@ export class PushConnection {
       if (code === 'unauthorized' && runId === undefined) {
         const error = errorFromFrame(code, text);
         for (const each of this.followers.all()) this.fail(each, error);
+      }
+      // A flow subscription refused (every flow, for a non-admin) or over the limit: the gateway
+      // names no run; a flow subscription on this socket is what it answers.
+      if (runId === undefined && (code === 'unauthorized' || code === 'forbidden' || code === 'limit_exceeded')) {
+        this.failFlows(errorFromFrame(code, text));
       }
       return;
     }
