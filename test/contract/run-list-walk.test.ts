@@ -29,8 +29,8 @@ describe('a list filtered by a foreign flow walks only the caller’s own runs',
         for (let i = 0; i < FLOW_RUNS; i++) {
           const rec = record({ id: `exec_walk_${i}`, flowId: 'alice-flow', owner: 'alice' });
           pipeline.rungateRunCas(
-            `${prefix}run:${rec.run.id}`, `${prefix}runs`, `${prefix}ordinal`, `${prefix}unfinished`, `${prefix}finished`, `${prefix}flow:alice-flow`, `${prefix}owner:alice`, `${prefix}mark`,
-            0, 1, JSON.stringify(rec), rec.run.id, 0, rec.updatedAtMs, 'alice', 'alice-flow', '', 0,
+            `${prefix}run:${rec.run.id}`, `${prefix}runs`, `${prefix}ordinal`, `${prefix}unfinished`, `${prefix}finished`, `${prefix}flow:alice-flow`, `${prefix}owner:alice`, `${prefix}mark`, `${prefix}relaydue`,
+            0, 1, JSON.stringify(rec), rec.run.id, 0, rec.updatedAtMs, 'alice', 'alice-flow', '', 0, '',
           );
         }
         await pipeline.exec();

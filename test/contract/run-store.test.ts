@@ -277,7 +277,7 @@ describe('sqlite durability', () => {
     for (let i = 0; i < 3; i++) await SqliteRunStore.open(path).close();
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 2 }]);
+      expect(db.prepare('SELECT version FROM schema_version').all()).toEqual([{ version: 3 }]);
       expect(db.prepare('SELECT COUNT(*) AS n FROM runs').get()).toEqual({ n: 1 });
     } finally {
       db.close();
@@ -289,7 +289,11 @@ describe('sqlite durability', () => {
     const old = new Database(path);
     old.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
       CREATE TABLE runs (ordinal INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, flow_id TEXT NOT NULL, status TEXT NOT NULL,
-        owner TEXT, rev INTEGER NOT NULL, final INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, record TEXT NOT NULL);`);
+        owner TEXT, rev INTEGER NOT NULL, final INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, record TEXT NOT NULL);
+      CREATE INDEX runs_unfinished ON runs (final) WHERE final = 0;
+      CREATE INDEX runs_by_flow ON runs (flow_id, ordinal);
+      CREATE INDEX runs_by_owner ON runs (owner, ordinal);
+      CREATE INDEX runs_by_age ON runs (final, updated_at_ms);`);
     const a = record({ status: 'success' });
     old.prepare('INSERT INTO runs (id, flow_id, status, owner, rev, final, updated_at_ms, record) VALUES (?, ?, ?, NULL, 1, 1, 1, ?)').run(a.run.id, a.run.flowId, 'success', JSON.stringify(a));
     old.close();
