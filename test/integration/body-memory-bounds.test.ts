@@ -136,8 +136,10 @@ describe('memory under hostile bodies (child process RSS)', () => {
     expect(peak - before).toBeLessThan(boundMiB + RUNTIME_SLACK_MIB);
     // The machine is shared: the quickest of the answers shows the event loop is free.
     expect(health[0]!).toBeLessThan(50);
-    for (const status of answered) expect([401, 503]).toContain(status);
-    expect(answered.filter((status) => status === 503).length).toBeGreaterThan(30);
+    // 0: the connection closed with no status line read. A sender refused with 503 is cut at once,
+    // and the reset of a socket still sending can overtake the answer; either way nothing is held.
+    for (const status of answered) expect([401, 503, 0]).toContain(status);
+    expect(answered.filter((status) => status === 503 || status === 0).length).toBeGreaterThan(30);
   }, 180_000);
 });
 
