@@ -60,19 +60,7 @@ function local(store: RunStore, logger: Logger): Drivers {
   const bus = new MemoryRunBus(logger);
   const schedule = new HeapPollSchedule();
   const limits = new MemoryLimitStore();
-  return {
-    store,
-    bus,
-    schedule,
-    limits,
-    shared: false,
-    async close() {
-      await limits.close();
-      await schedule.close();
-      await bus.close();
-      await store.close();
-    },
-  };
+  return withClose({ store, bus, schedule, limits, shared: false });
 }
 
 async function redisDrivers(url: string, prefix: string, logger: Logger): Promise<Drivers> {
@@ -109,20 +97,7 @@ async function redisDrivers(url: string, prefix: string, logger: Logger): Promis
     log.info({ db, prefix }, 'cluster mode: runs, fan-out, poll schedule and limits in Redis');
     // A Redis that keeps nothing on disk comes back empty from a restart: say so now, not then.
     await warnIfNotPersistent(commands, log);
-    return {
-      store,
-      bus,
-      schedule,
-      limits,
-      shared: true,
-      async close() {
-        await limits.close();
-        await schedule.close();
-        await bus.close();
-        await store.close();
-        await quitAll();
-      },
-    };
+    return withClose({ store, bus, schedule, limits, shared: true }, quitAll);
   } catch (error) {
     // The reason is in the error thrown; late reconnect errors need a listener but no log.
     for (const connection of [commands, subscriber]) connection.on('error', () => undefined);
@@ -157,23 +132,23 @@ async function postgresDrivers(url: string, logger: Logger): Promise<Drivers> {
     const bus = await PostgresRunBus.create({ pool, url, logger: log, applicationName: 'rungate-listener', loggedChanges });
     const limits = new PostgresLimitStore({ pool });
     log.info({ url: redactUrlPassword(url), schemaVersion: to }, 'cluster mode: runs, fan-out, poll schedule and limits in PostgreSQL');
-    return {
-      store,
-      bus,
-      schedule,
-      limits,
-      shared: true,
-      async close() {
-        await limits.close();
-        await schedule.close();
-        await bus.close();
-        await store.close();
-        await connection.closePool(pool);
-      },
-    };
+    return withClose({ store, bus, schedule, limits, shared: true }, () => connection.closePool(pool));
   } catch (error) {
     await connection.closePool(pool);
     throw error;
   }
 }
 
+/** The drivers with their close: limits, schedule, bus and store in that order, then the connection they share. */
+function withClose(parts: Omit<Drivers, 'close'>, closeConnection: () => Promise<void> = () => Promise.resolve()): Drivers {
+  return {
+    ...parts,
+    async close() {
+      await parts.limits.close();
+      await parts.schedule.close();
+      await parts.bus.close();
+      await parts.store.close();
+      await closeConnection();
+    },
+  };
+}
