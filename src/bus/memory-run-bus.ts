@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RunRecord } from '../runs/run-record.js';
-import type { RunBus, RunListener } from './run-bus.js';
+import { notifyListeners, type RunBus, type RunListener } from './run-bus.js';
 
 /** The single-instance bus: listeners are called synchronously inside `publish`. */
 export class MemoryRunBus implements RunBus {
@@ -11,13 +11,7 @@ export class MemoryRunBus implements RunBus {
 
   publish(record: RunRecord): Promise<void> {
     if (this.closed) return Promise.reject(new Error('bus is closed'));
-    for (const listener of this.listeners) {
-      try {
-        listener(record);
-      } catch (error) {
-        this.logger?.error({ err: error, runId: record.run.id }, 'run listener failed');
-      }
-    }
+    notifyListeners(this.listeners, record, this.logger);
     return Promise.resolve();
   }
 

@@ -5,7 +5,7 @@ import { ListenConnection } from '../postgres/listen-connection.js';
 import { queryRetrying } from '../postgres/postgres-connection.js';
 import { changeChannel, readEpoch } from '../postgres/postgres-schema.js';
 import type { RunRecord } from '../runs/run-record.js';
-import type { RunBus, RunListener } from './run-bus.js';
+import { notifyListeners, type RunBus, type RunListener } from './run-bus.js';
 
 /** Changes one catch-up query reads. */
 const FETCH_BATCH = 500;
@@ -250,13 +250,7 @@ export class PostgresRunBus implements RunBus {
       this.logger?.warn({ err: error }, 'ignored a malformed change in the change log');
       return;
     }
-    for (const listener of this.listeners) {
-      try {
-        listener(record);
-      } catch (error) {
-        this.logger?.error({ err: error, runId: record.run.id }, 'run listener failed');
-      }
-    }
+    notifyListeners(this.listeners, record, this.logger);
   }
 
   private resync(): void {

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { closeConnection } from '../redis/redis-connection.js';
 import type { RunRecord } from '../runs/run-record.js';
-import type { RunBus, RunListener } from './run-bus.js';
+import { notifyListeners, type RunBus, type RunListener } from './run-bus.js';
 
 export interface RedisRunBusOptions {
   /** Publishes; may be shared with the store and the schedule (publish is an ordinary command). */
@@ -94,13 +94,7 @@ export class RedisRunBus implements RunBus {
       this.logger?.warn({ err: error }, 'ignored a malformed message on the run channel');
       return;
     }
-    for (const listener of this.listeners) {
-      try {
-        listener(record);
-      } catch (error) {
-        this.logger?.error({ err: error, runId: record.run.id }, 'run listener failed');
-      }
-    }
+    notifyListeners(this.listeners, record, this.logger);
   }
 
   /** After a reconnect: make sure the channel is subscribed, then have everyone catch up. */

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { RunRecord } from '../runs/run-record.js';
 
 /** Receives every accepted change of any run, in the order the bus delivers them. */
@@ -17,4 +18,15 @@ export interface RunBus {
   subscribe(listener: RunListener): () => void;
   onResync(listener: () => void): () => void;
   close(): Promise<void>;
+}
+
+/** Calls every listener with a change; one that throws is logged and the others still run. */
+export function notifyListeners(listeners: Iterable<RunListener>, record: RunRecord, logger: Logger | undefined): void {
+  for (const listener of listeners) {
+    try {
+      listener(record);
+    } catch (error) {
+      logger?.error({ err: error, runId: record.run.id }, 'run listener failed');
+    }
+  }
 }
