@@ -115,6 +115,7 @@ scenarioOptions.relay = {
   pacedRate: num('relay-paced-rate', 100, 100),
   lostRuns: num('lost-runs', 20, 3),
   runMs: num('run-ms', 3000, 300),
+  profileArgs,
 };
 
 const log = (line) => console.error(line);

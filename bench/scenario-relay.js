@@ -72,7 +72,7 @@ async function oneRep(options, rep, dir) {
   const sim = startWorker('server-worker.js', { kind: 'sim', options: { runMs: 600_000, failRate: 0, webhookDropRate: 1, webhookSecret: SECRET, seed: rep + 1 } });
   const { url: simUrl } = await sim.ready;
   const store = `sqlite:${join(dir, `relay-${rep}.db`)}`;
-  const gateway = startWorker('server-worker.js', { kind: 'rungate', store, secret: SECRET, upstreamUrl: `${simUrl}/api/v1`, args: ['--relay-allow-private', '--rate-limit-per-ip', '0'] });
+  const gateway = startWorker('server-worker.js', { kind: 'rungate', store, secret: SECRET, upstreamUrl: `${simUrl}/api/v1`, args: ['--relay-allow-private', '--rate-limit-per-ip', '0'] }, { execArgv: options.profileArgs ?? [] });
   try {
     const { url } = await gateway.ready;
     // Deliveries/s: everything final at once.
