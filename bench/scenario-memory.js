@@ -92,10 +92,13 @@ export async function run(options, log) {
     },
     { scenario: 'Memory', measure: 'JS heap per idle WebSocket connection, bytes (vs bare ws)', rungate: idle('rungate', 'heapPerItem'), baseline: idle('bare ws', 'heapPerItem'), ratio: heapRatio, goal: '≤ 1.5×', met: heapRatio <= 1.5 },
   ];
+  // The goal is stated at 100k runs: at smaller counts RSS moves in steps of whole heap pages
+  // (a few MiB) and says more about V8's growth policy than about a run's bytes.
+  const largest = Math.max(...options.trackedRuns);
   for (const count of options.trackedRuns) {
     const rss = median(raw.tracked.filter((r) => r.count === count).map((r) => r.rssPerItem));
     const heap = median(raw.tracked.filter((r) => r.count === count).map((r) => r.heapPerItem));
-    rows.push({ scenario: 'Memory', measure: `RSS per tracked unfinished run, bytes (${count.toLocaleString('en-US')} runs; heap ${Math.round(heap)} B)`, rungate: rss, baselineText: '—', goal: '≤ 1,536 B', met: rss <= 1536 });
+    rows.push({ scenario: 'Memory', measure: `RSS per tracked unfinished run, bytes (${count.toLocaleString('en-US')} runs; heap ${Math.round(heap)} B)`, rungate: rss, baselineText: '—', ...(count === largest ? { goal: '≤ 1,536 B', met: rss <= 1536 } : { goal: '— (stated at the largest size)' }) });
   }
   return { raw, summary: { rows }, rows };
 }

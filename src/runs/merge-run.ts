@@ -1,5 +1,5 @@
 import type { RunRecord } from '../runs/run-record.js';
-import { isFinal, isValidId, normalizeStatus, statusRank, type RunSource } from './run.js';
+import { isFinal, isValidId, normalizeStatus, statusRank, type Run, type RunSource } from './run.js';
 import { nextSeq } from './seq-rule.js';
 import { appendTimeline } from './run-timeline.js';
 import { newDelivery, relayEventOf } from './delivery.js';
@@ -98,8 +98,16 @@ export function mergeRun(
     if (!isValidId(news.flowId)) return { kind: 'invalid', reason: 'a new run needs a valid flowId' };
     const run: Record<string, unknown> = {};
     copyDocloFields(run, news);
+    // Assigned rather than spread into a literal: a literal that adds keys after a spread is
+    // built as a hash-table object, about 300 bytes more per stored run.
+    run.id = news.id;
+    run.flowId = news.flowId;
+    run.status = status;
+    run.seq = nextSeq(undefined, seqFloor);
+    run.source = source;
+    if (markStale) run.stale = true;
     const record: RunRecord = {
-      run: { ...run, id: news.id, flowId: news.flowId, status, seq: nextSeq(undefined, seqFloor), source, ...(markStale ? { stale: true } : {}) },
+      run: run as unknown as Run,
       rev: 1,
       trackedAtMs: nowMs,
       updatedAtMs: nowMs,
@@ -125,15 +133,23 @@ export function mergeRun(
 
   if (!advances && !staleFlip) return annotated ? { kind: 'annotated', record: withDelivery(next, nowMs) } : { kind: 'unchanged' };
 
-  const run: Record<string, unknown> = { ...previous };
-  if (advances) {
-    copyDocloFields(run, news);
-    // A newer state from upstream means the run is alive again.
-    delete run.stale;
-    if (isFinal(status) && news.progress === undefined) delete run.progress;
+  // Copied key by key, leaving out what goes, rather than spread and then `delete`d: a deleted
+  // key turns the stored run into a hash-table object.
+  // A newer state from upstream means the run is alive again: `stale` goes.
+  const dropProgress = advances && isFinal(status) && news.progress === undefined;
+  const run: Record<string, unknown> = {};
+  for (const key of Object.keys(previous)) {
+    if ((advances && key === 'stale') || (dropProgress && key === 'progress')) continue;
+    run[key] = (previous as unknown as Record<string, unknown>)[key];
   }
+  if (advances) copyDocloFields(run, news);
   if (staleFlip) run.stale = true;
-  next.run = { ...run, id: previous.id, flowId: previous.flowId, status, seq: nextSeq(previous.seq, seqFloor), source };
+  run.id = previous.id;
+  run.flowId = previous.flowId;
+  run.status = status;
+  run.seq = nextSeq(previous.seq, seqFloor);
+  run.source = source;
+  next.run = run as unknown as Run;
   next.timeline = appendTimeline(current.timeline, next.run, nowMs);
   return { kind: 'changed', record: withDelivery(next, nowMs) };
 }

@@ -13,8 +13,14 @@ export const TIMELINE_KEEP = 50;
 export function timelineEntry(run: Run, nowMs: number): TimelineEntry {
   const entry: TimelineEntry = { seq: run.seq, status: run.status, source: run.source, at: new Date(nowMs).toISOString() };
   const progress = run.progress;
-  if (progress && typeof progress === 'object') entry.progress = { step: progress.step, percentage: progress.percentage };
+  if (progress && typeof progress === 'object') entry.progress = onlyStepAndPercentage(progress) ? progress : { step: progress.step, percentage: progress.percentage };
   return entry;
+}
+
+/** Whether a run's progress is already what an entry keeps, so the entry can share it (records are never mutated). */
+function onlyStepAndPercentage(progress: object): boolean {
+  const keys = Object.keys(progress);
+  return keys.length === 2 && keys[0] === 'step' && keys[1] === 'percentage';
 }
 
 /**
@@ -23,9 +29,12 @@ export function timelineEntry(run: Run, nowMs: number): TimelineEntry {
  * the cache and the ledger).
  */
 export function appendTimeline(timeline: readonly TimelineEntry[] | undefined, run: Run, nowMs: number): TimelineEntry[] {
-  const next = [...(timeline ?? []), timelineEntry(run, nowMs)];
-  if (next.length <= TIMELINE_KEEP + 1) return next;
-  return [next[0]!, ...next.slice(next.length - TIMELINE_KEEP)];
+  const entry = timelineEntry(run, nowMs);
+  // concat and slice make arrays of the exact length; a spread into a literal leaves room for
+  // about 16 more elements, which a stored timeline would carry for good.
+  if (!timeline || timeline.length === 0) return [entry];
+  if (timeline.length < TIMELINE_KEEP + 1) return timeline.concat(entry);
+  return timeline.slice(0, 1).concat(timeline.slice(timeline.length - TIMELINE_KEEP + 1), entry);
 }
 
 /**

@@ -10,26 +10,27 @@ import { deliveryDueAtMs } from '../runs/delivery.js';
  */
 export class MemoryRunStore implements RunStore {
   readonly kind = 'memory' as const;
-  private readonly records = new Map<string, { record: RunRecord; ordinal: number }>();
-  private order: { id: string; ordinal: number }[] = [];
+  private readonly records = new Map<string, RunRecord>();
+  // Insertion order as two parallel arrays (id, ordinal) rather than an object per run: the
+  // store holds every run, so each run's bytes count.
+  private orderIds: string[] = [];
+  private orderOrdinals: number[] = [];
   private nextOrdinal = 1;
   /** Run id → when its pending delivery is due (the outbox index; few entries, scanned). */
   private readonly dueDeliveries = new Map<string, number>();
 
   get(id: string): Promise<RunRecord | undefined> {
-    return Promise.resolve(this.records.get(id)?.record);
+    return Promise.resolve(this.records.get(id));
   }
 
   compareAndSet(next: RunRecord, expectedRev: number): Promise<boolean> {
-    const entry = this.records.get(next.run.id);
-    const currentRev = entry?.record.rev ?? 0;
+    const current = this.records.get(next.run.id);
+    const currentRev = current?.rev ?? 0;
     if (currentRev !== expectedRev) return Promise.resolve(false);
-    if (entry) {
-      entry.record = next;
-    } else {
-      const ordinal = this.nextOrdinal++;
-      this.records.set(next.run.id, { record: next, ordinal });
-      this.order.push({ id: next.run.id, ordinal });
+    this.records.set(next.run.id, next);
+    if (!current) {
+      this.orderIds.push(next.run.id);
+      this.orderOrdinals.push(this.nextOrdinal++);
     }
     const due = deliveryDueAtMs(next.delivery);
     if (due === undefined) this.dueDeliveries.delete(next.run.id);
@@ -48,12 +49,10 @@ export class MemoryRunStore implements RunStore {
     const records: RunRecord[] = [];
     let lastOrdinal = 0;
     for (; index >= 0 && records.length < query.limit; index--) {
-      const slot = this.order[index];
-      if (!slot) continue;
-      const record = this.records.get(slot.id)?.record;
+      const record = this.records.get(this.orderIds[index]!);
       if (record && matchesQuery(record, query)) {
         records.push(record);
-        lastOrdinal = slot.ordinal;
+        lastOrdinal = this.orderOrdinals[index]!;
       }
     }
     const more = records.length === query.limit && index >= 0;
@@ -62,7 +61,7 @@ export class MemoryRunStore implements RunStore {
 
   listUnfinished(): Promise<RunRecord[]> {
     const result: RunRecord[] = [];
-    for (const { record } of this.records.values()) if (!isFinal(record.run.status)) result.push(record);
+    for (const record of this.records.values()) if (!isFinal(record.run.status)) result.push(record);
     return Promise.resolve(result);
   }
 
@@ -71,7 +70,7 @@ export class MemoryRunStore implements RunStore {
   }
 
   countUnfinished(): Promise<UnfinishedCounts> {
-    return Promise.resolve(countUnfinishedRecords([...this.records.values()].map((entry) => entry.record)));
+    return Promise.resolve(countUnfinishedRecords([...this.records.values()]));
   }
 
   listDueDeliveries(nowMs: number, limit: number): Promise<string[]> {
@@ -85,13 +84,24 @@ export class MemoryRunStore implements RunStore {
 
   pruneFinished(beforeMs: number): Promise<number> {
     let removed = 0;
-    for (const [id, { record }] of this.records) {
+    for (const [id, record] of this.records) {
       if (isFinal(record.run.status) && record.updatedAtMs < beforeMs && !this.dueDeliveries.has(id)) {
         this.records.delete(id);
         removed++;
       }
     }
-    if (removed > 0) this.order = this.order.filter((slot) => this.records.has(slot.id));
+    if (removed > 0) {
+      const ids: string[] = [];
+      const ordinals: number[] = [];
+      for (let index = 0; index < this.orderIds.length; index++) {
+        const id = this.orderIds[index]!;
+        if (!this.records.has(id)) continue;
+        ids.push(id);
+        ordinals.push(this.orderOrdinals[index]!);
+      }
+      this.orderIds = ids;
+      this.orderOrdinals = ordinals;
+    }
     return Promise.resolve(removed);
   }
 
@@ -106,11 +116,11 @@ export class MemoryRunStore implements RunStore {
   /** The index of the last slot whose ordinal is below `ordinal` (binary search; ordinals grow). */
   private indexBelow(ordinal: number): number {
     let low = 0;
-    let high = this.order.length - 1;
+    let high = this.orderOrdinals.length - 1;
     let found = -1;
     while (low <= high) {
       const mid = (low + high) >> 1;
-      if ((this.order[mid]?.ordinal ?? Infinity) < ordinal) {
+      if (this.orderOrdinals[mid]! < ordinal) {
         found = mid;
         low = mid + 1;
       } else {

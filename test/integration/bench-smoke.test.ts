@@ -23,7 +23,7 @@ describe('npm run bench --smoke', () => {
     const buildDir = (inject as (key: string) => unknown)('rungateBuildDir');
     expect(typeof buildDir === 'string' && existsSync(join(buildDir, 'gateway.js'))).toBe(true);
     const clusterStores = [...((await redisAvailable()) ? ['redis'] : []), ...((await postgresAvailable()) ? ['postgres'] : [])];
-    const scenarios = ['waiting', 'ingest', 'fanout', 'memory', ...(clusterStores.length > 0 ? ['cluster'] : []), 'scale'];
+    const scenarios = ['waiting', 'ingest', 'fanout', 'memory', ...(clusterStores.length > 0 ? ['cluster'] : []), 'relay', 'scale'];
     const scaleStores = ['sqlite', ...(clusterStores.includes('postgres') ? ['postgres'] : [])];
     const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--scenarios', scenarios.join(','), '--cluster-stores', clusterStores.join(','), '--scale-stores', scaleStores.join(','), '--out', outDir], {
       cwd: ROOT,
@@ -53,6 +53,11 @@ describe('npm run bench --smoke', () => {
     // With every webhook arriving, the gateway asked upstream nothing.
     expect(waiting.raw.find((row: { waiter: string; dropRate: number }) => row.waiter === 'rungate' && row.dropRate === 0).getsPerRun).toBe(0);
 
+    const relay = JSON.parse(readFileSync(join(outDir, files.find((name) => name.endsWith('-relay.json'))!), 'utf8'));
+    // Every delivery reached the receiver, also with every Doclo webhook lost.
+    for (const rep of relay.raw) expect(rep.allDelivered).toBe(true);
+    expect(relay.lost.max, "a delivery never came (Infinity is written as null)").not.toBeNull();
+
     const scale = JSON.parse(readFileSync(join(outDir, files.find((name) => name.endsWith('-scale.json'))!), 'utf8'));
     // Every seeded unfinished run was resumed, and pruning removed every finished one.
     for (const point of scale.raw.restart) expect(point.resumed).toBe(point.size);
@@ -60,6 +65,6 @@ describe('npm run bench --smoke', () => {
     expect(stdout).toContain('**Restart with N unfinished runs');
 
     expect(stdout).toContain('| scenario | measure | rungate | baseline | ratio | goal | met |');
-    for (const title of ['Waiting', 'Webhook ingest', 'Fan-out', 'Memory']) expect(stdout).toContain(`| ${title} |`);
+    for (const title of ['Waiting', 'Webhook ingest', 'Fan-out', 'Memory', 'Relay (SQLite)']) expect(stdout).toContain(`| ${title} |`);
   }, 180_000);
 });
