@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { buildCli, documentBody, freePort, http, spawnGateway, waitFor, type CliBuild, type SpawnedGateway } from '../support/spawned-gateway.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { observe } from '../support/observations.js';
 
 describe('relay: pending deliveries survive SIGKILL (SQLite)', () => {
   let build: CliBuild | undefined;
@@ -59,7 +60,12 @@ describe('relay: pending deliveries survive SIGKILL (SQLite)', () => {
     expect(hooks.received).toHaveLength(0);
     const second = await spawnGateway(build!.cli, args);
     gateways.push(second);
+    const listeningAt = Date.now();
     await waitFor(() => ids.every((id) => hooks.forRun(id).length > 0), 20_000, 'deliveries after the restart');
+    observe('SIGKILL with the receiver down, restart', {
+      deliveries: ids.length,
+      lastDeliveredAfterRestartMs: Math.max(...ids.map((id) => hooks.forRun(id)[0]!.at)) - listeningAt,
+    });
     await new Promise((resolve) => setTimeout(resolve, 500));
     for (const id of ids) {
       expect(hooks.forRun(id)).toHaveLength(1);

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, getJson, postJson, startBody, useStack } from '../support/gateway-harness.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
+import { observe } from '../support/observations.js';
 import { createClient } from '../../packages/client/src/index.js';
 
 const RELAY_SECRET = 'relay-secret-for-receivers-0123456789';
@@ -63,6 +64,7 @@ describe('relay: the final state delivered to the caller\'s own webhookUrl', () 
     expect(got!.verified).toBe(true);
     expect(got!.body.data).toMatchObject({ id, status: 'success', source: 'poll' });
     expect(stack.sim.stats().webhooks.dropped).toBeGreaterThanOrEqual(1);
+    observe('every Doclo webhook lost', { deliveredAfterRunEndMs: got!.at - Date.parse(got!.body.data.completedAt) });
   });
 
   it('delivers a failed run as execution.failed and a cancel as execution.cancelled', async () => {
@@ -86,6 +88,7 @@ describe('relay: the final state delivered to the caller\'s own webhookUrl', () 
     expect(attempts.every((a) => a.verified)).toBe(true);
     // Default backoff: about 1 s (0.5–1.5), then about 2 s (1–3).
     expect(attempts[1]!.at - attempts[0]!.at).toBeLessThan(5000);
+    observe('503, 503, 200', { attempts: attempts.length, firstRetryAfterMs: attempts[1]!.at - attempts[0]!.at, secondRetryAfterMs: attempts[2]!.at - attempts[1]!.at });
     await eventually(async () => (await deliveries(id))[0]?.status === 'delivered');
     expect((await deliveries(id))[0]).toMatchObject({ attempts: 3, lastStatus: 200 });
     const metrics = await (await fetch(`${fixture.stack.url}/metrics`)).text();
@@ -101,6 +104,7 @@ describe('relay: the final state delivered to the caller\'s own webhookUrl', () 
     const [first, second] = hooks.forRun(id);
     // Without Retry-After the retry would come after 100–300 ms.
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(1900);
+    observe('Retry-After: 2', { retryAfterMs: second!.at - first!.at });
   });
 
   it('times out a receiver that hangs, and tries again', async () => {
@@ -112,6 +116,7 @@ describe('relay: the final state delivered to the caller\'s own webhookUrl', () 
     const attempts = hooks.forRun(id);
     expect(attempts).toHaveLength(2);
     expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(450);
+    observe('hanging receiver, 500 ms timeout', { attempts: attempts.length, secondAttemptAfterMs: attempts[1]!.at - attempts[0]!.at });
     expect((await deliveries(id))[0]).toMatchObject({ attempts: 2 });
   });
 
