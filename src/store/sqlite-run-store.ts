@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor, type UnfinishedCounts, type UnfinishedRun, 
 import { InvalidCursorError } from '../errors.js';
 import type { RunRecord } from '../runs/run-record.js';
 import { deliveryDueAtMs } from '../runs/delivery.js';
+import { TimeBudgetedBatch } from '../util/time-budgeted-batch.js';
 
 /** Schema migrations, applied in order; the index + 1 is the schema version they lead to. */
 const MIGRATIONS: string[] = [
@@ -39,15 +40,25 @@ const MIGRATIONS: string[] = [
    CREATE INDEX runs_relay_due ON runs (relay_due_ms) WHERE relay_due_ms IS NOT NULL;`,
 ];
 
-/** Finished runs one pruning statement deletes unless told otherwise: a statement of 2,000 (each row in ten indexes) held the loop for up to 1 s on a loaded 2-core machine, 250 about a third of that. */
-const DEFAULT_PRUNE_BATCH = 250;
+/**
+ * How long one pruning statement may hold the event loop unless told otherwise. A fixed count
+ * did not bound it: 250 rows (each in about ten indexes) took 45 ms at 100k stored runs and over
+ * 300 ms at 1M on a loaded machine, as each row's index pages were further apart.
+ */
+const DEFAULT_PRUNE_BUDGET_MS = 20;
+/** The most finished runs one pruning statement deletes unless told otherwise. */
+const DEFAULT_PRUNE_BATCH = 5000;
+/** The first pruning statement's size, before anything is known of what a row costs. */
+const FIRST_PRUNE_BATCH = 50;
 
 export interface SqliteRunStoreOptions {
   /**
-   * Finished runs one pruning statement deletes; the event loop runs between statements, so a
-   * backlog of a million costs many short pauses instead of one of seconds.
+   * The most finished runs one pruning statement deletes; the event loop runs between
+   * statements, so a backlog of a million costs many short pauses instead of one of seconds.
    */
   pruneBatch?: number;
+  /** How long one pruning statement should take: its size follows what the last ones cost. */
+  pruneBudgetMs?: number;
 }
 
 interface Row {
@@ -88,12 +99,14 @@ export class SqliteRunStore implements RunStore {
   private pending: PendingWrite[] = [];
 
   private readonly pruneBatch: number;
+  private readonly pruneBudgetMs: number;
 
   private constructor(
     private readonly db: Database.Database,
     options: SqliteRunStoreOptions,
   ) {
     this.pruneBatch = Math.max(1, options.pruneBatch ?? DEFAULT_PRUNE_BATCH);
+    this.pruneBudgetMs = Math.max(1, options.pruneBudgetMs ?? DEFAULT_PRUNE_BUDGET_MS);
     this.statements = {
       get: db.prepare<[string], { record: string }>('SELECT record FROM runs WHERE id = ?'),
       insert: db.prepare(
@@ -265,16 +278,21 @@ export class SqliteRunStore implements RunStore {
   }
 
   /**
-   * Deletes in statements of at most `pruneBatch` rows, oldest first, and lets the event loop run
-   * between them (setImmediate): webhooks and pushes go on while a large backlog is pruned.
+   * Deletes in statements of at most `pruneBatch` rows, oldest first, each sized to take about
+   * `pruneBudgetMs` (TimeBudgetedBatch), and lets the event loop run between them (setImmediate):
+   * webhooks and pushes go on while a large backlog is pruned.
    */
   async pruneFinished(beforeMs: number): Promise<number> {
+    const batch = new TimeBudgetedBatch({ budgetMs: this.pruneBudgetMs, initial: FIRST_PRUNE_BATCH, max: this.pruneBatch });
     let removed = 0;
     for (;;) {
       if (!this.db.open) return removed;
-      const count = this.statements.prune.run(beforeMs, this.pruneBatch).changes;
+      const size = batch.size;
+      const started = performance.now();
+      const count = this.statements.prune.run(beforeMs, size).changes;
+      batch.record(performance.now() - started);
       removed += count;
-      if (count < this.pruneBatch) return removed;
+      if (count < size) return removed;
       await nextTurn();
     }
   }
