@@ -134,8 +134,10 @@ async function oneSize(size, options, log, rep) {
     const startMs = now() - started;
     log(`    ${size} runs started and tracked in ${(startMs / 1000).toFixed(1)} s`);
 
-    // At the budget's pace the last run cannot be found before size / budget minutes.
-    const deadlineMs = Math.max(60_000, ((size / budget) * 60_000) * 2.5) + 30_000;
+    // Polls may use 90 % of each window (the rest is kept for starts and cancels), and a window
+    // lasts a minute plus the rounding of its reset to whole seconds: the last run cannot be found
+    // before that many windows have passed.
+    const deadlineMs = (Math.ceil(size / (budget * 0.9)) + 1) * 65_000 + 30_000;
     const waitStarted = now();
     let lastLog = waitStarted;
     while (finals.size < size && now() - waitStarted < deadlineMs) {
