@@ -55,6 +55,9 @@ const { values: flags } = parseArgs({
     'restart-sizes': { type: 'string' },
     'list-sizes': { type: 'string' },
     'prune-sizes': { type: 'string' },
+    'budget-sizes': { type: 'string' },
+    'budget-per-minute': { type: 'string' },
+    'budget-run-ms': { type: 'string' },
     // relay
     deliveries: { type: 'string' },
     'paced-runs': { type: 'string' },
@@ -97,11 +100,17 @@ const scenarioOptions = {
   scale: {
     reps,
     smoke,
-    parts: String(flags['scale-parts'] ?? 'restart,list,prune').split(',').map((s) => s.trim()).filter(Boolean),
+    parts: String(flags['scale-parts'] ?? 'restart,list,prune,budget').split(',').map((s) => s.trim()).filter(Boolean),
     stores: String(flags['scale-stores'] ?? 'sqlite,postgres').split(',').map((s) => s.trim()).filter(Boolean),
     restartSizes: list('restart-sizes', '1000,10000,100000', '200'),
     listSizes: list('list-sizes', flags['scale-large'] ? '10000,100000,1000000' : '10000,100000', '1000'),
     pruneSizes: list('prune-sizes', flags['scale-large'] ? '100000,1000000' : '100000', '1000'),
+    // Recovery under a budget: at 1,000/min the 10k point alone takes over 10 minutes, so the
+    // default curve stops at 1k (--budget-sizes 1000,10000 for the full one).
+    budgetSizes: list('budget-sizes', '100,1000', '20'),
+    budgetPerMinute: num('budget-per-minute', 1000, 600),
+    budgetRunMs: num('budget-run-ms', 3000, 300),
+    redisUrl: flags['redis-url'] ?? process.env.RUNGATE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     listRequests: smoke ? 20 : 200,
     listWarmup: smoke ? 2 : 20,
     postgresUrl: flags['postgres-url'] ?? process.env.RUNGATE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

@@ -12,7 +12,7 @@ const SECRET = 'whsec_bench_cluster_0123456789abcdef';
 const RATE = 100;
 const SUBSCRIBERS = 5;
 
-async function deletePrefix(redisUrl, prefix) {
+export async function deletePrefix(redisUrl, prefix) {
   const { Redis } = await import('ioredis');
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {

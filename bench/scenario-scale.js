@@ -4,6 +4,8 @@
 //            longest event-loop stall while resuming (goal at 100k: ≤ 3 s and ≤ 100 ms)
 //   list     N stored runs → p99 of GET /api/v1/runs with each filter (goal ≤ 20 ms at 1M)
 //   prune    N finished runs past retention → the longest stall while pruning (goal ≤ 100 ms)
+//   budget   N tracked runs, every webhook lost, two gateways under one Doclo rate limit →
+//            recovery p50/p99, GETs, 429s (goal: never exceed the budget; bench/scale-budget.js)
 // Stores are seeded straight into a file or database made for the bench (bench/scale-seed.js)
 // and removed afterwards. Each measured gateway or store runs in its own process.
 /* global URL, Buffer */ // a Node script; the lint config has no Node globals for plain JS
@@ -12,6 +14,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fmt, median, now, percentile, startWorker } from './bench-lib.js';
+import { budgetCurve } from './scale-budget.js';
 import { seedPostgres, seedSqlite } from './scale-seed.js';
 
 const SECRET = 'whsec_bench_scale_0123456789abcdef';
@@ -221,7 +224,7 @@ async function pruneCurve(options, log) {
   return { points, table, rows };
 }
 
-const PARTS = { restart: restartCurve, list: listCurve, prune: pruneCurve };
+const PARTS = { restart: restartCurve, list: listCurve, prune: pruneCurve, budget: budgetCurve };
 
 export async function run(options, log) {
   for (const part of options.parts) if (!(part in PARTS)) throw new Error(`unknown scale part ${part}; known: ${Object.keys(PARTS).join(', ')}`);

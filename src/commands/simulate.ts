@@ -46,6 +46,7 @@ export async function simulateCommand(argv: string[]): Promise<number | void> {
       webhookRetries: config.webhookRetries,
       errorRate: config.errorRate,
       rateLimit: config.rateLimit,
+      rateLimitExemptStarts: config.rateLimitExemptStarts,
       statusVocabulary: config.statusVocabulary,
       auth: config.apiKey === undefined ? 'off' : 'api key required',
     },

@@ -19,6 +19,10 @@ export const SIMULATE_OPTIONS = {
   webhookRetries: { flag: 'webhook-retries', env: 'SIM_WEBHOOK_RETRIES', kind: 'int', default: 3, check: between(0, 20), help: 'retries of a delivery answered non-2xx or timing out; 0 = none' },
   errorRate: { flag: 'error-rate', env: 'SIM_ERROR_RATE', kind: 'number', default: 0, check: isRate, help: 'share of API requests answered 503' },
   rateLimit: { flag: 'rate-limit', env: 'SIM_RATE_LIMIT', kind: 'int', default: 0, check: atLeast(0), help: 'requests per minute; beyond it 429 with Retry-After; 0 = none' },
+  rateLimitExemptStarts: {
+    flag: 'rate-limit-exempt-starts', env: 'SIM_RATE_LIMIT_EXEMPT_STARTS', kind: 'boolean', default: false,
+    help: 'starts (POST …/run) neither count toward --rate-limit nor get 429, so a load of starts leaves the window to lookups',
+  },
   seed: { flag: 'seed', env: 'SIM_SEED', kind: 'int', help: 'seed for every random choice (default: random)' },
   statusVocabulary: {
     flag: 'status-vocabulary', env: 'SIM_STATUS_VOCABULARY', kind: 'string', default: 'sdk',

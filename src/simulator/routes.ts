@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { RungateError, BodyTooLargeError } from '../errors.js';
 import { readBody } from '../util/read-body.js';
 import { sendJson } from './http-io.js';
-import type { RateLimiter, RateLimitState } from './rate-limiter.js';
+import type { RateDecision, RateLimiter, RateLimitState } from './rate-limiter.js';
 import type { Rng } from './rng.js';
 import type { RunEngine } from './run-engine.js';
 import { toExecution } from './run-view.js';
@@ -18,6 +18,8 @@ export interface RouteDeps {
   engine: RunEngine;
   counters: SimCounters;
   limiter: RateLimiter;
+  /** Starts are neither counted by nor refused by the limiter (their answers show its numbers). */
+  rateLimitExemptStarts?: boolean;
   /** Draws the `errorRate` 503s. */
   faultRng: Rng;
   errorRate: number;
@@ -82,7 +84,7 @@ const digest = (text: string): Buffer => createHash('sha256').update(text).diges
 /**
  * The simulator's HTTP handler. Order of checks for API requests, chosen so that each fault is
  * observable on its own: (1) count the request in stats by route, (2) rate limit (429; a
- * refused request does not use budget), (3) injected 503 (it does use budget, as a real
+ * refused request does not use budget; starts skip it when `rateLimitExemptStarts`), (3) injected 503 (it does use budget, as a real
  * overloaded server's would), (4) API key (401), (5) the route. `/_sim/stats` skips all of them.
  */
 export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -169,7 +171,7 @@ export function createRequestHandler(deps: RouteDeps): (req: IncomingMessage, re
     }
     const route = matchRoute(method, path);
     if (route.kind === 'run' || route.kind === 'get' || route.kind === 'cancel') deps.counters.requests[route.kind]++;
-    const decision = deps.limiter.take();
+    const decision: RateDecision = route.kind === 'run' && deps.rateLimitExemptStarts === true ? { ...deps.limiter.peek(), allowed: true } : deps.limiter.take();
     const headers = rateHeaders(decision);
     try {
       if (!decision.allowed) {

@@ -90,6 +90,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
       engine,
       counters,
       limiter: createRateLimiter(config.rateLimit),
+      rateLimitExemptStarts: config.rateLimitExemptStarts,
       faultRng: deriveRng(seed, 'faults'),
       errorRate: config.errorRate,
       apiKey: config.apiKey,

@@ -25,7 +25,9 @@ describe('npm run bench --smoke', () => {
     const clusterStores = [...((await redisAvailable()) ? ['redis'] : []), ...((await postgresAvailable()) ? ['postgres'] : [])];
     const scenarios = ['waiting', 'ingest', 'fanout', 'memory', ...(clusterStores.length > 0 ? ['cluster'] : []), 'relay', 'scale'];
     const scaleStores = ['sqlite', ...(clusterStores.includes('postgres') ? ['postgres'] : [])];
-    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--scenarios', scenarios.join(','), '--cluster-stores', clusterStores.join(','), '--scale-stores', scaleStores.join(','), '--out', outDir], {
+    // Recovery under a budget needs two gateways on a shared store: Redis.
+    const scaleParts = ['restart', 'list', 'prune', ...(clusterStores.includes('redis') ? ['budget'] : [])];
+    const child = spawn(process.execPath, ['bench/run.js', '--smoke', '--scenarios', scenarios.join(','), '--cluster-stores', clusterStores.join(','), '--scale-stores', scaleStores.join(','), '--scale-parts', scaleParts.join(','), '--out', outDir], {
       cwd: ROOT,
       env: { ...process.env, RUNGATE_BENCH_DIST: buildDir as string },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,6 +64,8 @@ describe('npm run bench --smoke', () => {
     // Every seeded unfinished run was resumed, and pruning removed every finished one.
     for (const point of scale.raw.restart) expect(point.resumed).toBe(point.size);
     for (const point of scale.raw.prune) expect(point.removed).toBe(point.size);
+    // Every run whose webhook was lost was found by a poll, within the simulator's budget.
+    for (const point of scale.raw.budget ?? []) expect([point.recovered, point.rateLimited]).toEqual([point.size, 0]);
     expect(stdout).toContain('**Restart with N unfinished runs');
 
     expect(stdout).toContain('| scenario | measure | rungate | baseline | ratio | goal | met |');

@@ -210,6 +210,23 @@ describe('simulator API', () => {
     expect(stats.body.requests).toEqual({ run: 0, get: 5, cancel: 0, rateLimited: 2, failed: 0 });
   });
 
+  it('leaves starts out of the rate limit when told to, and still limits lookups', async () => {
+    const sim = await start({ rateLimit: 2, rateLimitExemptStarts: true });
+    const starts = [];
+    for (let i = 0; i < 4; i++) starts.push(await call(`${sim.url}/api/v1/flows/f/run`, { method: 'POST', body: runBody({}, `doc ${i}`) }));
+    expect(starts.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(starts.map((a) => a.headers.get('x-ratelimit-remaining'))).toEqual(['2', '2', '2', '2']);
+    const lookups = [];
+    for (let i = 0; i < 3; i++) lookups.push(await call(`${sim.url}/api/v1/runs/exec_${i}`));
+    expect(lookups.map((a) => a.status)).toEqual([404, 404, 429]);
+    // A start in a spent window still goes through, and shows the window as it is.
+    const late = await call(`${sim.url}/api/v1/flows/f/run`, { method: 'POST', body: runBody({}, 'late') });
+    expect(late.status).toBe(200);
+    expect(late.headers.get('x-ratelimit-remaining')).toBe('0');
+    const stats = await call(`${sim.url}/_sim/stats`);
+    expect(stats.body.requests).toEqual({ run: 5, get: 3, cancel: 0, rateLimited: 1, failed: 0 });
+  });
+
   it('advertises a large limit when there is none', async () => {
     const sim = await start();
     const answer = await call(`${sim.url}/api/v1/runs/exec_x`);
