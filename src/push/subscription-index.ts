@@ -147,15 +147,30 @@ export class SubscriptionIndex<Peer> {
 
   /**
    * Calls `visit` once for each peer a change of `run` concerns: those following the run by id
-   * (pending or confirmed), its flow, or every flow. A peer in several of these is visited once.
+   * (pending or confirmed), its flow, or every flow. A peer in several of these is visited once,
+   * with `byId` true when it follows the run by id: only such a peer can have a pending
+   * subscription to park the change on, so a broadcast to flow subscribers skips that lookup.
    */
-  forEachPeer(run: Pick<Run, 'id' | 'flowId'>, visit: (peer: Peer) => void): void {
+  forEachPeer(run: Pick<Run, 'id' | 'flowId'>, visit: (peer: Peer, byId: boolean) => void): void {
     const byRun = this.byRun.get(run.id);
     const byFlow = this.byFlow.get(run.flowId);
     const byAll = run.flowId === EVERY_FLOW ? undefined : this.byFlow.get(EVERY_FLOW);
-    if (byRun) for (const peer of byRun) visit(peer);
-    if (byFlow) for (const peer of byFlow) if (!byRun?.has(peer)) visit(peer);
-    if (byAll) for (const peer of byAll) if (!byRun?.has(peer) && !byFlow?.has(peer)) visit(peer);
+    if (byRun) for (const peer of byRun) visit(peer, true);
+    // The common case (nobody follows the run by id) without a membership test per peer.
+    if (byFlow) {
+      if (byRun) {
+        for (const peer of byFlow) if (!byRun.has(peer)) visit(peer, false);
+      } else {
+        for (const peer of byFlow) visit(peer, false);
+      }
+    }
+    if (byAll) {
+      if (byRun || byFlow) {
+        for (const peer of byAll) if (!byRun?.has(peer) && !byFlow?.has(peer)) visit(peer, false);
+      } else {
+        for (const peer of byAll) visit(peer, false);
+      }
+    }
   }
 
   /** Every run followed by id by some peer (pending ones included). */

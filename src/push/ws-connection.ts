@@ -50,7 +50,7 @@ export interface WsConnectionOptions {
   /** Unsent bytes allowed before the peer is closed with 1013. */
   maxBufferedBytes: number;
   /** The counters it bumps (GatewayMetrics' in the gateway). */
-  metrics: Record<'wsMessagesSent' | 'wsMessagesDropped' | 'wsSlowConsumerCloses', { inc(): void }>;
+  metrics: Record<'wsMessagesSent' | 'wsMessagesDropped' | 'wsSlowConsumerCloses', { inc(value?: number): void }>;
   /** Where each client frame goes, in arrival order (see FrameHandler). */
   handle: FrameHandler;
   now: () => number;
@@ -214,7 +214,20 @@ export class WsConnection implements QueuedWriter {
    * peer's seq memory forgot (see SentSeqMemory).
    */
   sendRun(run: Run, frame?: TextFrame, writtenAtMs: number = this.now(), queue = false): void {
-    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, frame ?? runFrame(run), writtenAtMs, queue);
+    const outcome = this.offerRun(run, frame ?? runFrame(run), writtenAtMs, queue);
+    if (outcome !== undefined) this.count(outcome);
+  }
+
+  /**
+   * `sendRun` for a broadcast: the same, but the caller counts what it returns (written or
+   * dropped; undefined when the peer had it) and bumps the counters once per change, not once
+   * per peer.
+   */
+  offerRun(run: Run, frame: TextFrame, writtenAtMs: number, queue: boolean): boolean | undefined {
+    if (!this.sent.isNew(run.id, run.seq, writtenAtMs)) return undefined;
+    if (!this.write(frame, queue)) return false;
+    this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
+    return true;
   }
 
   /**
@@ -226,16 +239,12 @@ export class WsConnection implements QueuedWriter {
       this.sent.remember(run.id, since);
       return;
     }
-    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.deliver(run, runFrame(run), this.now());
+    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.count(this.offerRun(run, runFrame(run), this.now(), false) === true);
   }
 
-  private deliver(run: Run, frame: TextFrame, writtenAtMs: number, queue = false): void {
-    if (this.write(frame, queue)) {
-      this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
-      this.metrics.wsMessagesSent.inc();
-    } else {
-      this.metrics.wsMessagesDropped.inc();
-    }
+  private count(written: boolean): void {
+    if (written) this.metrics.wsMessagesSent.inc();
+    else this.metrics.wsMessagesDropped.inc();
   }
 
   /** Sends a control message (`subscribed`, `error`). */

@@ -116,15 +116,23 @@ export class WsHub implements RunFollower {
    */
   offer(record: RunRecord): void {
     const { run } = record;
+    const writtenAtMs = record.updatedAtMs;
     let frame: TextFrame | undefined;
     let queue: boolean | undefined;
-    this.index.forEachPeer(run, (connection) => {
+    // Counted here and added once: a change to 10,000 peers is one counter update, not 10,000.
+    let sent = 0;
+    let dropped = 0;
+    this.index.forEachPeer(run, (connection, byId) => {
       if (!connection.mayRead(record)) return;
       // A run whose own subscription is being set up waits for its `subscribed`, even when a
       // flow subscription covers it too: `subscribed` comes before any run message for it.
-      if (this.index.park(connection, run)) return;
-      connection.sendRun(run, (frame ??= runFrame(run)), record.updatedAtMs, (queue ??= this.turn.claim()));
+      if (byId && this.index.park(connection, run)) return;
+      const written = connection.offerRun(run, (frame ??= runFrame(run)), writtenAtMs, (queue ??= this.turn.claim()));
+      if (written === true) sent++;
+      else if (written === false) dropped++;
     });
+    if (sent > 0) this.deps.metrics.wsMessagesSent.inc(sent);
+    if (dropped > 0) this.deps.metrics.wsMessagesDropped.inc(dropped);
   }
 
   /**
