@@ -64,7 +64,7 @@ describe('relay: the final state delivered to the caller\'s own webhookUrl', () 
     expect(got!.verified).toBe(true);
     expect(got!.body.data).toMatchObject({ id, status: 'success', source: 'poll' });
     expect(stack.sim.stats().webhooks.dropped).toBeGreaterThanOrEqual(1);
-    observe('every Doclo webhook lost', { deliveredAfterRunEndMs: got!.at - Date.parse(got!.body.data.completedAt) });
+    observe('every Doclo webhook lost', { deliveredAfterRunEndMs: got!.at - Date.parse(String(got!.body.data.completedAt)) });
   });
 
   it('delivers a failed run as execution.failed and a cancel as execution.cancelled', async () => {
