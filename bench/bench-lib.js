@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { WebSocket } from 'ws';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(BENCH_DIR, '..');
@@ -260,4 +261,30 @@ export function startStallMonitor(periodMs = 10) {
     },
     stop: () => clearInterval(timer),
   };
+}
+
+/**
+ * A WebSocket to `wsUrl` that sends `subscribe` once open and resolves when the gateway answers
+ * `subscribed` (at once when `subscribe` is null); every later frame goes to `onFrame`.
+ */
+export function openSubscribed(wsUrl, subscribe, onFrame) {
+  return new Promise((done, fail) => {
+    const socket = new WebSocket(wsUrl, { perMessageDeflate: false });
+    let confirmed = !subscribe;
+    socket.once('error', fail);
+    socket.on('open', () => {
+      if (subscribe) socket.send(JSON.stringify(subscribe));
+      else done(socket);
+    });
+    socket.on('message', (data) => {
+      if (!confirmed) {
+        if (data.includes('"subscribed"')) {
+          confirmed = true;
+          done(socket);
+        }
+        return;
+      }
+      onFrame(data);
+    });
+  });
 }

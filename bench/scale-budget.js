@@ -12,8 +12,7 @@
 /* global URL, Buffer, process, TextDecoder */ // a Node script; the lint config has no Node globals for plain JS
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { WebSocket } from 'ws';
-import { createPoster, fmt, now, percentile, pool, sign, sleep, startWorker } from './bench-lib.js';
+import { createPoster, fmt, now, openSubscribed, percentile, pool, sign, sleep, startWorker } from './bench-lib.js';
 import { deletePrefix } from './scenario-cluster.js';
 
 const SECRET = 'whsec_bench_budget_0123456789abcdef';
@@ -48,23 +47,10 @@ function simStats(simUrl) {
 
 /** A `flowId: "*"` subscriber: notes when each run's final state first arrived (epoch ms). */
 function subscribe(gatewayUrl, finals) {
-  return new Promise((done, fail) => {
-    const socket = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/ws`, { perMessageDeflate: false });
-    let confirmed = false;
-    socket.once('error', fail);
-    socket.on('open', () => socket.send(JSON.stringify({ op: 'subscribe', flowId: '*' })));
-    socket.on('message', (data) => {
-      if (!confirmed) {
-        if (data.includes('"subscribed"')) {
-          confirmed = true;
-          done(socket);
-        }
-        return;
-      }
-      const at = Date.now();
-      const run = JSON.parse(decoder.decode(data)).run;
-      if (run && FINAL.has(run.status) && !finals.has(run.id)) finals.set(run.id, at - Date.parse(run.completedAt ?? run.cancelledAt));
-    });
+  return openSubscribed(`${gatewayUrl.replace('http', 'ws')}/ws`, { op: 'subscribe', flowId: '*' }, (data) => {
+    const at = Date.now();
+    const run = JSON.parse(decoder.decode(data)).run;
+    if (run && FINAL.has(run.status) && !finals.has(run.id)) finals.set(run.id, at - Date.parse(run.completedAt ?? run.cancelledAt));
   });
 }
 

@@ -8,8 +8,7 @@
 // bodies go to `${postUrl}/broadcast`. Commands: connect, burst, stream, paced (see below).
 /* global process, Buffer, setTimeout, clearTimeout */ // a Node script; the lint config has no Node globals for plain JS
 import { Agent, get } from 'node:http';
-import { WebSocket } from 'ws';
-import { createPoster, now, serveParent, settledMemory, sign, sleep, summarize, webhookBody } from './bench-lib.js';
+import { createPoster, now, openSubscribed, serveParent, settledMemory, sign, sleep, summarize, webhookBody } from './bench-lib.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const sockets = [];
@@ -53,25 +52,7 @@ function openStream(index) {
 
 function open(index) {
   if (spec.sseUrl) return openStream(index);
-  return new Promise((done, fail) => {
-    const socket = new WebSocket(spec.wsUrl, { perMessageDeflate: false });
-    let confirmed = !spec.subscribe;
-    socket.once('error', fail);
-    socket.on('open', () => {
-      if (spec.subscribe) socket.send(JSON.stringify(spec.subscribe));
-      else done(socket);
-    });
-    socket.on('message', (data) => {
-      if (!confirmed) {
-        if (data.includes('"subscribed"')) {
-          confirmed = true;
-          done(socket);
-        }
-        return;
-      }
-      onFrame(index, data);
-    });
-  });
+  return openSubscribed(spec.wsUrl, spec.subscribe, (data) => onFrame(index, data));
 }
 
 async function connect() {

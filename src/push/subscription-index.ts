@@ -156,21 +156,8 @@ export class SubscriptionIndex<Peer> {
     const byFlow = this.byFlow.get(run.flowId);
     const byAll = run.flowId === EVERY_FLOW ? undefined : this.byFlow.get(EVERY_FLOW);
     if (byRun) for (const peer of byRun) visit(peer, true);
-    // The common case (nobody follows the run by id) without a membership test per peer.
-    if (byFlow) {
-      if (byRun) {
-        for (const peer of byFlow) if (!byRun.has(peer)) visit(peer, false);
-      } else {
-        for (const peer of byFlow) visit(peer, false);
-      }
-    }
-    if (byAll) {
-      if (byRun || byFlow) {
-        for (const peer of byAll) if (!byRun?.has(peer) && !byFlow?.has(peer)) visit(peer, false);
-      } else {
-        for (const peer of byAll) visit(peer, false);
-      }
-    }
+    if (byFlow) for (const peer of byFlow) if (!byRun?.has(peer)) visit(peer, false);
+    if (byAll) for (const peer of byAll) if (!byRun?.has(peer) && !byFlow?.has(peer)) visit(peer, false);
   }
 
   /** Every run followed by id by some peer (pending ones included). */

@@ -224,10 +224,7 @@ export class WsConnection implements QueuedWriter {
    * per peer.
    */
   offerRun(run: Run, frame: TextFrame, writtenAtMs: number, queue: boolean): boolean | undefined {
-    if (!this.sent.isNew(run.id, run.seq, writtenAtMs)) return undefined;
-    if (!this.write(frame, queue)) return false;
-    this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
-    return true;
+    return this.sent.isNew(run.id, run.seq, writtenAtMs) ? this.deliver(run, frame, writtenAtMs, queue) : undefined;
   }
 
   /**
@@ -239,7 +236,14 @@ export class WsConnection implements QueuedWriter {
       this.sent.remember(run.id, since);
       return;
     }
-    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.count(this.offerRun(run, runFrame(run), this.now(), false) === true);
+    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.count(this.deliver(run, runFrame(run), this.now(), false));
+  }
+
+  /** Writes a run's frame and remembers it as sent; false when it was dropped (slow consumer, closed). */
+  private deliver(run: Run, frame: TextFrame, writtenAtMs: number, queue: boolean): boolean {
+    if (!this.write(frame, queue)) return false;
+    this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
+    return true;
   }
 
   private count(written: boolean): void {
