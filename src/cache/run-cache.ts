@@ -19,6 +19,13 @@ export class RunCache {
   private readonly cache: NodeCache;
   /** Cached run ids, least recently read or written first: who goes when the cache is full. */
   private readonly recency = new Set<string>();
+  /**
+   * Where eviction goes on from: the oldest id still cached. A fresh iteration would step over
+   * every id deleted or touched since the set was last compacted — up to `maxRuns` holes per
+   * eviction — while a standing one resumes past them (a Set's iterator survives deletes and
+   * sees ids added after it; once done it is replaced).
+   */
+  private evictionCursor: Iterator<string> | undefined;
 
   constructor(private readonly options: RunCacheOptions) {
     // useClones: false — records are treated as immutable, copying them would only cost time.
@@ -81,6 +88,7 @@ export class RunCache {
     this.cache.flushAll();
     this.cache.close();
     this.recency.clear();
+    this.evictionCursor = undefined;
   }
 
   private touch(id: string): void {
@@ -90,11 +98,16 @@ export class RunCache {
 
   /** Evicts least recently used records until one more fits. */
   private makeRoom(): void {
-    for (const oldest of this.recency) {
-      if (this.recency.size < this.options.maxRuns) return;
+    while (this.recency.size >= this.options.maxRuns) {
+      let next = this.evictionCursor?.next();
+      if (!next || next.done) {
+        this.evictionCursor = this.recency.values();
+        next = this.evictionCursor.next();
+        if (next.done) return;
+      }
       // del() emits 'del' (which forgets the id) only for a key node-cache still holds.
-      this.cache.del(oldest);
-      this.recency.delete(oldest);
+      this.cache.del(next.value);
+      this.recency.delete(next.value);
     }
   }
 }

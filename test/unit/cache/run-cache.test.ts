@@ -22,6 +22,38 @@ describe('RunCache', () => {
     expect(cache.get('old1')).toBeUndefined();
   });
 
+  it('evicts in least-recently-used order through reads, drops and refills', () => {
+    const maxRuns = 200;
+    cache = new RunCache({ finalTtlSeconds: 3600, activeTtlSeconds: 3600, maxRuns });
+    // A model of the order: a Map's insertion order, an id moved to the end on each use.
+    const model = new Map<string, true>();
+    const use = (id: string) => {
+      model.delete(id);
+      model.set(id, true);
+    };
+    let next = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 300; i++) {
+        const id = `run${next++}`;
+        cache.set(record(id, i % 3 === 0 ? 'running' : 'success'));
+        use(id);
+        while (model.size > maxRuns) model.delete(model.keys().next().value!);
+        // Every seventh write reads an older cached run: it moves to the back of the queue.
+        if (i % 7 === 0) {
+          const older = [...model.keys()][Math.floor(model.size / 3)]!;
+          expect(cache.get(older)?.run.id).toBe(older);
+          use(older);
+        }
+      }
+      if (round % 10 === 9) {
+        cache.dropUnfinished();
+        for (const id of [...model.keys()]) if (cache.peek(id) === undefined) model.delete(id);
+      }
+      expect(cache.size()).toBe(model.size);
+      for (const id of model.keys()) expect(cache.peek(id)?.run.id).toBe(id);
+    }
+  });
+
   it('updates a cached run when full, never leaving its older state cached', () => {
     cache = new RunCache({ finalTtlSeconds: 3600, activeTtlSeconds: 3600, maxRuns: 10 });
     for (let i = 0; i < 10; i++) cache.set(record(`run${i}`));
