@@ -35,9 +35,10 @@ export interface RunWriterOptions {
    */
   onStoreReset?: (error: StoreResetError) => Promise<void>;
   /**
-   * Read the cache before the store on a write's first attempt: only for an instance that is the
-   * store's one writer, whose cache then holds what it last wrote. A stale copy only costs a
-   * retry: the compare-and-set refuses it, and later attempts read the store.
+   * Read the cache before the store on a write's first attempt, and take a run it does not hold
+   * for a new one: only for an instance that is the store's one writer, whose cache then holds
+   * what it last wrote. A stale copy, or a run the store holds but the cache no longer does, only
+   * costs a retry: the compare-and-set refuses it, and later attempts read the store.
    */
   readCacheFirst?: boolean;
 }
@@ -121,8 +122,19 @@ export class RunWriter {
    */
   private async commit(id: string, decide: (current: RunRecord | undefined, floor: number, nowMs: number) => Decision): Promise<Decision> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = (attempt === 0 && this.options.readCacheFirst ? this.cache.get(id) : undefined) ?? (await this.store.get(id));
+      let current: RunRecord | undefined;
+      let guessedNew = false;
+      if (attempt === 0 && this.options.readCacheFirst) {
+        current = this.cache.get(id);
+        // Not cached: most likely a run never heard of (the cache holds what this writer wrote
+        // lately), so it is tried as new without a read. Had the store a record after all, the
+        // insert is refused and the next attempt reads it.
+        guessedNew = current === undefined;
+      }
+      if (!guessedNew) current ??= await this.store.get(id);
       const decision = decide(current, this.seqFloor(), this.now());
+      // Only a new run's insert is tried blind: any other verdict waits for the stored record.
+      if (guessedNew && decision.kind !== 'changed') continue;
       if (decision.kind === 'invalid') return decision;
       if (decision.kind === 'unchanged') {
         if (decision.record) this.cache.set(decision.record);

@@ -129,6 +129,52 @@ function clusterSetup(floor = 0) {
   return { store, cache, ledger, writer, published, confirmations };
 }
 
+describe('RunWriter as the store\'s one writer (cache first)', () => {
+  function soleWriter() {
+    const store = new MemoryRunStore();
+    const cache = new RunCache({ finalTtlSeconds: 60, activeTtlSeconds: 60, maxRuns: 2 });
+    const reads: string[] = [];
+    const get = store.get.bind(store);
+    store.get = (id: string) => {
+      reads.push(id);
+      return get(id);
+    };
+    const bus = new MemoryRunBus();
+    const published: RunRecord[] = [];
+    bus.subscribe((record) => published.push(record));
+    const writer = new RunWriter(store, cache, bus, pino({ level: 'silent' }), { readCacheFirst: true });
+    return { store, writer, reads, published };
+  }
+
+  it('writes a run it has not cached as new without reading the store', async () => {
+    const { writer, reads, published } = soleWriter();
+    const result = await writer.apply({ id: 'exec_new', flowId: 'f', status: 'running' }, 'webhook');
+    expect(result.kind).toBe('changed');
+    expect(reads).toEqual([]);
+    expect(published.map((r) => r.run.seq)).toEqual([1]);
+  });
+
+  it('merges news of a stored run the cache no longer holds: no second insert, seq goes on, duplicates stay duplicates', async () => {
+    const { writer, reads, published, store } = soleWriter();
+    await writer.apply({ id: 'exec_old', flowId: 'f', status: 'running' }, 'webhook');
+    // Two more runs push exec_old out of a cache of two.
+    await writer.apply({ id: 'exec_b', flowId: 'f', status: 'running' }, 'webhook');
+    await writer.apply({ id: 'exec_c', flowId: 'f', status: 'running' }, 'webhook');
+    const done = await writer.apply({ id: 'exec_old', status: 'success' }, 'webhook');
+    expect(done.kind).toBe('changed');
+    expect(reads).toContain('exec_old');
+    expect((await store.get('exec_old'))!.run).toMatchObject({ status: 'success', seq: 2, flowId: 'f' });
+    await writer.apply({ id: 'exec_b', flowId: 'f', status: 'running' }, 'webhook');
+    await writer.apply({ id: 'exec_c', flowId: 'f', status: 'running' }, 'webhook');
+    const again = await writer.apply({ id: 'exec_old', flowId: 'f', status: 'success' }, 'webhook');
+    expect(again.kind).toBe('unchanged');
+    // News without a flowId, of a run not cached, is not refused as an invalid new run.
+    const bare = await writer.apply({ id: 'exec_b', status: 'success' }, 'webhook');
+    expect(bare.kind).toBe('changed');
+    expect(published.filter((r) => r.run.id === 'exec_old').map((r) => [r.run.status, r.run.seq])).toEqual([['running', 1], ['success', 2]]);
+  });
+});
+
 describe('RunWriter across a store reset', () => {
   it('has a refused write confirmed, then writes it above the new generation floor', async () => {
     const { store, writer, confirmations } = clusterSetup();
