@@ -111,11 +111,13 @@ export class SseHub implements RunFollower {
   offer(record: RunRecord): void {
     const { run } = record;
     let event: SseEvent | undefined;
+    let written = 0;
     this.index.forEachPeer(run, (stream) => {
       if (!stream.mayRead(record)) return;
       if (this.index.park(stream, run)) return;
-      stream.sendRun(run, (event ??= runSseEvent(run)), record.updatedAtMs);
+      if (stream.offerRun(run, (event ??= runSseEvent(run)), record.updatedAtMs)) written++;
     });
+    if (written > 0) this.deps.metrics.sseEventsSent.inc(written);
   }
 
   /** The runs and flows some stream follows, for a resync to reread (and progress polls). */

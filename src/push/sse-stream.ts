@@ -97,7 +97,15 @@ export class SseStream {
    * (see SentSeqMemory); ends a run stream at its final state.
    */
   sendRun(run: Run, event?: SseEvent, writtenAtMs: number = this.now()): void {
-    if (this.sent.isNew(run.id, run.seq, writtenAtMs)) this.deliver(run, event ?? runSseEvent(run), writtenAtMs);
+    if (this.offerRun(run, event ?? runSseEvent(run), writtenAtMs)) this.options.metrics.sseEventsSent.inc();
+  }
+
+  /**
+   * `sendRun` for a broadcast: the same, but whether it wrote the event is returned, and the
+   * caller counts the events once per change, not once per stream.
+   */
+  offerRun(run: Run, event: SseEvent, writtenAtMs: number): boolean {
+    return this.sent.isNew(run.id, run.seq, writtenAtMs) && this.deliver(run, event, writtenAtMs);
   }
 
   /** The first state of a run stream, unless it is not newer than `since` (what the consumer has). */
@@ -106,14 +114,15 @@ export class SseStream {
       this.sent.remember(run.id, since);
       return;
     }
-    if (run.seq > (this.sent.sentSeq(run.id) ?? 0)) this.deliver(run, runSseEvent(run), this.now());
+    if (run.seq > (this.sent.sentSeq(run.id) ?? 0) && this.deliver(run, runSseEvent(run), this.now())) this.options.metrics.sseEventsSent.inc();
   }
 
-  private deliver(run: Run, event: SseEvent, writtenAtMs: number): void {
-    if (!this.write(event)) return;
+  /** Writes a run's event and remembers it as sent; false when it was not written (slow consumer, closed). */
+  private deliver(run: Run, event: SseEvent, writtenAtMs: number): boolean {
+    if (!this.write(event)) return false;
     this.sent.remember(run.id, run.seq, { writtenAtMs, final: isFinal(run.status) });
-    this.options.metrics.sseEventsSent.inc();
     if (run.id === this.options.endsWithRun && isFinal(run.status)) this.end();
+    return true;
   }
 
   /** A comment line, so proxies and the consumer see an idle stream is alive. */
