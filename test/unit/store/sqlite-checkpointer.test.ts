@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteRunStore } from '../../../src/store/sqlite-run-store.js';
+import type { RunRecord } from '../../../src/runs/run-record.js';
+
+const tempDir = mkdtempSync(join(tmpdir(), 'rungate-sqlite-checkpoint-'));
+afterAll(() => rmSync(tempDir, { recursive: true, force: true }));
+
+function record(i: number): RunRecord {
+  return { run: { id: `exec_ck_${i}`, flowId: 'flow-a', status: 'running', seq: 1, source: 'webhook', output: 'x'.repeat(500) }, rev: 1, trackedAtMs: i, updatedAtMs: i };
+}
+
+const walBytes = (path: string): number => {
+  try {
+    return statSync(`${path}-wal`).size;
+  } catch {
+    return 0;
+  }
+};
+
+describe('SQLite checkpoints from a worker thread', () => {
+  it('keeps commits off the database file, yet the WAL stays short and nothing written is lost', async () => {
+    const path = join(tempDir, 'busy.db');
+    // The log restarts at 2,000 pages (8 MB) here rather than 64 MB, so that it is seen to.
+    const store = SqliteRunStore.open(path, { walRestartPages: 2000 });
+    const db = new Database(path, { readonly: true });
+    // The writing connection's automatic checkpoint is off: the worker does it.
+    const [{ wal_autocheckpoint: auto }] = (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
+    expect(auto).toBe(0);
+    let largestWal = 0;
+    // 40,000 writes of ~700 bytes in batches (group commits), with turns between them for the
+    // worker's messages: ~30 MB through the WAL, which without checkpoints would hold it all.
+    for (let batch = 0; batch < 200; batch++) {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => store.compareAndSet(record(batch * 200 + i), 0)));
+      largestWal = Math.max(largestWal, walBytes(path));
+      await new Promise((done) => setTimeout(done, 2));
+    }
+    expect(largestWal).toBeLessThan(16 * 1024 * 1024);
+    await store.close();
+    expect(walBytes(path)).toBe(0);
+    const count = db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number };
+    expect(count.n).toBe(40_000);
+    db.close();
+  });
+
+  it('goes back to SQLite\u2019s own checkpoints when asked to', async () => {
+    const path = join(tempDir, 'inline.db');
+    const store = SqliteRunStore.open(path, { backgroundCheckpoint: false });
+    const [{ wal_autocheckpoint: auto }] = (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
+    expect(auto).toBe(1000);
+    await store.close();
+  });
+});
