@@ -6,6 +6,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 
@@ -260,6 +261,32 @@ export function startStallMonitor(periodMs = 10) {
       return taken;
     },
     stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * The garbage collector's pauses since the last take: the longest (and its kind) and their sum,
+ * so that a long event-loop stall can be told apart from a collection.
+ */
+export function startGcMonitor() {
+  const KINDS = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak callbacks' };
+  let longest = { ms: 0, kind: 'none' };
+  let totalMs = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      totalMs += entry.duration;
+      if (entry.duration > longest.ms) longest = { ms: entry.duration, kind: KINDS[entry.detail?.kind] ?? String(entry.detail?.kind) };
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    take() {
+      const taken = { longestMs: longest.ms, longestKind: longest.kind, totalMs };
+      longest = { ms: 0, kind: 'none' };
+      totalMs = 0;
+      return taken;
+    },
+    stop: () => observer.disconnect(),
   };
 }
 

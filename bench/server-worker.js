@@ -11,7 +11,7 @@
 /* global process, Buffer, console */ // a Node script; the lint config has no Node globals for plain JS
 import { createServer } from 'node:http';
 import { writeHeapSnapshot } from 'node:v8';
-import { fromDist, serveParent, settledMemory, startStallMonitor } from './bench-lib.js';
+import { fromDist, serveParent, settledMemory, startGcMonitor, startStallMonitor } from './bench-lib.js';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const DEAD_UPSTREAM = 'http://127.0.0.1:9/api/v1'; // discard port: nothing answers, nothing is polled before the grace
@@ -119,6 +119,7 @@ if (!starter) {
   process.exit(2);
 }
 const stalls = startStallMonitor();
+const collections = startGcMonitor();
 /** CPU time used so far (user + system), ms. */
 const cpuMs = () => {
   const { user, system } = process.cpuUsage();
@@ -128,7 +129,7 @@ const server = await starter();
 serveParent(
   {
     measure: () => settledMemory(),
-    sample: async () => ({ memory: process.memoryUsage(), cpuMs: cpuMs(), maxStallMs: stalls.takeMaxMs(), counters: (await server.counters?.()) ?? {} }),
+    sample: async () => ({ memory: process.memoryUsage(), cpuMs: cpuMs(), maxStallMs: stalls.takeMaxMs(), gc: collections.take(), counters: (await server.counters?.()) ?? {} }),
     // Blocks this process while it writes (seconds for a large heap): only at chosen moments.
     snapshot: ({ path }) => ({ path: writeHeapSnapshot(path) }),
   },

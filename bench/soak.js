@@ -35,6 +35,7 @@ const { values: flags } = parseArgs({
     'sample-s': { type: 'string', default: '5' },
     'heap-snapshots': { type: 'string', default: '' },
     'gateway-arg': { type: 'string', multiple: true, default: [] },
+    'gateway-node-arg': { type: 'string', multiple: true, default: [] },
     'drain-s': { type: 'string', default: '60' },
     seed: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
@@ -64,6 +65,7 @@ const options = {
   sampleSeconds: Math.max(1, num('sample-s')),
   heapSnapshotMinutes: flags['heap-snapshots'].split(',').filter(Boolean).map(Number),
   gatewayArgs: flags['gateway-arg'].flatMap((arg) => arg.split(' ')).filter(Boolean),
+  gatewayNodeArgs: flags['gateway-node-arg'].flatMap((arg) => arg.split(' ')).filter(Boolean),
   drainSeconds: num('drain-s'),
   seed: flags.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(flags.seed),
 };
@@ -121,6 +123,9 @@ function minuteRows(samples) {
       heapMaxMiB: Math.max(...inMinute.map((s) => s.gateway.memory.heapUsed)) / MiB,
       maxStallMs: Math.max(...inMinute.map((s) => s.gateway.maxStallMs)),
       loadMaxStallMs: Math.max(...inMinute.map((s) => s.load.maxStallMs)),
+      maxGcMs: Math.max(...inMinute.map((s) => s.gateway.gc?.longestMs ?? 0)),
+      // Share of the minute the gateway spent collecting garbage.
+      gcShare: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.totalMs ?? 0), 0) / ((last.t - first.t) * 1000),
       pushP50Ms: latency.quantile(0.5),
       pushP99Ms: latency.quantile(0.99),
       pushSamples: latency.total,
@@ -163,11 +168,11 @@ function evaluate(rows, verify, simStats) {
 
 function table(rows) {
   const lines = [
-    '| minute | RSS MiB | JS heap MiB | longest stall ms | push p50 ms | push p99 ms | runs finished | webhooks/s |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| minute | RSS MiB | JS heap MiB | longest stall ms | longest GC pause ms | push p50 ms | push p99 ms | runs finished | webhooks/s |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
-    lines.push(`| ${row.minute} | ${fmt(row.rssMiB)} | ${fmt(row.heapMiB)} | ${fmt(row.maxStallMs)} | ${fmt(row.pushP50Ms)} | ${fmt(row.pushP99Ms)} | ${fmt(row.runsFinished)} | ${fmt(row.webhooksPerSec)} |`);
+    lines.push(`| ${row.minute} | ${fmt(row.rssMiB)} | ${fmt(row.heapMiB)} | ${fmt(row.maxStallMs)} | ${fmt(row.maxGcMs)} | ${fmt(row.pushP50Ms)} | ${fmt(row.pushP99Ms)} | ${fmt(row.runsFinished)} | ${fmt(row.webhooksPerSec)} |`);
   }
   return lines.join('\n');
 }
@@ -201,7 +206,7 @@ async function main() {
   let load;
   try {
     const { url: simUrl, secret } = await sim.ready;
-    gateway = startWorker('server-worker.js', { kind: 'rungate', store: storeSpec(dataDir), secret, upstreamUrl: `${simUrl}/api/v1`, args: options.gatewayArgs }, { timeoutMs: 120_000 });
+    gateway = startWorker('server-worker.js', { kind: 'rungate', store: storeSpec(dataDir), secret, upstreamUrl: `${simUrl}/api/v1`, args: options.gatewayArgs }, { timeoutMs: 120_000, execArgv: options.gatewayNodeArgs });
     const { url } = await gateway.ready;
     load = startWorker('soak-load-worker.js', {
       url,
@@ -241,7 +246,7 @@ async function main() {
         const row = minuteRows(samples).find((r) => r.minute === minute);
         if (row) {
           log(
-            `  minute ${minute}: RSS ${fmt(row.rssMiB)} MiB, heap ${fmt(row.heapMiB)} MiB, stall ${fmt(row.maxStallMs)} ms, push p50 ${fmt(row.pushP50Ms)} p99 ${fmt(row.pushP99Ms)} ms (inside the gateway p99 ${row.gatewayPushP99Ms === Infinity ? '> 1,000' : `≤ ${fmt(row.gatewayPushP99Ms)}`} ms), ` +
+            `  minute ${minute}: RSS ${fmt(row.rssMiB)} MiB, heap ${fmt(row.heapMiB)} MiB, stall ${fmt(row.maxStallMs)} ms (GC: longest ${fmt(row.maxGcMs)} ms, ${fmt(row.gcShare * 100, 2)} % of the time), push p50 ${fmt(row.pushP50Ms)} p99 ${fmt(row.pushP99Ms)} ms (inside the gateway p99 ${row.gatewayPushP99Ms === Infinity ? '> 1,000' : `≤ ${fmt(row.gatewayPushP99Ms)}`} ms), ` +
               `${fmt(row.runsFinished)} runs finished, ${fmt(row.webhooksPerSec)} webhooks/s, cache ${row.cacheEntries}, CPU gateway ${fmt(row.gatewayCpu, 2)} load ${fmt(row.loadCpu, 2)}, load stall ${fmt(row.loadMaxStallMs)} ms, in flight ${loadSample.inFlight}`,
           );
         }
