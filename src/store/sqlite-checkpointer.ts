@@ -73,6 +73,8 @@ export class SqliteCheckpointer {
   /** One last checkpoint, then the worker's connection closes. */
   stop(): Promise<void> {
     this.stopped ??= new Promise((done) => {
+      // Held again, or a process with nothing else left to do would exit before the worker did.
+      this.worker.ref();
       this.worker.once('exit', () => done());
       this.worker.postMessage('stop');
     });

@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { SqliteRunStore } from '../../../src/store/sqlite-run-store.js';
 import type { RunRecord } from '../../../src/runs/run-record.js';
 
@@ -44,6 +45,20 @@ describe('SQLite checkpoints from a worker thread', () => {
     const count = db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number };
     expect(count.n).toBe(40_000);
     db.close();
+  });
+
+  it('lets a process whose last work is closing the store finish closing it', () => {
+    // The worker is unref'd while the store is open; closing must hold the process until it is done.
+    const path = join(tempDir, 'last.db');
+    const module = join(inject('rungateBuildDir'), 'store', 'sqlite-run-store.js');
+    const script = `const { SqliteRunStore } = await import(${JSON.stringify(module)});
+      const store = SqliteRunStore.open(${JSON.stringify(path)});
+      await store.compareAndSet({ run: { id: 'exec_last', flowId: 'f', status: 'running', seq: 1, source: 'webhook' }, rev: 1, trackedAtMs: 0, updatedAtMs: 0 }, 0);
+      await store.close();
+      console.log('closed');`;
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(output.trim()).toBe('closed');
+    expect(walBytes(path)).toBe(0);
   });
 
   it('goes back to SQLite\u2019s own checkpoints when asked to', async () => {
