@@ -78,6 +78,8 @@ export interface SqliteRunStoreOptions {
  * 1,000 pages (a tenth of a second at that rate: each write touches a page in a dozen indexes).
  */
 const WAL_RESTART_FRAMES = 16384;
+/** The longest a bulk delete waits for the WAL to start over before it goes on anyway. */
+const WAL_RESTART_PAUSE_MS = 1000;
 /** SQLite's own automatic checkpoint threshold, put back if the worker fails. */
 const AUTO_CHECKPOINT_FRAMES = 1000;
 
@@ -121,6 +123,12 @@ export class SqliteRunStore implements RunStore {
   private readonly pruneBatch: number;
   private readonly pruneBudgetMs: number;
   private checkpointer: SqliteCheckpointer | undefined;
+  /** The WAL is past its restart length: a bulk delete pauses until it has started over. */
+  private walRestartWanted = false;
+  /** Whether a bulk delete is writing now (not paused for the WAL's restart). */
+  private bulkWriting = false;
+  /** Wakes a bulk delete paused for the WAL's restart. */
+  private resumeBulk: (() => void) | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -169,14 +177,39 @@ export class SqliteRunStore implements RunStore {
     this.db.pragma('wal_autocheckpoint = 0');
     this.checkpointer = new SqliteCheckpointer(path, {
       onCheckpoint: (walFrames, checkpointed) => {
-        if (walFrames >= restartPages && checkpointed === walFrames && this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+        if (walFrames < restartPages) return this.walRestarted();
+        this.walRestartWanted = true;
+        // A bulk delete writes thousands of pages a statement: what it wrote since the worker's
+        // checkpoint began would make this one long. It pauses first (pruneFinished), and the
+        // next checkpoint, begun after it paused, leaves only the webhooks' few pages.
+        if (checkpointed !== walFrames || this.bulkWriting || !this.db.open) return;
+        try {
+          this.db.pragma('wal_checkpoint(PASSIVE)');
+        } catch {
+          // Busy (the worker's next checkpoint, a reader): the log restarts after a later one.
+          return;
+        }
+        this.walRestarted();
       },
       onFailure: () => {
         // Without the worker nothing would ever shorten the WAL: SQLite's own checkpoints again.
         this.checkpointer = undefined;
-        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_FRAMES}`);
+        this.walRestarted();
+        try {
+          if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_FRAMES}`);
+        } catch {
+          // Closing meanwhile: close() checkpoints what is left.
+        }
       },
     });
+  }
+
+  /** The log was (or is about to be) started over, or nothing will restart it: bulk deletes go on. */
+  private walRestarted(): void {
+    this.walRestartWanted = false;
+    const resume = this.resumeBulk;
+    this.resumeBulk = undefined;
+    resume?.();
   }
 
   /** Opens (creating folder and file if missing) and migrates the database at `path`. */
@@ -322,16 +355,34 @@ export class SqliteRunStore implements RunStore {
   async pruneFinished(beforeMs: number): Promise<number> {
     const batch = new TimeBudgetedBatch({ budgetMs: this.pruneBudgetMs, initial: FIRST_PRUNE_BATCH, max: this.pruneBatch });
     let removed = 0;
-    for (;;) {
-      if (!this.db.open) return removed;
-      const size = batch.size;
-      const started = performance.now();
-      const count = this.statements.prune.run(beforeMs, size).changes;
-      batch.record(performance.now() - started);
-      removed += count;
-      if (count < size) return removed;
-      await nextTurn();
+    try {
+      for (;;) {
+        if (!this.db.open) return removed;
+        if (this.walRestartWanted && this.checkpointer) await this.pauseForWalRestart();
+        this.bulkWriting = true;
+        const size = batch.size;
+        const started = performance.now();
+        const count = this.statements.prune.run(beforeMs, size).changes;
+        batch.record(performance.now() - started);
+        removed += count;
+        if (count < size) return removed;
+        await nextTurn();
+      }
+    } finally {
+      this.bulkWriting = false;
     }
+  }
+
+  /** Stops deleting until the WAL has started over (at most a few checkpoints, or a second). */
+  private pauseForWalRestart(): Promise<void> {
+    this.bulkWriting = false;
+    return new Promise((done) => {
+      const timer = setTimeout(() => this.walRestarted(), WAL_RESTART_PAUSE_MS);
+      this.resumeBulk = () => {
+        clearTimeout(timer);
+        done();
+      };
+    });
   }
 
   ping(): Promise<void> {
@@ -344,6 +395,7 @@ export class SqliteRunStore implements RunStore {
     this.flushPending();
     const checkpointer = this.checkpointer;
     this.checkpointer = undefined;
+    this.walRestarted();
     await checkpointer?.stop();
     this.flushPending();
     if (this.db.open) {

@@ -47,6 +47,25 @@ describe('SQLite checkpoints from a worker thread', () => {
     db.close();
   });
 
+  it('prunes a large backlog to the end (pausing while the WAL starts over) with the WAL kept short', async () => {
+    const path = join(tempDir, 'prune.db');
+    const seeding = SqliteRunStore.open(path);
+    for (let batch = 0; batch < 40; batch++) {
+      await Promise.all(Array.from({ length: 500 }, (_, i) => seeding.compareAndSet({ ...record(batch * 500 + i), run: { ...record(batch * 500 + i).run, status: 'success' } }, 0)));
+    }
+    // Closing folds the WAL in and empties it: what it grows to next is the pruning's.
+    await seeding.close();
+    const store = SqliteRunStore.open(path, { walRestartPages: 500 });
+    let largestWal = 0;
+    const watch = setInterval(() => (largestWal = Math.max(largestWal, walBytes(path))), 5);
+    const removed = await store.pruneFinished(Date.now());
+    clearInterval(watch);
+    expect(removed).toBe(20_000);
+    // 500 pages is 2 MB; a checkpoint's worth of deletes more may pile up before the pause.
+    expect(largestWal).toBeLessThan(12 * 1024 * 1024);
+    await store.close();
+  });
+
   it('lets a process whose last work is closing the store finish closing it', () => {
     // The worker is unref'd while the store is open; closing must hold the process until it is done.
     const path = join(tempDir, 'last.db');
@@ -61,7 +80,18 @@ describe('SQLite checkpoints from a worker thread', () => {
     expect(walBytes(path)).toBe(0);
   });
 
-  it('goes back to SQLite\u2019s own checkpoints when asked to', async () => {
+  it("goes back to SQLite's own checkpoints when the worker dies", async () => {
+    const path = join(tempDir, 'orphan.db');
+    const store = SqliteRunStore.open(path);
+    const internals = store as unknown as { db: Database.Database; checkpointer: { worker: { terminate(): Promise<number> } } };
+    await internals.checkpointer.worker.terminate();
+    await new Promise((done) => setTimeout(done, 20));
+    const [{ wal_autocheckpoint: auto }] = internals.db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
+    expect(auto).toBe(1000);
+    await store.close();
+  });
+
+  it("goes back to SQLite's own checkpoints when asked to", async () => {
     const path = join(tempDir, 'inline.db');
     const store = SqliteRunStore.open(path, { backgroundCheckpoint: false });
     const [{ wal_autocheckpoint: auto }] = (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
