@@ -45,7 +45,10 @@ export function median(values) {
 }
 
 export function summarize(values) {
-  return { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: values.length ? Math.max(...values) : NaN };
+  // A loop, not Math.max(...values): spreading 200,000 latencies overflows the call stack.
+  let max = NaN;
+  for (const value of values) if (!(value <= max)) max = value;
+  return { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max };
 }
 
 /** Rounds for tables: 3 significant digits, plain notation. */

@@ -27,7 +27,7 @@ describe('npm run soak, a few seconds of it', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, stderr).toBe(0);
 
-    expect(stdout).toContain('| minute | RSS MiB | JS heap MiB | longest stall ms | push p50 ms | push p99 ms | runs finished | webhooks/s |');
+    expect(stdout).toContain('| minute | RSS MiB | JS heap MiB | longest stall ms | longest GC pause ms | push p50 ms | push p99 ms | runs finished | webhooks/s |');
     const files = readdirSync(outDir);
     const json = files.find((name) => name.endsWith('.json'));
     expect(files.some((name) => name.endsWith('.svg'))).toBe(true);
