@@ -26,6 +26,12 @@ export class RunCache {
    * sees ids added after it; once done it is replaced).
    */
   private evictionCursor: Iterator<string> | undefined;
+  /**
+   * Uses (touches, deletes) since the cursor was made. A parked Set iterator keeps every table
+   * the Set has outgrown since alive, so it is dropped when nothing needs evicting and after
+   * `maxRuns` uses: a fresh one then steps over at most that many holes once.
+   */
+  private usesSinceCursor = 0;
 
   constructor(private readonly options: RunCacheOptions) {
     // useClones: false — records are treated as immutable, copying them would only cost time.
@@ -33,7 +39,10 @@ export class RunCache {
     // would leave their old state cached — so the bound is kept here, by eviction.
     this.cache = new NodeCache({ useClones: false, checkperiod: 60, deleteOnExpire: true });
     // Expiry, eviction and dropUnfinished all delete through del(), which emits this.
-    this.cache.on('del', (id: NodeCache.Key) => this.recency.delete(String(id)));
+    this.cache.on('del', (id: NodeCache.Key) => {
+      this.recency.delete(String(id));
+      this.countUse();
+    });
   }
 
   get(id: string): RunRecord | undefined {
@@ -94,14 +103,24 @@ export class RunCache {
   private touch(id: string): void {
     this.recency.delete(id);
     this.recency.add(id);
+    this.countUse();
+  }
+
+  private countUse(): void {
+    if (this.evictionCursor && ++this.usesSinceCursor > this.options.maxRuns) this.evictionCursor = undefined;
   }
 
   /** Evicts least recently used records until one more fits. */
   private makeRoom(): void {
+    if (this.recency.size < this.options.maxRuns) {
+      this.evictionCursor = undefined;
+      return;
+    }
     while (this.recency.size >= this.options.maxRuns) {
       let next = this.evictionCursor?.next();
       if (!next || next.done) {
         this.evictionCursor = this.recency.values();
+        this.usesSinceCursor = 0;
         next = this.evictionCursor.next();
         if (next.done) return;
       }

@@ -31,7 +31,8 @@ const checkpoint = () => {
     if (result && result.log >= 0) parentPort.postMessage({ walFrames: result.log, checkpointed: result.checkpointed });
   } catch (error) {
     // SQLITE_BUSY now and then (another checkpoint, a reset): the next tick tries again.
-    if (error.code !== 'SQLITE_BUSY' && error.code !== 'SQLITE_LOCKED') parentPort.postMessage({ error: String(error.message) });
+    const code = String(error.code ?? '');
+    if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) parentPort.postMessage({ error: String(error.message) });
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
@@ -58,14 +59,20 @@ export class SqliteCheckpointer {
   constructor(path: string, options: SqliteCheckpointerOptions = {}) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, driver, intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS } });
+    let failed = false;
+    const fail = (message: string) => {
+      if (failed || this.stopped) return;
+      failed = true;
+      // A worker that could not checkpoint is not left running beside the fallback.
+      void this.worker.terminate();
+      options.onFailure?.(message);
+    };
     this.worker.on('message', (message: { error?: string; walFrames?: number; checkpointed?: number }) => {
-      if (message.error !== undefined) options.onFailure?.(message.error);
-      else if (message.walFrames !== undefined) options.onCheckpoint?.(message.walFrames, message.checkpointed ?? 0);
+      if (message.error !== undefined) fail(message.error);
+      else if (message.walFrames !== undefined && !failed) options.onCheckpoint?.(message.walFrames, message.checkpointed ?? 0);
     });
-    this.worker.on('error', (error) => options.onFailure?.(error.message));
-    this.worker.on('exit', () => {
-      if (!this.stopped) options.onFailure?.('the checkpoint worker exited');
-    });
+    this.worker.on('error', (error) => fail(error.message));
+    this.worker.on('exit', () => fail('the checkpoint worker exited'));
     // A gateway that exits without closing its store must not be held open by its checkpointer.
     this.worker.unref();
   }
@@ -73,6 +80,7 @@ export class SqliteCheckpointer {
   /** One last checkpoint, then the worker's connection closes. */
   stop(): Promise<void> {
     this.stopped ??= new Promise((done) => {
+      if (this.worker.threadId === -1) return done(); // already exited
       // Held again, or a process with nothing else left to do would exit before the worker did.
       this.worker.ref();
       this.worker.once('exit', () => done());

@@ -129,6 +129,8 @@ export class SqliteRunStore implements RunStore {
   private bulkWriting = false;
   /** Wakes a bulk delete paused for the WAL's restart. */
   private resumeBulk: (() => void) | undefined;
+  /** The prune under way: one at a time, so that one pause and one `bulkWriting` describe it. */
+  private pruning: Promise<number> | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -184,9 +186,10 @@ export class SqliteRunStore implements RunStore {
         // next checkpoint, begun after it paused, leaves only the webhooks' few pages.
         if (checkpointed !== walFrames || this.bulkWriting || !this.db.open) return;
         try {
-          this.db.pragma('wal_checkpoint(PASSIVE)');
+          const [result] = this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+          // Busy (the worker's next checkpoint): the log restarts after a later one.
+          if (result?.busy) return;
         } catch {
-          // Busy (the worker's next checkpoint, a reader): the log restarts after a later one.
           return;
         }
         this.walRestarted();
@@ -352,7 +355,17 @@ export class SqliteRunStore implements RunStore {
    * `pruneBudgetMs` (TimeBudgetedBatch), and lets the event loop run between them (setImmediate):
    * webhooks and pushes go on while a large backlog is pruned.
    */
-  async pruneFinished(beforeMs: number): Promise<number> {
+  pruneFinished(beforeMs: number): Promise<number> {
+    const previous = this.pruning ?? Promise.resolve(0);
+    const next = previous.then(() => this.pruneInBatches(beforeMs));
+    this.pruning = next;
+    void next.finally(() => {
+      if (this.pruning === next) this.pruning = undefined;
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async pruneInBatches(beforeMs: number): Promise<number> {
     const batch = new TimeBudgetedBatch({ budgetMs: this.pruneBudgetMs, initial: FIRST_PRUNE_BATCH, max: this.pruneBatch });
     let removed = 0;
     try {
@@ -377,11 +390,13 @@ export class SqliteRunStore implements RunStore {
   private pauseForWalRestart(): Promise<void> {
     this.bulkWriting = false;
     return new Promise((done) => {
-      const timer = setTimeout(() => this.walRestarted(), WAL_RESTART_PAUSE_MS);
-      this.resumeBulk = () => {
+      const resume = () => {
         clearTimeout(timer);
+        if (this.resumeBulk === resume) this.resumeBulk = undefined;
         done();
       };
+      const timer = setTimeout(resume, WAL_RESTART_PAUSE_MS);
+      this.resumeBulk = resume;
     });
   }
 

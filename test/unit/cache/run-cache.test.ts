@@ -54,6 +54,22 @@ describe('RunCache', () => {
     }
   });
 
+  it('does not keep its eviction cursor parked: a parked Set iterator holds every table the Set outgrows', () => {
+    cache = new RunCache({ finalTtlSeconds: 3600, activeTtlSeconds: 3600, maxRuns: 100 });
+    const cursor = () => (cache as unknown as { evictionCursor: unknown }).evictionCursor;
+    for (let i = 0; i < 101; i++) cache.set(record(`r${i}`));
+    expect(cursor()).toBeDefined();
+    // Full and read often, with no insert: dropped after maxRuns uses.
+    for (let i = 0; i < 150; i++) cache.get(`r${50 + (i % 40)}`);
+    expect(cursor()).toBeUndefined();
+    cache.set(record('r-next'));
+    expect(cursor()).toBeDefined();
+    // Below the bound nothing is evicted: the cursor goes at the next insert.
+    cache.dropUnfinished();
+    cache.set(record('r-after'));
+    expect(cursor()).toBeUndefined();
+  });
+
   it('updates a cached run when full, never leaving its older state cached', () => {
     cache = new RunCache({ finalTtlSeconds: 3600, activeTtlSeconds: 3600, maxRuns: 10 });
     for (let i = 0; i < 10; i++) cache.set(record(`run${i}`));
