@@ -356,7 +356,8 @@ export class SqliteRunStore implements RunStore {
    * webhooks and pushes go on while a large backlog is pruned.
    */
   pruneFinished(beforeMs: number): Promise<number> {
-    const previous = this.pruning ?? Promise.resolve(0);
+    // After the one under way, whether it pruned or failed (its caller has its error).
+    const previous = this.pruning?.catch(() => 0) ?? Promise.resolve(0);
     const next = previous.then(() => this.pruneInBatches(beforeMs));
     this.pruning = next;
     void next.finally(() => {
