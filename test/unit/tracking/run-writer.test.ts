@@ -175,6 +175,18 @@ describe('RunWriter as the store\'s one writer (cache first)', () => {
   });
 });
 
+describe('RunWriter as the store\'s one writer: bad news', () => {
+  it('refuses news of an unknown run that is no valid new run, and stores nothing', async () => {
+    const store = new MemoryRunStore();
+    const writer = new RunWriter(store, new RunCache({ finalTtlSeconds: 60, activeTtlSeconds: 60, maxRuns: 10 }), new MemoryRunBus(), pino({ level: 'silent' }), { readCacheFirst: true });
+    expect((await writer.apply({ id: 'exec_nobody', status: 'running' }, 'webhook')).kind).toBe('invalid');
+    expect((await writer.apply({ id: 'exec_nobody', flowId: 'f', status: 'exploded' }, 'webhook')).kind).toBe('invalid');
+    expect((await writer.apply({ id: '../etc', flowId: 'f', status: 'running' }, 'webhook')).kind).toBe('invalid');
+    expect(await store.get('exec_nobody')).toBeUndefined();
+    expect((await store.list({ limit: 10 })).records).toEqual([]);
+  });
+});
+
 describe('RunWriter across a store reset', () => {
   it('has a refused write confirmed, then writes it above the new generation floor', async () => {
     const { store, writer, confirmations } = clusterSetup();
