@@ -14,6 +14,12 @@ function record(i: number): RunRecord {
   return { run: { id: `exec_ck_${i}`, flowId: 'flow-a', status: 'running', seq: 1, source: 'webhook', output: 'x'.repeat(500) }, rev: 1, trackedAtMs: i, updatedAtMs: i };
 }
 
+/** The writing connection's automatic checkpoint threshold (0: off, the worker checkpoints). */
+const autoCheckpointPages = (store: SqliteRunStore): number => {
+  const [{ wal_autocheckpoint: pages }] = (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
+  return pages;
+};
+
 const walBytes = (path: string): number => {
   try {
     return statSync(`${path}-wal`).size;
@@ -29,8 +35,7 @@ describe('SQLite checkpoints from a worker thread', () => {
     const store = SqliteRunStore.open(path, { walRestartPages: 2000 });
     const db = new Database(path, { readonly: true });
     // The writing connection's automatic checkpoint is off: the worker does it.
-    const [{ wal_autocheckpoint: auto }] = (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
-    expect(auto).toBe(0);
+    expect(autoCheckpointPages(store)).toBe(0);
     let largestWal = 0;
     // 40,000 writes of ~700 bytes in batches (group commits), with turns between them for the
     // worker's messages: ~30 MB through the WAL, which without checkpoints would hold it all.
@@ -85,19 +90,17 @@ describe('SQLite checkpoints from a worker thread', () => {
   it("goes back to SQLite's own checkpoints when the worker dies", async () => {
     const path = join(tempDir, 'orphan.db');
     const store = SqliteRunStore.open(path);
-    const internals = store as unknown as { db: Database.Database; checkpointer: { worker: { terminate(): Promise<number> } } };
+    const internals = store as unknown as { checkpointer: { worker: { terminate(): Promise<number> } } };
     await internals.checkpointer.worker.terminate();
     await new Promise((done) => setTimeout(done, 20));
-    const [{ wal_autocheckpoint: auto }] = internals.db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
-    expect(auto).toBe(1000);
+    expect(autoCheckpointPages(store)).toBe(1000);
     await store.close();
   });
 
   it("goes back to SQLite's own checkpoints when asked to", async () => {
     const path = join(tempDir, 'inline.db');
     const store = SqliteRunStore.open(path, { backgroundCheckpoint: false });
-    const [{ wal_autocheckpoint: auto }] = (store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint') as [{ wal_autocheckpoint: number }];
-    expect(auto).toBe(1000);
+    expect(autoCheckpointPages(store)).toBe(1000);
     await store.close();
   });
 });
