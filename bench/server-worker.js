@@ -7,9 +7,12 @@
 //   { kind: 'sim', options: {...createSimulator options} }
 // It answers `measure` with its memory after GC (run it with --expose-gc), `sample` with its
 // memory as it is, its longest event-loop stall since the last sample and (rungate) the gateway's
-// counters, `snapshot` by writing a heap snapshot, and exits on `stop`.
-/* global process, Buffer, console */ // a Node script; the lint config has no Node globals for plain JS
+// counters, `snapshot` by writing a heap snapshot, `heap-profile` by sampling for some seconds what
+// is allocated and outlives the young generation (what fills the old one), and exits on `stop`.
+/* global process, Buffer, console, setTimeout */ // a Node script; the lint config has no Node globals for plain JS
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import { writeHeapSnapshot } from 'node:v8';
 import { fromDist, serveParent, settledMemory, startGcMonitor, startStallMonitor } from './bench-lib.js';
 
@@ -112,6 +115,25 @@ async function startSim() {
   return { url: sim.url, secret: sim.webhookSecret, close: () => sim.close(), counters: () => sim.stats() };
 }
 
+/**
+ * V8's sampling heap profiler for `seconds`, counting objects that a scavenge would have freed as
+ * gone: what is left is what got promoted (and what is still live), by allocating stack.
+ */
+async function sampleSurvivors(path, seconds) {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+    await new Promise((done) => setTimeout(done, seconds * 1000));
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(path, JSON.stringify(profile));
+    return { path };
+  } finally {
+    session.disconnect();
+  }
+}
+
 const starters = { rungate: startRungate, express: startExpress, http: startHttp, ws: startBareWs, sim: startSim };
 const starter = starters[spec.kind];
 if (!starter) {
@@ -132,6 +154,7 @@ serveParent(
     sample: async () => ({ memory: process.memoryUsage(), cpuMs: cpuMs(), maxStallMs: stalls.takeMaxMs(), gc: collections.take(), counters: (await server.counters?.()) ?? {} }),
     // Blocks this process while it writes (seconds for a large heap): only at chosen moments.
     snapshot: ({ path }) => ({ path: writeHeapSnapshot(path) }),
+    'heap-profile': ({ path, seconds }) => sampleSurvivors(path, seconds),
   },
   () => server.close(),
 );

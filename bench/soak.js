@@ -34,6 +34,7 @@ const { values: flags } = parseArgs({
     transport: { type: 'string', default: 'ws' },
     'sample-s': { type: 'string', default: '5' },
     'heap-snapshots': { type: 'string', default: '' },
+    'heap-profile': { type: 'string', default: '' },
     'gateway-arg': { type: 'string', multiple: true, default: [] },
     'gateway-node-arg': { type: 'string', multiple: true, default: [] },
     'drain-s': { type: 'string', default: '60' },
@@ -64,6 +65,8 @@ const options = {
   transport: flags.transport,
   sampleSeconds: Math.max(1, num('sample-s')),
   heapSnapshotMinutes: flags['heap-snapshots'].split(',').filter(Boolean).map(Number),
+  // MINUTE:SECONDS — sample for SECONDS from MINUTE what the gateway allocates that outlives a scavenge.
+  heapProfile: flags['heap-profile'] ? flags['heap-profile'].split(':').map(Number) : undefined,
   gatewayArgs: flags['gateway-arg'].flatMap((arg) => arg.split(' ')).filter(Boolean),
   gatewayNodeArgs: flags['gateway-node-arg'].flatMap((arg) => arg.split(' ')).filter(Boolean),
   drainSeconds: num('drain-s'),
@@ -235,6 +238,7 @@ async function main() {
     const snapshots = [];
     const pendingSnapshots = [...options.heapSnapshotMinutes].sort((a, b) => a - b);
     let minutesLogged = 0;
+    let heapProfile;
     for (let next = options.sampleSeconds * 1000; next <= durationMs + 1; next += options.sampleSeconds * 1000) {
       const wait = startedAt + next - Date.now();
       if (wait > 0) await sleep(wait);
@@ -259,7 +263,13 @@ async function main() {
         snapshots.push({ minute: at, path, ms: Date.now() - took });
         log(`  heap snapshot at minute ${at}: ${path} (${Math.round((Date.now() - took) / 1000)} s)`);
       }
+      if (options.heapProfile && !heapProfile && next >= options.heapProfile[0] * 60_000) {
+        const path = join(outDir, `soak-${stamp}-min${options.heapProfile[0]}.heapprofile`);
+        heapProfile = gateway.ask({ type: 'heap-profile', path, seconds: options.heapProfile[1] }, options.heapProfile[1] * 1000 + 60_000);
+        void heapProfile.then(() => log(`  heap profile from minute ${options.heapProfile[0]}: ${path}`), () => undefined); // a failure surfaces where it is awaited
+      }
     }
+    await heapProfile;
     await load.ask({ type: 'stop-load' });
     log(`  load stopped; waiting up to ${options.drainSeconds} s for the last runs to end and reach every subscriber…`);
     const verify = await load.ask({ type: 'verify', timeoutMs: options.drainSeconds * 1000 }, options.drainSeconds * 1000 + 60_000);

@@ -1,6 +1,5 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Logger } from 'pino';
 import { createDashboardRouter } from '../dashboard/dashboard-router.js';
@@ -24,7 +23,7 @@ import type { TrustProxy } from '../config/serve-config.js';
 import type { ByteBudget } from '../util/byte-budget.js';
 import { jsonBody } from './json-body.js';
 import { crossOriginWriteGuard } from './origin-guard.js';
-import { redactUrl } from '../util/redact-url.js';
+import { requestLog } from './request-log.js';
 import { createOpenApiHandler } from './openapi-route.js';
 
 export interface AppDeps extends RunsRouteDeps {
@@ -64,23 +63,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', typeof deps.trustProxy === 'object' ? [...deps.trustProxy] : deps.trustProxy);
   // The dashboard sets its own Content-Security-Policy; the JSON routes need none.
   app.use(helmet({ contentSecurityPolicy: false }));
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      // Requests are routine: debug for successes, warn for client errors, error for failures.
-      customLogLevel: (_req, res, err) => {
-        if ((res as { locals?: { clientFault?: boolean } }).locals?.clientFault) return 'warn';
-        return err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'debug';
-      },
-      quietReqLogger: true,
-      // Lean request lines that cannot carry credentials, whatever logger the app is given.
-      serializers: {
-        // The URL without the values of credential parameters (an EventSource's access_token).
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url), remoteAddress: req.remoteAddress }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(deps.logger));
 
   app.get('/healthz', (_req, res) => {
     res.status(200).json({ status: 'ok' });

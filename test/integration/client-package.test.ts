@@ -11,7 +11,7 @@ import { postJson, startBody, startStack, type Stack } from '../support/gateway-
 const ROOT = join(import.meta.dirname, '..', '..');
 const PACKAGE_DIR = join(ROOT, 'packages', 'client');
 /** The gateway's own dependencies: none may come with the client. */
-const SERVER_PACKAGES = ['express', 'express-rate-limit', 'helmet', 'ioredis', 'better-sqlite3', 'pino', 'pino-http', 'pg', 'prom-client', 'node-cache', 'jose'];
+const SERVER_PACKAGES = ['express', 'express-rate-limit', 'helmet', 'ioredis', 'better-sqlite3', 'pino', 'pg', 'prom-client', 'node-cache', 'jose'];
 
 /** The environment without what a surrounding `npm test` put there (it would point npm at the repository). */
 function cleanEnv(): NodeJS.ProcessEnv {
