@@ -6,6 +6,7 @@ import { isValidId, type Execution } from '../runs/run.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
 import { forwardRequest } from './forward.js';
+import { ExchangeTimeout, fetchExchange, httpExchange, type ExchangeAnswer } from './http-exchange.js';
 import { linkSignal } from './linked-signal.js';
 import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
 import { RateBudget } from './rate-budget.js';
@@ -57,12 +58,7 @@ export interface UpstreamOptions {
   onRequest?: (info: UpstreamRequestInfo) => void;
 }
 
-interface Attempt {
-  ok: boolean;
-  status: number;
-  text: string;
-  headers: Headers;
-}
+type Attempt = ExchangeAnswer;
 
 interface CallPlan {
   route: UpstreamRoute;
@@ -126,7 +122,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const newKey = options.newIdempotencyKey ?? randomUUID;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const exchange = options.fetch ? fetchExchange(options.fetch) : httpExchange;
   const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'upstream' });
   const limiter = new ConcurrencyLimiter(positiveInt('concurrency', options.concurrency ?? 16, 1));
   const budget = new RateBudget({
@@ -142,6 +138,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.apiKey !== undefined && options.apiKey !== '') headers.Authorization = `Bearer ${options.apiKey}`;
+  const jsonHeaders = { ...headers, 'Content-Type': 'application/json' };
 
   function report(route: UpstreamRoute, status: UpstreamRequestInfo['status'], startedMs: number): void {
     options.onRequest?.({ route, status, durationMs: Math.max(0, now() - startedMs) });
@@ -149,24 +146,21 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   /** One HTTP exchange. Throws only for failures without an answer (and for aborts). */
   async function send(plan: CallPlan, attempt: number, signal: AbortSignal): Promise<Attempt> {
-    const attemptSignal = linkSignal([signal], timeoutMs);
     const startedMs = now();
     try {
-      const response = await fetchImpl(`${baseUrl}${plan.path}`, {
-        method: plan.method,
-        headers: plan.body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
-        ...(plan.body === undefined ? {} : { body: plan.body }),
-        signal: attemptSignal.signal,
-      });
-      const text = await response.text();
-      budget.observe(parseRateLimitHeaders(response.headers));
-      report(plan.route, response.status, startedMs);
-      log.debug({ method: plan.method, route: plan.route, status: response.status, attempt, durationMs: now() - startedMs }, 'upstream answer');
-      return { ok: response.ok, status: response.status, text, headers: response.headers };
+      const answer = await exchange(
+        { url: `${baseUrl}${plan.path}`, method: plan.method, headers: plan.body === undefined ? headers : jsonHeaders, ...(plan.body === undefined ? {} : { body: plan.body }) },
+        signal,
+        timeoutMs,
+      );
+      budget.observe(parseRateLimitHeaders(answer.headers));
+      report(plan.route, answer.status, startedMs);
+      log.debug({ method: plan.method, route: plan.route, status: answer.status, attempt, durationMs: now() - startedMs }, 'upstream answer');
+      return answer;
     } catch (err) {
       // The caller's abort and close() are not upstream failures: pass their reason on untouched.
       if (signal.aborted) throw abortReason(signal);
-      const timedOut = attemptSignal.timedOut;
+      const timedOut = err instanceof ExchangeTimeout;
       report(plan.route, timedOut ? 'timeout' : 'network', startedMs);
       log.debug({ method: plan.method, route: plan.route, status: timedOut ? 'timeout' : 'network', attempt }, 'upstream attempt failed');
       throw timedOut
@@ -175,8 +169,6 @@ export function createUpstream(options: UpstreamOptions): Upstream {
             status: 0, code: UPSTREAM_ERROR_CODES.network,
             message: `Upstream unreachable: ${err instanceof Error ? err.message : String(err)}`, kind: 'network', cause: err,
           });
-    } finally {
-      attemptSignal.dispose();
     }
   }
 
