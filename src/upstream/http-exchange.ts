@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { abortReason } from '@rungate/client/shared';
 import { linkSignal } from './linked-signal.js';
 
 /** One request to Doclo's API, its body (if any) already serialised. */
@@ -44,42 +45,44 @@ function headerReader(headers: IncomingHttpHeaders): ExchangeAnswer['headers'] {
  * it was a fifth of all the memory the gateway promoted to V8's old generation.
  *
  * `timeoutMs` bounds the whole exchange (connect, answer, body) and rejects with an
- * ExchangeTimeout; `signal` aborts it with the signal's reason; anything else that stops it
+ * ExchangeTimeout; `signal` aborts it with the signal's reason (an Error; any other reason as an AbortError); anything else that stops it
  * rejects with the socket's error. No redirects are followed and no encoding is asked for (so
  * the body comes as sent: Doclo's API answers JSON).
  */
 export function httpExchange(request: ExchangeRequest, signal: AbortSignal, timeoutMs: number): Promise<ExchangeAnswer> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) return Promise.reject(abortReason(signal));
   const send = request.url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise<ExchangeAnswer>((resolve, reject) => {
     let settled = false;
-    const finish = (error: unknown, answer?: ExchangeAnswer) => {
-      if (settled) return;
+    /** Ends the exchange once: false if it had already ended. */
+    const settle = (): boolean => {
+      if (settled) return false;
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      if (answer) resolve(answer);
-      else {
-        outgoing.destroy();
-        reject(error);
-      }
+      return true;
     };
-    const onAbort = () => finish(signal.reason);
+    const fail = (error: Error) => {
+      if (!settle()) return;
+      outgoing.destroy();
+      reject(error);
+    };
+    const onAbort = () => fail(abortReason(signal));
     const headers: Record<string, string | number> = { ...request.headers };
     if (request.body !== undefined) headers['Content-Length'] = Buffer.byteLength(request.body);
     const outgoing = send(request.url, { method: request.method, headers });
-    const timer = setTimeout(() => finish(new ExchangeTimeout(timeoutMs)), timeoutMs);
+    const timer = setTimeout(() => fail(new ExchangeTimeout(timeoutMs)), timeoutMs);
     signal.addEventListener('abort', onAbort, { once: true });
-    outgoing.on('error', (error) => finish(error));
+    outgoing.on('error', fail);
     outgoing.on('response', (answer) => {
       const chunks: Buffer[] = [];
       answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('error', (error) => finish(error));
-      answer.on('aborted', () => finish(new Error('the answer was cut off')));
+      answer.on('error', fail);
+      answer.on('aborted', () => fail(new Error('the answer was cut off')));
       answer.on('end', () => {
-        if (!answer.complete) return finish(new Error('the answer was cut off'));
+        if (!answer.complete) return fail(new Error('the answer was cut off'));
         const status = answer.statusCode ?? 0;
-        finish(undefined, { status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8'), headers: headerReader(answer.headers) });
+        if (settle()) resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8'), headers: headerReader(answer.headers) });
       });
     });
     outgoing.end(request.body);
