@@ -275,18 +275,23 @@ export function startGcMonitor() {
   const KINDS = { 1: 'scavenge', 2: 'mark-compact', 4: 'incremental', 8: 'weak callbacks' };
   let longest = { ms: 0, kind: 'none' };
   let totalMs = 0;
+  let counts = {};
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       totalMs += entry.duration;
-      if (entry.duration > longest.ms) longest = { ms: entry.duration, kind: KINDS[entry.detail?.kind] ?? String(entry.detail?.kind) };
+      const kind = KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
+      counts[kind] = (counts[kind] ?? 0) + 1;
+      if (entry.duration > longest.ms) longest = { ms: entry.duration, kind };
     }
   });
   observer.observe({ entryTypes: ['gc'] });
   return {
+    /** Since the last take: the longest pause and its kind, all pauses' total, pauses by kind. */
     take() {
-      const taken = { longestMs: longest.ms, longestKind: longest.kind, totalMs };
+      const taken = { longestMs: longest.ms, longestKind: longest.kind, totalMs, counts };
       longest = { ms: 0, kind: 'none' };
       totalMs = 0;
+      counts = {};
       return taken;
     },
     stop: () => observer.disconnect(),

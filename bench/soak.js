@@ -129,6 +129,8 @@ function minuteRows(samples) {
       maxGcMs: Math.max(...inMinute.map((s) => s.gateway.gc?.longestMs ?? 0)),
       // Share of the minute the gateway spent collecting garbage.
       gcShare: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.totalMs ?? 0), 0) / ((last.t - first.t) * 1000),
+      scavenges: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.counts?.scavenge ?? 0), 0),
+      majorGcs: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.counts?.['mark-compact'] ?? 0), 0),
       pushP50Ms: latency.quantile(0.5),
       pushP99Ms: latency.quantile(0.99),
       pushSamples: latency.total,
@@ -250,7 +252,7 @@ async function main() {
         const row = minuteRows(samples).find((r) => r.minute === minute);
         if (row) {
           log(
-            `  minute ${minute}: RSS ${fmt(row.rssMiB)} MiB, heap ${fmt(row.heapMiB)} MiB, stall ${fmt(row.maxStallMs)} ms (GC: longest ${fmt(row.maxGcMs)} ms, ${fmt(row.gcShare * 100, 2)} % of the time), push p50 ${fmt(row.pushP50Ms)} p99 ${fmt(row.pushP99Ms)} ms (inside the gateway p99 ${row.gatewayPushP99Ms === Infinity ? '> 1,000' : `≤ ${fmt(row.gatewayPushP99Ms)}`} ms), ` +
+            `  minute ${minute}: RSS ${fmt(row.rssMiB)} MiB, heap ${fmt(row.heapMiB)} MiB, stall ${fmt(row.maxStallMs)} ms (GC: longest ${fmt(row.maxGcMs)} ms, ${fmt(row.gcShare * 100, 2)} % of the time, ${row.scavenges} scavenges, ${row.majorGcs} full), push p50 ${fmt(row.pushP50Ms)} p99 ${fmt(row.pushP99Ms)} ms (inside the gateway p99 ${row.gatewayPushP99Ms === Infinity ? '> 1,000' : `≤ ${fmt(row.gatewayPushP99Ms)}`} ms), ` +
               `${fmt(row.runsFinished)} runs finished, ${fmt(row.webhooksPerSec)} webhooks/s, cache ${row.cacheEntries}, CPU gateway ${fmt(row.gatewayCpu, 2)} load ${fmt(row.loadCpu, 2)}, load stall ${fmt(row.loadMaxStallMs)} ms, in flight ${loadSample.inFlight}`,
           );
         }

@@ -3,7 +3,9 @@ import type { LimitStore, WindowHits } from './limit-store.js';
 
 /**
  * One hit on a fixed window that starts at the key's first hit. The window's end is the key's
- * expiry, read on Redis's own clock (TIME), so instances with skewed clocks agree on it.
+ * expiry, set as an absolute time on Redis's own clock (TIME), so instances with skewed clocks
+ * agree on it, and read back exactly (PEXPIRETIME, Redis 7) so every hit of a window reports the
+ * same end; before Redis 7 it is TIME plus PTTL, which can differ by a millisecond.
  * KEYS: the window's key. ARGV: windowMs. Returns {hits, resetAtMs}.
  */
 const HIT_LUA = `
@@ -12,10 +14,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local hits = redis.call('INCR', KEYS[1])
 local ttl = redis.call('PTTL', KEYS[1])
 if hits == 1 or ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+  local at = now + tonumber(ARGV[1])
+  redis.call('PEXPIREAT', KEYS[1], at)
+  return {hits, at}
 end
-return {hits, now + ttl}
+local at = redis.pcall('PEXPIRETIME', KEYS[1])
+if type(at) ~= 'number' then at = now + ttl end
+return {hits, at}
 `;
 
 /** Takes one hit back from a window that is still open. KEYS: the window's key. */

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { abortReason } from '@rungate/client/shared';
 import { linkSignal } from './linked-signal.js';
+import { UPSTREAM_ERROR_CODES, UpstreamError } from './upstream-error.js';
 
 /** One request to Doclo's API, its body (if any) already serialised. */
 export interface ExchangeRequest {
@@ -19,12 +20,14 @@ export interface ExchangeAnswer {
   headers: { get(name: string): string | null };
 }
 
-/** How an exchange failed without an answer. */
-export class ExchangeTimeout extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`no whole answer within ${timeoutMs} ms`);
-    this.name = 'ExchangeTimeout';
-  }
+/** How an exchange that ran out of time fails. */
+function exchangeTimeout(timeoutMs: number): UpstreamError {
+  return new UpstreamError({ status: 0, code: UPSTREAM_ERROR_CODES.timeout, message: `Upstream did not answer within ${timeoutMs} ms`, kind: 'timeout' });
+}
+
+/** Whether an exchange failed for want of time. */
+export function isExchangeTimeout(error: unknown): error is UpstreamError {
+  return error instanceof UpstreamError && error.kind === 'timeout';
 }
 
 /** A header's value as `Headers.get` gives it: several values joined, a missing one null. */
@@ -45,9 +48,10 @@ function headerReader(headers: IncomingHttpHeaders): ExchangeAnswer['headers'] {
  * it was a fifth of all the memory the gateway promoted to V8's old generation.
  *
  * `timeoutMs` bounds the whole exchange (connect, answer, body) and rejects with an
- * ExchangeTimeout; `signal` aborts it with the signal's reason (an Error; any other reason as an AbortError); anything else that stops it
- * rejects with the socket's error. No redirects are followed and no encoding is asked for (so
- * the body comes as sent: Doclo's API answers JSON).
+ * UpstreamError of kind `timeout`; `signal` aborts it with the signal's reason (an Error; any
+ * other reason as an AbortError); anything else that stops it rejects with the socket's error.
+ * No redirects are followed and no encoding is asked for (so the body comes as sent: Doclo's API
+ * answers JSON).
  */
 export function httpExchange(request: ExchangeRequest, signal: AbortSignal, timeoutMs: number): Promise<ExchangeAnswer> {
   if (signal.aborted) return Promise.reject(abortReason(signal));
@@ -71,7 +75,7 @@ export function httpExchange(request: ExchangeRequest, signal: AbortSignal, time
     const headers: Record<string, string | number> = { ...request.headers };
     if (request.body !== undefined) headers['Content-Length'] = Buffer.byteLength(request.body);
     const outgoing = send(request.url, { method: request.method, headers });
-    const timer = setTimeout(() => fail(new ExchangeTimeout(timeoutMs)), timeoutMs);
+    const timer = setTimeout(() => fail(exchangeTimeout(timeoutMs)), timeoutMs);
     signal.addEventListener('abort', onAbort, { once: true });
     outgoing.on('error', fail);
     outgoing.on('response', (answer) => {
@@ -102,7 +106,7 @@ export function fetchExchange(fetchImpl: typeof fetch): typeof httpExchange {
       });
       return { status: response.status, ok: response.ok, text: await response.text(), headers: response.headers };
     } catch (error) {
-      throw attempt.timedOut ? new ExchangeTimeout(timeoutMs) : error;
+      throw attempt.timedOut ? exchangeTimeout(timeoutMs) : error;
     } finally {
       attempt.dispose();
     }

@@ -6,7 +6,7 @@ import { isValidId, type Execution } from '../runs/run.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
 import { forwardRequest } from './forward.js';
-import { ExchangeTimeout, fetchExchange, httpExchange, type ExchangeAnswer } from './http-exchange.js';
+import { fetchExchange, httpExchange, isExchangeTimeout, type ExchangeAnswer } from './http-exchange.js';
 import { linkSignal } from './linked-signal.js';
 import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
 import { RateBudget } from './rate-budget.js';
@@ -160,11 +160,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     } catch (err) {
       // The caller's abort and close() are not upstream failures: pass their reason on untouched.
       if (signal.aborted) throw abortReason(signal);
-      const timedOut = err instanceof ExchangeTimeout;
+      const timedOut = isExchangeTimeout(err);
       report(plan.route, timedOut ? 'timeout' : 'network', startedMs);
       log.debug({ method: plan.method, route: plan.route, status: timedOut ? 'timeout' : 'network', attempt }, 'upstream attempt failed');
       throw timedOut
-        ? new UpstreamError({ status: 0, code: UPSTREAM_ERROR_CODES.timeout, message: `Upstream did not answer within ${timeoutMs} ms`, kind: 'timeout', cause: err })
+        ? err
         : new UpstreamError({
             status: 0, code: UPSTREAM_ERROR_CODES.network,
             message: `Upstream unreachable: ${err instanceof Error ? err.message : String(err)}`, kind: 'network', cause: err,
