@@ -130,7 +130,8 @@ function minuteRows(samples) {
       // Share of the minute the gateway spent collecting garbage.
       gcShare: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.totalMs ?? 0), 0) / ((last.t - first.t) * 1000),
       scavenges: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.counts?.scavenge ?? 0), 0),
-      majorGcs: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.counts?.['mark-compact'] ?? 0), 0),
+      // A full collection after incremental marking is reported as 'incremental', not 'mark-compact'.
+      majorGcs: inMinute.reduce((sum, s) => sum + (s.gateway.gc?.counts?.['mark-compact'] ?? 0) + (s.gateway.gc?.counts?.incremental ?? 0), 0),
       pushP50Ms: latency.quantile(0.5),
       pushP99Ms: latency.quantile(0.99),
       pushSamples: latency.total,

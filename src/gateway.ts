@@ -36,6 +36,7 @@ import { WEBHOOK_PATH, createWebhookHandler, isWebhookRequest } from './webhooks
 import { DeliverySender } from './relay/delivery-sender.js';
 import { DeliveryWorker } from './relay/delivery-worker.js';
 import { packageVersion } from './version.js';
+import { setHeapGrowth } from './util/heap-growth.js';
 
 /** A running gateway. */
 export interface Gateway {
@@ -86,6 +87,7 @@ async function assemble(
   closers: Array<() => Promise<void> | void>,
   closeAll: () => Promise<void>,
 ): Promise<Gateway> {
+  setHeapGrowth(config.heapGrowthPercent);
   const metrics = new GatewayMetrics();
 
   let simulator: Simulator | undefined;
