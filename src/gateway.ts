@@ -141,6 +141,7 @@ async function assemble(
     timeoutMs: config.upstream.timeoutMs,
     concurrency: config.upstream.concurrency,
     retries: config.upstream.retries,
+    userAgent: `rungate/${packageVersion()}`,
     logger: logger.child({ component: 'upstream' }),
     onRequest: (info) => metrics.upstreamRequests.inc({ route: info.route, status: String(info.status) }),
   });

@@ -270,6 +270,9 @@ export function describeOptions(tree: OptionTree): string {
 export const atLeast = (min: number) => (value: number) => (value < min ? `must be at least ${min}` : undefined);
 export const between = (min: number, max: number) => (value: number) =>
   value < min || value > max ? `must be between ${min} and ${max}` : undefined;
+/** 0 (off, or "let the runtime choose"), or a value in range. */
+export const zeroOrBetween = (min: number, max: number) => (value: number) =>
+  value !== 0 && (value < min || value > max) ? `must be 0 or between ${min} and ${max}` : undefined;
 export const isPort = between(0, 65535);
 export const isRate = between(0, 1);
 export function isHttpUrl(value: string): string | undefined {

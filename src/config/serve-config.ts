@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { redisDbOf } from '../redis/redis-connection.js';
 import { LOG_LEVEL_OPTION } from './log-level.js';
-import { atLeast, between, group, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionNamer, type OptionTree } from './option-parser.js';
+import { atLeast, between, group, zeroOrBetween, isHttpUrl, isPort, parseOptions, type ConfigOf, type OptionNamer, type OptionTree } from './option-parser.js';
 import { ConfigError } from '../errors.js';
 
 /** `OWNER=KEY`, the key at least 16 characters. */
@@ -258,7 +258,7 @@ export const SERVE_OPTIONS = {
     seqMaxRuns: { flag: 'push-seq-max-runs', env: 'RUNGATE_PUSH_SEQ_MAX_RUNS', kind: 'int', default: 100_000, check: atLeast(1), help: 'most runs one subscriber remembers at once; the oldest are forgotten sooner' },
   },
   heapGrowthPercent: {
-    flag: 'heap-growth-percent', env: 'RUNGATE_HEAP_GROWTH_PERCENT', kind: 'int', default: 100, check: between(0, 1000),
+    flag: 'heap-growth-percent', env: 'RUNGATE_HEAP_GROWTH_PERCENT', kind: 'int', default: 100, check: zeroOrBetween(25, 1000),
     help: "V8 collects the JS heap again once it has grown this much (%) past what its last full collection kept, so RSS follows live data; 0 = V8's own factor (up to 4×)",
   },
   shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'RUNGATE_SHUTDOWN_TIMEOUT_MS', kind: 'int', default: 6000, check: between(100, 60_000), help: 'longest wait for in-flight requests on SIGTERM (the whole shutdown must fit in 10 s)' },

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { abortReason } from '@rungate/client/shared';
 import { linkSignal } from './linked-signal.js';
@@ -30,6 +30,9 @@ export function isExchangeTimeout(error: unknown): error is UpstreamError {
   return error instanceof UpstreamError && error.kind === 'timeout';
 }
 
+/** How a reused kept-alive connection fails when the server had closed it. */
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
 /** A header's value as `Headers.get` gives it: several values joined, a missing one null. */
 function headerReader(headers: IncomingHttpHeaders): ExchangeAnswer['headers'] {
   return {
@@ -50,14 +53,18 @@ function headerReader(headers: IncomingHttpHeaders): ExchangeAnswer['headers'] {
  * `timeoutMs` bounds the whole exchange (connect, answer, body) and rejects with an
  * UpstreamError of kind `timeout`; `signal` aborts it with the signal's reason (an Error; any
  * other reason as an AbortError); anything else that stops it rejects with the socket's error.
- * No redirects are followed and no encoding is asked for (so the body comes as sent: Doclo's API
+ * A request that meets a kept-alive connection the server had just closed goes again once, at
+ * once, on a new one. No redirects are followed and no encoding is asked for (so the body comes as sent: Doclo's API
  * answers JSON).
  */
 export function httpExchange(request: ExchangeRequest, signal: AbortSignal, timeoutMs: number): Promise<ExchangeAnswer> {
   if (signal.aborted) return Promise.reject(abortReason(signal));
   const send = request.url.startsWith('https:') ? httpsRequest : httpRequest;
+  const headers: Record<string, string | number> = { ...request.headers };
+  if (request.body !== undefined) headers['Content-Length'] = Buffer.byteLength(request.body);
   return new Promise<ExchangeAnswer>((resolve, reject) => {
     let settled = false;
+    let outgoing: ClientRequest;
     /** Ends the exchange once: false if it had already ended. */
     const settle = (): boolean => {
       if (settled) return false;
@@ -72,24 +79,33 @@ export function httpExchange(request: ExchangeRequest, signal: AbortSignal, time
       reject(error);
     };
     const onAbort = () => fail(abortReason(signal));
-    const headers: Record<string, string | number> = { ...request.headers };
-    if (request.body !== undefined) headers['Content-Length'] = Buffer.byteLength(request.body);
-    const outgoing = send(request.url, { method: request.method, headers });
     const timer = setTimeout(() => fail(exchangeTimeout(timeoutMs)), timeoutMs);
+    timer.unref(); // close() aborts what is in flight; a pending timeout holds no process open
     signal.addEventListener('abort', onAbort, { once: true });
-    outgoing.on('error', fail);
-    outgoing.on('response', (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('error', fail);
-      answer.on('aborted', () => fail(new Error('the answer was cut off')));
-      answer.on('end', () => {
-        if (!answer.complete) return fail(new Error('the answer was cut off'));
-        const status = answer.statusCode ?? 0;
-        if (settle()) resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8'), headers: headerReader(answer.headers) });
+    const attempt = (fresh: boolean) => {
+      outgoing = send(request.url, { method: request.method, headers });
+      let answered = false;
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed just as it was reused: nothing reached
+        // Doclo, so the same request goes again at once on a new connection (as fetch does).
+        if (!fresh && !answered && !settled && outgoing.reusedSocket && STALE_SOCKET_CODES.has(error.code ?? '')) return attempt(true);
+        fail(error);
       });
-    });
-    outgoing.end(request.body);
+      outgoing.on('response', (answer) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('error', fail);
+        answer.on('aborted', () => fail(new Error('the answer was cut off')));
+        answer.on('end', () => {
+          if (!answer.complete) return fail(new Error('the answer was cut off'));
+          const status = answer.statusCode ?? 0;
+          if (settle()) resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString('utf8'), headers: headerReader(answer.headers) });
+        });
+      });
+      outgoing.end(request.body);
+    };
+    attempt(false);
   });
 }
 

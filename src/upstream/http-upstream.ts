@@ -29,6 +29,8 @@ export interface UpstreamOptions {
   baseUrl: string;
   /** Sent as `Authorization: Bearer <key>` when set. */
   apiKey?: string;
+  /** Sent as `User-Agent` when set (fetch sent `node`; firewalls in front of an API may want one). */
+  userAgent?: string;
   /** Per-attempt timeout (default 15000). */
   timeoutMs?: number;
   /** Attempts in flight at once across all calls (default 16). */
@@ -138,6 +140,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
 
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (options.apiKey !== undefined && options.apiKey !== '') headers.Authorization = `Bearer ${options.apiKey}`;
+  if (options.userAgent) headers['User-Agent'] = options.userAgent;
   const jsonHeaders = { ...headers, 'Content-Type': 'application/json' };
 
   function report(route: UpstreamRoute, status: UpstreamRequestInfo['status'], startedMs: number): void {

@@ -50,6 +50,27 @@ describe('httpExchange', () => {
     expect(connections).toBe(1);
   });
 
+  it('sends again, once, on a new connection when a kept-alive one turns out closed; never for a fresh one', async () => {
+    let requests = 0;
+    const dropOn = new Set<number>();
+    const url = await serve((req, res) => {
+      requests++;
+      if (dropOn.has(requests)) req.socket.destroy(); // as a server closing an idle connection would
+      else res.end('{}');
+    });
+    expect((await httpExchange({ url, method: 'GET', headers: {} }, never, 5000)).ok).toBe(true);
+    dropOn.add(2); // the reused connection is cut: one more try, on a new connection
+    expect((await httpExchange({ url, method: 'POST', headers: {}, body: '{"a":1}' }, never, 5000)).ok).toBe(true);
+    expect([requests, connections]).toEqual([3, 2]);
+    dropOn.add(4).add(5); // cut twice: the failure surfaces
+    await expect(httpExchange({ url, method: 'GET', headers: {} }, never, 5000)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(requests).toBe(5);
+    server!.closeAllConnections();
+    dropOn.add(6); // a fresh connection cut: no second try
+    await expect(httpExchange({ url, method: 'GET', headers: {} }, never, 5000)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(requests).toBe(6);
+  });
+
   it('fails an answer cut off mid-body, not as a timeout', async () => {
     const url = await serve((_req, res) => {
       res.writeHead(200, { 'Content-Length': '100' });
