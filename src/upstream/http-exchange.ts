@@ -34,7 +34,7 @@ export function isExchangeTimeout(error: unknown): error is UpstreamError {
 const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 /** A header's value as `Headers.get` gives it: several values joined, a missing one null. */
-function headerReader(headers: IncomingHttpHeaders): ExchangeAnswer['headers'] {
+export function headerReader(headers: IncomingHttpHeaders): ExchangeAnswer['headers'] {
   return {
     get(name) {
       const value = headers[name.toLowerCase()];

@@ -6,7 +6,7 @@ import { isValidId, type Execution } from '../runs/run.js';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { parseExecution } from './execution-parser.js';
 import { forwardRequest } from './forward.js';
-import { fetchExchange, httpExchange, isExchangeTimeout, type ExchangeAnswer } from './http-exchange.js';
+import { fetchExchange, headerReader, httpExchange, isExchangeTimeout, type ExchangeAnswer } from './http-exchange.js';
 import { linkSignal } from './linked-signal.js';
 import { parseRateLimitHeaders, parseRetryAfter } from './rate-limit-headers.js';
 import { RateBudget } from './rate-budget.js';
@@ -60,8 +60,6 @@ export interface UpstreamOptions {
   onRequest?: (info: UpstreamRequestInfo) => void;
 }
 
-type Attempt = ExchangeAnswer;
-
 interface CallPlan {
   route: UpstreamRoute;
   method: 'GET' | 'POST';
@@ -88,12 +86,6 @@ function checkedExecution(execution: Execution, httpStatus: number, plan: CallPl
   if (!isValidId(execution.id)) throw bad('Upstream execution has an id outside the id rule');
   if (!isValidId(execution.flowId)) throw bad(`Upstream execution ${execution.id} has a flowId outside the id rule`);
   return execution;
-}
-
-/** One header's value as fetch's Headers.get would give it (several values joined). */
-function headerValue(value: string | string[] | undefined): string | null {
-  if (value === undefined) return null;
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function positiveInt(name: string, value: number, min: number): number {
@@ -148,7 +140,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   }
 
   /** One HTTP exchange. Throws only for failures without an answer (and for aborts). */
-  async function send(plan: CallPlan, attempt: number, signal: AbortSignal): Promise<Attempt> {
+  async function send(plan: CallPlan, attempt: number, signal: AbortSignal): Promise<ExchangeAnswer> {
     const startedMs = now();
     try {
       const answer = await exchange(
@@ -176,7 +168,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   }
 
   /** The error of a non-2xx answer, with the wait upstream asked for (and the shared budget told). */
-  function failure(answer: Attempt): UpstreamError {
+  function failure(answer: ExchangeAnswer): UpstreamError {
     const at = now();
     const rateLimit = parseRateLimitHeaders(answer.headers);
     let retryAfterMs: number | undefined;
@@ -258,7 +250,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       const signal = request.signal ? AbortSignal.any([request.signal, lifecycle.signal]) : lifecycle.signal;
       try {
         const answer = await forwardRequest({ baseUrl, apiKey: options.apiKey, idleTimeoutMs: timeoutMs }, { ...request, signal });
-        const answerHeaders = { get: (name: string) => headerValue(answer.headers[name]) };
+        const answerHeaders = headerReader(answer.headers);
         budget.observe(parseRateLimitHeaders(answerHeaders));
         if (answer.status === 429) {
           const retryAfterMs = parseRetryAfter(answerHeaders.get('retry-after'), now());

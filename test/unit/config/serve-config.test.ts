@@ -26,6 +26,8 @@ describe('loadServeConfig', () => {
     expect(loadServeConfig([], { DOCLO_WEBHOOK_SECRET: 'x,y' }).webhookSecrets).toEqual(['x', 'y']);
     expect(loadServeConfig(['--store', 'redis://127.0.0.1:6379/2'], {}).store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379/2', prefix: 'rungate:' });
     expect(loadServeConfig(['--webhook-body-limit', '512kb'], {}).webhookBodyLimitBytes).toBe(512 * 1024);
+    expect(loadServeConfig(['--heap-growth-percent', '0'], {}).heapGrowthPercent).toBe(0);
+    expect(loadServeConfig([], {})).toMatchObject({ heapGrowthPercent: 100 });
     expect(loadServeConfig([], {})).toMatchObject({ proxyWrites: false, progress: { intervalMs: 0 }, upstream: { callerMaxWaitMs: 2000 }, sse: { keepAliveMs: 15_000 } });
     expect(loadServeConfig(['--proxy-writes'], {}).proxyWrites).toBe(true);
     expect(loadServeConfig([], { RUNGATE_PROGRESS_POLL_MS: '1000' }).progress.intervalMs).toBe(1000);
@@ -59,6 +61,10 @@ describe('loadServeConfig', () => {
       [['--start-max-wait-ms', '-1'], {}, /--start-max-wait-ms/],
       [[], { RUNGATE_STORE: 'bogus' }, /^RUNGATE_STORE \(--store\): must be/],
       [['--poll-concurrency', '-1'], {}, /^--poll-concurrency: must be between 1 and 1000$/],
+      [['--heap-growth-percent', '10'], {}, /^--heap-growth-percent: must be 0 or between 25 and 1000$/],
+      [['--heap-growth-percent', '-1'], {}, /^--heap-growth-percent: must be 0 or between 25 and 1000$/],
+      [[], { RUNGATE_HEAP_GROWTH_PERCENT: '5000' }, /^RUNGATE_HEAP_GROWTH_PERCENT \(--heap-growth-percent\): must be 0 or between 25 and 1000$/],
+      [['--heap-growth-percent', 'lots'], {}, /--heap-growth-percent/],
       [[], { RUNGATE_POLL_MIN_GRACE_MS: '200000' }, /^RUNGATE_POLL_MIN_GRACE_MS \(--poll-min-grace-ms\): must not exceed --poll-max-grace-ms$/],
       [['--sim-run-ms', '-5'], {}, /^--sim-run-ms: must be at least 0$/],
       [[], { RUNGATE_CLIENT_KEYS_FILE: '/nonexistent/keys' }, /^RUNGATE_CLIENT_KEYS_FILE \(--client-keys-file\): cannot read \/nonexistent\/keys/],
