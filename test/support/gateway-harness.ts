@@ -98,7 +98,13 @@ export interface Received {
   flowId?: string;
   code?: string;
   message?: string;
+  /** performance.now() on arrival. */
   at: number;
+  /**
+   * Date.now() on arrival: the clock Doclo's (and the simulator's) timestamps are on. Against
+   * `performance.timeOrigin + at` the wall clock drifts by milliseconds a minute while it is slewed.
+   */
+  wallAt: number;
 }
 
 /** A test WebSocket client that records every message. */
@@ -111,7 +117,7 @@ export class WsProbe {
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer) => {
-      this.messages.push({ ...(JSON.parse(data.toString()) as Omit<Received, 'at'>), at: performance.now() });
+      this.messages.push({ ...(JSON.parse(data.toString()) as Omit<Received, 'at' | 'wallAt'>), at: performance.now(), wallAt: Date.now() });
     });
     this.closed = new Promise((resolve) =>
       socket.on('close', (code) => {
