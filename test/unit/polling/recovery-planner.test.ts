@@ -17,6 +17,25 @@ describe('RecoveryPlanner', () => {
     expect(planner.firstPollAgeMs('slow')).toBe(25_000);
   });
 
+  it('keeps a plan until 8 new observations or 10 s have passed, then plans again', () => {
+    let nowMs = 0;
+    const planner = new RecoveryPlanner({ ...options, now: () => nowMs });
+    finish(planner, 'f', 100, 'webhook');
+    const first = planner.planFor('f');
+    // Much longer runs: each one would move the grace, but 7 of them wait for the 8th or for time.
+    for (let i = 0; i < 7; i++) planner.observeFinal('f', `long${i}`, 30_000, 'webhook');
+    nowMs = 9_999;
+    expect(planner.planFor('f')).toBe(first);
+    nowMs = 10_000;
+    const timed = planner.planFor('f');
+    expect(timed).not.toBe(first);
+    expect(timed.agesMs.at(-1)).toBeGreaterThan(first.agesMs.at(-1)!);
+    for (let i = 0; i < 7; i++) planner.observeFinal('f', `longer${i}`, 40_000, 'webhook');
+    expect(planner.planFor('f')).toBe(timed);
+    planner.observeFinal('f', 'longer7', 40_000, 'webhook');
+    expect(planner.planFor('f')).not.toBe(timed);
+  });
+
   it('webhooks arriving: one poll at p95 × 1.25 + 250 ms, as the fixed grace had it', () => {
     const planner = new RecoveryPlanner(options);
     finish(planner, 'f', 100, 'webhook');
