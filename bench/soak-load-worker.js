@@ -41,6 +41,8 @@ let inFlight = 0;
 /** Answers slower than this are listed (a few of them) in the totals: where a latency came from. */
 const SLOW_ANSWER_MS = 10_000;
 const slowAnswers = [];
+/** The first few 5xx answers, with the start of their body: what failed, in the gateway's words. */
+const serverErrors = [];
 
 function httpRequest(method, url, body, headers = {}, agent = apiAgent) {
   const target = new URL(url);
@@ -52,6 +54,7 @@ function httpRequest(method, url, body, headers = {}, agent = apiAgent) {
         totals.slowAnswers++;
         if (slowAnswers.length < 10) slowAnswers.push({ method, path: target.pathname.slice(0, 40), status: answer.status, error: answer.error, ms: Math.round(ms) });
       }
+      if (answer.status >= 500 && serverErrors.length < 10) serverErrors.push({ method, path: target.pathname.slice(0, 40), status: answer.status, ms: Math.round(ms), body: answer.body.slice(0, 200) });
       resolve(answer);
     };
     const req = request(
@@ -281,7 +284,7 @@ serveParent(
     verify: async ({ timeoutMs }) => {
       const deadline = now() + timeoutMs;
       while (now() < deadline && (inFlight > 0 || ledger.counts.firstFinals < ledger.counts.expectedFinals)) await sleep(200);
-      return { ...(await check()), inFlight, slowAnswers, totals: allTotals() };
+      return { ...(await check()), inFlight, slowAnswers, serverErrors, totals: allTotals() };
     },
   },
   () => {
