@@ -111,6 +111,8 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
     reject(res, BODY_RESULTS[error.code] ?? 'malformed', error);
   }
 
+  const observePush = (arrivedAt: bigint): void => metrics.pushLatency.observe(Number(process.hrtime.bigint() - arrivedAt) / 1e9);
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrivedAt = process.hrtime.bigint();
     let held: HeldBody;
@@ -164,8 +166,10 @@ export function createWebhookHandler(options: WebhookRouteOptions) {
       options.onLateWebhook(result.record);
     }
     metrics.webhooks.inc({ result: duplicate ? 'duplicate' : 'accepted' });
-    // The memory bus delivers inside apply, so the frames are written by now.
-    if (!duplicate) metrics.pushLatency.observe(Number(process.hrtime.bigint() - arrivedAt) / 1e9);
+    // The memory bus delivers inside apply, but a change after the first of an event-loop turn is
+    // queued and written at the turn's end (WriteTurn's setImmediate, scheduled before this one):
+    // observed after it, the latency covers the write of every frame of the change.
+    if (!duplicate) setImmediate(observePush, arrivedAt);
     answer(res, 200, duplicate ? DUPLICATE : ACCEPTED);
   }
 
