@@ -101,8 +101,9 @@ export interface Received {
   /** performance.now() on arrival. */
   at: number;
   /**
-   * Date.now() on arrival: the clock Doclo's (and the simulator's) timestamps are on. Against
-   * `performance.timeOrigin + at` the wall clock drifts by milliseconds a minute while it is slewed.
+   * Date.now() on arrival: the clock Doclo's (and the simulator's) timestamps are on.
+   * `performance.timeOrigin + at` is not: timeOrigin is fixed when the process starts, and the
+   * two were seen to part by 3 ms in 10 s (tens of ms over a process's life).
    */
   wallAt: number;
 }
