@@ -397,9 +397,10 @@ describe.runIf(run)('dashboard in Chromium', () => {
     const page = await open();
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10_000 });
     // The charts' minutes are the wall clock's: "this minute" is only 3 if the webhooks and the
-    // checks below fall in one minute, so a start in a minute's last 25 s waits for the next.
+    // checks below fall in one minute, so a start in a minute's last 25 s waits for the next
+    // (and a second more, for the gateway's snapshot at the minute's turn).
     const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 35_000) await sleep(60_000 - intoMinute + 250);
+    if (intoMinute > 35_000) await sleep(60_000 - intoMinute + 1000);
     for (let i = 0; i < 3; i++) await start('charted');
     await expect.poll(() => page.locator('#stat-webhooks-received').textContent(), { timeout: 10_000 }).toBe('3');
     await expect.poll(async () => Number(await page.locator('#chart-webhooks').getAttribute('data-drawn')), { timeout: 10_000 }).toBeGreaterThan(0);
