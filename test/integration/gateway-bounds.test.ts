@@ -81,7 +81,7 @@ describe('contract bounds with default settings', () => {
     // End to end, from the simulator stamping the webhook to the frame's arrival here: it adds the
     // simulator's own sending (fetch) and the frame's reading, all on the one event loop this
     // test shares with the gateway, so its tail is the test process's pauses too (on a slow
-    // machine 25–70 ms at p99 against the gateway's 4–8 ms).
+    // machine 15–70 ms at p99 against the gateway's 4–8 ms).
     const latencies = ids.map((id) => {
       const message = probe.messages.find((m) => m.type === 'run' && m.run?.id === id && FINAL.has(m.run.status))!;
       return message.wallAt - Date.parse(message.run!.completedAt as string);
