@@ -39,15 +39,6 @@ describe('contract bounds with default settings', () => {
     return ids;
   }
 
-  /**
-   * Whether the probe has seen every run final: one pass over its messages (a look-up per run
-   * was 200 passes, every 10 ms, on the event loop the gateway shares).
-   */
-  function allFinal(probe: WsProbe, ids: readonly string[]): boolean {
-    const final = new Set(probe.messages.filter((m) => m.type === 'run' && FINAL.has(m.run!.status as string)).map((m) => m.run!.id));
-    return ids.every((id) => final.has(id));
-  }
-
   /** Runs `task` over `items`, `width` at a time. */
   async function inTurns<T>(items: readonly T[], width: number, task: (item: T) => Promise<unknown>): Promise<void> {
     for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(task));
@@ -73,7 +64,7 @@ describe('contract bounds with default settings', () => {
       return p;
     }))));
     await inTurns(ids, 10, (id) => getJson(`${t.stack.url}/api/v1/runs/${id}`));
-    await eventually(() => allFinal(probe, ids), 15_000);
+    await eventually(() => probe.sawFinal(ids), 15_000);
 
     // The contract's bound, from the webhook's arrival (its handler's start) to its change written
     // to every subscriber: the gateway's own histogram, over exactly these 200 final webhooks.
@@ -91,7 +82,7 @@ describe('contract bounds with default settings', () => {
     expect(inside.count).toBe(ids.length);
     expect(inside.p99Ms).toBeLessThanOrEqual(50);
     expect(p99).toBeLessThan(100);
-    for (const reader of readers) await eventually(() => allFinal(reader, ids), 5000);
+    for (const reader of readers) await eventually(() => reader.sawFinal(ids), 5000);
     expect(stack.sim.stats().requests.get).toBe(0);
   });
 
@@ -99,7 +90,7 @@ describe('contract bounds with default settings', () => {
     const stack = await t.start({ sim: { runMs: 3000, failRate: 0.05, webhookDropRate: 1 } });
     const probe = await subscribeAll();
     const ids = await start(40);
-    await eventually(() => allFinal(probe, ids), 20_000);
+    await eventually(() => probe.sawFinal(ids), 20_000);
     const delays = ids.map((id) => {
       const message = probe.messages.find((m) => m.type === 'run' && m.run?.id === id && FINAL.has(m.run.status))!;
       return message.wallAt - Date.parse(message.run!.completedAt as string);

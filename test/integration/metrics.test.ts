@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { histogramQuantile } from '../../src/metrics/histogram-quantile.js';
 import { signBody } from '../../src/webhooks/signature-verifier.js';
-import { eventually, getJson, metricValue, postJson, startBody, useStack, WsProbe } from '../support/gateway-harness.js';
+import { eventually, getJson, metricValue, postJson, startBody, useStack } from '../support/gateway-harness.js';
 
 const FINAL = ['success', 'failed', 'cancelled'];
 
@@ -59,10 +59,6 @@ describe('GET /metrics', () => {
     return ids;
   }
 
-  function finalSeen(p: WsProbe, ids: string[]): boolean {
-    return ids.every((id) => p.runs(id).some((run) => FINAL.includes(run.status)));
-  }
-
   async function postWebhook(body: string, signature: string | undefined): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (signature !== undefined) headers['x-doclo-signature'] = signature;
@@ -113,7 +109,7 @@ describe('GET /metrics', () => {
     const one = await t.probe();
     one.send({ op: 'subscribe', runId: ids[0] });
     await one.waitFor((m) => m.type === 'subscribed' && m.runId === ids[0]);
-    await eventually(() => finalSeen(all, ids) && finalSeen(one, [ids[0]!]), 10_000);
+    await eventually(() => all.sawFinal(ids) && one.sawFinal([ids[0]!]), 10_000);
 
     let text = await scrape();
     // Runs of ~200 ms end long before the first poll is due (grace ≥ 2 s): every final state
@@ -197,7 +193,7 @@ describe('GET /metrics', () => {
     all.send({ op: 'subscribe', flowId: '*' });
     await all.waitFor((m) => m.type === 'subscribed');
     const ids = await startRuns(3);
-    await eventually(() => finalSeen(all, ids), 15_000);
+    await eventually(() => all.sawFinal(ids), 15_000);
 
     const text = await scrape();
     expect(metricValue(text, 'rungate_webhooks_total')).toBe(0);

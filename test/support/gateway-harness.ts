@@ -4,7 +4,7 @@ import { WebSocket } from 'ws';
 import { loadServeConfig } from '../../src/config/serve-config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
-import type { Run } from '../../src/runs/run.js';
+import { isFinal, type Run } from '../../src/runs/run.js';
 import { testLogger } from './test-logs.js';
 
 /** A simulator and a gateway in front of it, both on port 0. */
@@ -144,6 +144,12 @@ export class WsProbe {
 
   runs(runId?: string): Run[] {
     return this.messages.filter((m) => m.type === 'run' && (runId === undefined || m.run?.id === runId)).map((m) => m.run!);
+  }
+
+  /** Whether every one of `ids` was seen in a final state: one pass over the messages, not one per run. */
+  sawFinal(ids: readonly string[]): boolean {
+    const final = new Set(this.messages.filter((m) => m.type === 'run' && isFinal(m.run!.status)).map((m) => m.run!.id));
+    return ids.every((id) => final.has(id));
   }
 
   /** Resolves with the first message (from index `from` on) that matches. */
