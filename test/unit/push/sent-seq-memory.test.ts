@@ -94,4 +94,72 @@ describe('SentSeqMemory', () => {
     expect(sent.size).toBeLessThanOrEqual(2100);
     expect(sent.size).toBeGreaterThan(2000);
   });
+
+  it('answers as its rules say through bursts and lulls that grow and shrink its log', () => {
+    // The rules, kept naively: per run the newest seq and its last frame; a remember() forgets
+    // runs whose last frame is retentionMs old (kept ones come back a retention later), then the
+    // oldest last frames while more than maxRuns are held; what is forgotten raises the horizon.
+    const retentionMs = 2_000;
+    const maxRuns = 700;
+    const kept = new Set(['run3', 'run17']);
+    const { sent, clock } = memory({ retentionMs, maxRuns, keep: (id) => kept.has(id) });
+    const model = new Map<string, { seq: number; sentAtMs: number; writtenAtMs: number }>();
+    let horizonMs = -Infinity;
+    const forget = (id: string) => {
+      horizonMs = Math.max(horizonMs, model.get(id)!.writtenAtMs);
+      model.delete(id);
+    };
+    const modelRemember = (id: string, seq: number, writtenAtMs: number, final: boolean) => {
+      const byAge = () => [...model].sort((a, b) => a[1].sentAtMs - b[1].sentAtMs);
+      for (const [runId, entry] of byAge()) {
+        if (entry.sentAtMs > clock.ms - retentionMs) break;
+        if (kept.has(runId)) entry.sentAtMs = clock.ms;
+        else forget(runId);
+      }
+      const held = final ? Infinity : seq;
+      const known = model.get(id);
+      if (known && known.seq >= held) return;
+      model.delete(id); // re-inserted: Map order follows the last frame, as the log does
+      model.set(id, { seq: held, sentAtMs: clock.ms, writtenAtMs });
+      for (const [runId] of byAge()) {
+        if (model.size <= maxRuns) break;
+        if (!kept.has(runId)) forget(runId);
+      }
+    };
+    const modelIsNew = (id: string, seq: number, writtenAtMs: number) => {
+      const known = model.get(id);
+      return known === undefined ? writtenAtMs > horizonMs : seq > known.seq;
+    };
+    let seed = 7;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (let step = 0; step < 20_000; step++) {
+      // Bursts of up to a few hundred frames a second, then lulls of seconds.
+      clock.ms += Math.floor(step / 2_000) % 2 === 0 ? Math.floor(random() * 3) : Math.floor(random() * 400);
+      const id = `run${Math.floor(random() * 900)}`;
+      const seq = 1 + Math.floor(random() * 4);
+      const writtenAtMs = clock.ms - Math.floor(random() * 50);
+      if (random() < 0.6) {
+        const final = random() < 0.2;
+        sent.remember(id, seq, { writtenAtMs, final });
+        modelRemember(id, seq, writtenAtMs, final);
+      }
+      expect(sent.isNew(id, seq, writtenAtMs), `step ${step}: ${id} seq ${seq}`).toBe(modelIsNew(id, seq, writtenAtMs));
+      expect(sent.sentSeq(id)).toBe(model.get(id)?.seq);
+    }
+    expect(sent.size).toBe(model.size);
+  });
+
+  it('gives back the room of a burst once the burst is forgotten', () => {
+    const { sent, clock } = memory({ retentionMs: 1_000 });
+    for (let i = 0; i < 20_000; i++) sent.remember(`burst${i}`, 1, { writtenAtMs: clock.ms });
+    expect(sent.logCapacity).toBe(32_768);
+    // Then one frame every 10 ms: 100 runs within the retention.
+    for (let i = 0; i < 1_000; i++) {
+      clock.ms += 10;
+      sent.remember(`trickle${i}`, 1, { writtenAtMs: clock.ms });
+    }
+    expect(sent.size).toBeLessThanOrEqual(101);
+    expect(sent.logCapacity).toBeLessThanOrEqual(512);
+  });
 });
+
