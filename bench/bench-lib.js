@@ -3,7 +3,7 @@
 /* global process, Buffer, setTimeout, clearTimeout, setInterval, clearInterval, URL, performance */ // Node scripts; the lint config has no Node globals for plain JS
 import { fork } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -140,6 +140,22 @@ export async function pool(count, concurrency, task) {
  * `{...message, seq}` and resolves with the worker's answer of the same seq. The worker announces
  * itself with `{type: 'ready', ...}`, which `start()` resolves with.
  */
+/**
+ * The `node` flags that `npm start` runs the gateway with (package.json's start script, which the
+ * image's NODE_OPTIONS mirror), so a measured gateway runs as a deployed one does.
+ */
+export function startNodeFlags() {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const words = scripts.start.split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`package.json's start script does not begin with node: ${scripts.start}`);
+  const flags = [];
+  for (const word of words.slice(1)) {
+    if (!word.startsWith('--')) break;
+    flags.push(word);
+  }
+  return flags;
+}
+
 export function startWorker(file, spec, { execArgv = [], timeoutMs = 60_000, env } = {}) {
   const child = fork(join(BENCH_DIR, file), [JSON.stringify(spec)], {
     execArgv,

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { assertBuilt, BENCH_DIR, DIST, fmt, ROOT, sleep, startWorker } from './bench-lib.js';
+import { assertBuilt, BENCH_DIR, DIST, fmt, ROOT, sleep, startNodeFlags, startWorker } from './bench-lib.js';
 import { LatencyHistogram } from './soak-histogram.js';
 import { soakSvg } from './soak-plot.js';
 
@@ -68,7 +68,8 @@ const options = {
   // MINUTE:SECONDS — sample for SECONDS from MINUTE what the gateway allocates that outlives a scavenge.
   heapProfile: flags['heap-profile'] ? flags['heap-profile'].split(':').map(Number) : undefined,
   gatewayArgs: flags['gateway-arg'].flatMap((arg) => arg.split(' ')).filter(Boolean),
-  gatewayNodeArgs: flags['gateway-node-arg'].flatMap((arg) => arg.split(' ')).filter(Boolean),
+  // The gateway runs with npm start's node flags, then any given here (a later flag wins).
+  gatewayNodeArgs: [...startNodeFlags(), ...flags['gateway-node-arg'].flatMap((arg) => arg.split(' ')).filter(Boolean)],
   drainSeconds: num('drain-s'),
   seed: flags.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(flags.seed),
 };
@@ -290,7 +291,7 @@ async function main() {
         sampleSeconds: options.sampleSeconds,
         snapshotMinutes: snapshots.map((s) => s.minute),
       }));
-    console.log(`Soak ${env.date}: ${env.cores} cores (${env.cpu}), Node ${env.node}; ${options.minutes} min at ${options.webhooksPerSec} webhooks/s, ${options.subscribers} ${options.transport} subscribers, store ${options.store}.\n`);
+    console.log(`Soak ${env.date}: ${env.cores} cores (${env.cpu}), Node ${env.node}${options.gatewayNodeArgs.length ? ` (gateway: node ${options.gatewayNodeArgs.join(' ')})` : ''}; ${options.minutes} min at ${options.webhooksPerSec} webhooks/s, ${options.subscribers} ${options.transport} subscribers, store ${options.store}.\n`);
     console.log(table(rows));
     console.log('');
     console.log(verdict(goals, verify));
