@@ -170,18 +170,21 @@ class SendLog {
 
   /** Moves the entries, oldest first, into rings of `capacity` slots (at least `count`). */
   private resize(capacity: number): void {
+    // The entries are at most two runs of slots: from the head to the end, then from slot 0.
+    const firstRun = Math.min(this.count, this.ids.length - this.head);
+    const secondRun = this.count - firstRun;
     const ids = new Array<string | undefined>(capacity).fill(undefined);
-    const seqAt = new Float64Array(capacity);
-    const writtenAt = new Float64Array(capacity);
-    const sentAt = new Float64Array(capacity);
-    const mask = this.ids.length - 1;
-    for (let index = 0; index < this.count; index++) {
-      const from = (this.head + index) & mask;
-      ids[index] = this.ids[from];
-      seqAt[index] = this.seqAt[from]!;
-      writtenAt[index] = this.writtenAt[from]!;
-      sentAt[index] = this.sentAt[from]!;
-    }
+    for (let index = 0; index < firstRun; index++) ids[index] = this.ids[this.head + index];
+    for (let index = 0; index < secondRun; index++) ids[firstRun + index] = this.ids[index];
+    const move = (from: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
+      const to = new Float64Array(capacity);
+      to.set(from.subarray(this.head, this.head + firstRun));
+      to.set(from.subarray(0, secondRun), firstRun);
+      return to;
+    };
+    const seqAt = move(this.seqAt);
+    const writtenAt = move(this.writtenAt);
+    const sentAt = move(this.sentAt);
     this.ids = ids;
     this.seqAt = seqAt;
     this.writtenAt = writtenAt;
