@@ -9,8 +9,12 @@ export interface SentSeqMemoryOptions {
 /** The defaults of `--push-seq-retention-s` and `--push-seq-max-runs`. */
 export const DEFAULT_SENT_SEQ_MEMORY: SentSeqMemoryOptions = { retentionMs: 60_000, maxRuns: 100_000 };
 
-/** Entries a send log has room for at first; it doubles when full and halves when three quarters are free. */
-const INITIAL_LOG_CAPACITY = 256;
+/**
+ * Slots a send log has at first, and the fewest it shrinks to: it doubles when full and halves
+ * when three quarters are free, so its size stays a power of two (its indexes wrap by masking).
+ * Small, as a connection sent a few frames keeps its log: 16 slots are about half a kilobyte.
+ */
+const INITIAL_LOG_CAPACITY = 16;
 
 /**
  * What one subscriber (a WebSocket connection; an SSE stream alike) was sent of each run, so that
@@ -124,7 +128,7 @@ export class SentSeqMemory {
 class SendLog {
   readonly seqs = new Map<string, number>();
   private ids: (string | undefined)[] = new Array<string | undefined>(INITIAL_LOG_CAPACITY).fill(undefined);
-  // Infinity (a final state's mark) and every integer seq up to 2^53 are exact in a Float64Array.
+  // Any JS number round-trips exactly through a Float64Array: seqs, Infinity (a final state's mark), times.
   private seqAt = new Float64Array(INITIAL_LOG_CAPACITY);
   private writtenAt = new Float64Array(INITIAL_LOG_CAPACITY);
   private sentAt = new Float64Array(INITIAL_LOG_CAPACITY);

@@ -145,6 +145,10 @@ describe('SentSeqMemory', () => {
       }
       expect(sent.isNew(id, seq, writtenAtMs), `step ${step}: ${id} seq ${seq}`).toBe(modelIsNew(id, seq, writtenAtMs));
       expect(sent.sentSeq(id)).toBe(model.get(id)?.seq);
+      // A re-offer of any run, written up to three retentions ago: on either side of the horizon.
+      const other = `run${Math.floor(random() * 900)}`;
+      const olderWrite = clock.ms - Math.floor(random() * 3 * retentionMs);
+      expect(sent.isNew(other, 1, olderWrite), `step ${step}: ${other} written at ${olderWrite}`).toBe(modelIsNew(other, 1, olderWrite));
     }
     expect(sent.size).toBe(model.size);
   });
@@ -159,7 +163,42 @@ describe('SentSeqMemory', () => {
       sent.remember(`trickle${i}`, 1, { writtenAtMs: clock.ms });
     }
     expect(sent.size).toBeLessThanOrEqual(101);
-    expect(sent.logCapacity).toBeLessThanOrEqual(512);
+    expect(sent.logCapacity).toBe(256);
+  });
+
+  it('keeps each entry whole when its ring wraps, doubles and halves', () => {
+    const { sent, clock } = memory({ retentionMs: 100 });
+    const t0 = clock.ms;
+    for (let i = 0; i < 10; i++) sent.remember(`a${i}`, 1, { writtenAtMs: 5_000 + i });
+    clock.ms = t0 + 50;
+    for (let i = 10; i < 12; i++) sent.remember(`a${i}`, 1, { writtenAtMs: 5_000 + i });
+    // The first b-run forgets a0–a9: the log's head moves to slot 10, and the b-runs wrap past
+    // slot 0 until the ring is full and doubles, wrapped.
+    clock.ms = t0 + 100;
+    for (let i = 0; i < 16; i++) sent.remember(`b${i}`, 2, { writtenAtMs: 6_000 + i });
+    expect(sent.logCapacity).toBe(32);
+    expect(sent.size).toBe(18);
+    for (let i = 0; i < 10; i++) expect(sent.sentSeq(`a${i}`)).toBeUndefined();
+    for (let i = 10; i < 12; i++) expect(sent.sentSeq(`a${i}`)).toBe(1);
+    for (let i = 0; i < 16; i++) expect(sent.sentSeq(`b${i}`)).toBe(2);
+    // The horizon is the newest write time forgotten: a re-offer of a forgotten run is refused up
+    // to it and let through after it.
+    expect(sent.isNew('a3', 1, 5_009)).toBe(false);
+    expect(sent.isNew('a3', 1, 5_010)).toBe(true);
+    // Entries moved by the doubling keep their send times and write times.
+    clock.ms = t0 + 150;
+    sent.remember('c', 1, { writtenAtMs: 7_000 });
+    expect(sent.size).toBe(17);
+    expect(sent.isNew('a10', 1, 5_011)).toBe(false);
+    expect(sent.isNew('a10', 1, 5_012)).toBe(true);
+    // Past their retention the b-runs go, and the ring halves back to its first size.
+    clock.ms = t0 + 200;
+    sent.remember('d', 1, { writtenAtMs: 7_001 });
+    expect(sent.size).toBe(2);
+    expect(sent.logCapacity).toBe(16);
+    expect(sent.isNew('b15', 2, 6_015)).toBe(false);
+    expect(sent.isNew('b15', 3, 6_016)).toBe(true);
+    expect(sent.sentSeq('c')).toBe(1);
   });
 });
 
