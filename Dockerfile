@@ -18,7 +18,8 @@ RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim AS runtime
 # One V8 helper thread, as `npm start` runs it: V8's default four helpers, on a small machine,
-# take the cores the event loop needs during each full collection (README, Soak). Overridable.
+# take the cores the event loop needs during each full collection (README, Configuration).
+# Overridable; keep the flag when setting NODE_OPTIONS for something else.
 ENV NODE_OPTIONS=--v8-pool-size=1 \
     NODE_ENV=production \
     RUNGATE_HOST=0.0.0.0 \

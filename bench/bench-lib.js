@@ -136,13 +136,8 @@ export async function pool(count, concurrency, task) {
 }
 
 /**
- * A forked worker (bench/<file>) driven by request/answer messages: `ask(message)` sends
- * `{...message, seq}` and resolves with the worker's answer of the same seq. The worker announces
- * itself with `{type: 'ready', ...}`, which `start()` resolves with.
- */
-/**
- * The `node` flags that `npm start` runs the gateway with (package.json's start script, which the
- * image's NODE_OPTIONS mirror), so a measured gateway runs as a deployed one does.
+ * The `node` flags that `npm start` runs the gateway with (package.json's start script; the
+ * image's NODE_OPTIONS mirror them), so that the soak's gateway runs as a started one does.
  */
 export function startNodeFlags() {
   const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -156,6 +151,11 @@ export function startNodeFlags() {
   return flags;
 }
 
+/**
+ * A forked worker (bench/<file>) driven by request/answer messages: `ask(message)` sends
+ * `{...message, seq}` and resolves with the worker's answer of the same seq. The worker announces
+ * itself with `{type: 'ready', ...}`, which `start()` resolves with.
+ */
 export function startWorker(file, spec, { execArgv = [], timeoutMs = 60_000, env } = {}) {
   const child = fork(join(BENCH_DIR, file), [JSON.stringify(spec)], {
     execArgv,
