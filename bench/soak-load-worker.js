@@ -43,6 +43,8 @@ const SLOW_ANSWER_MS = 10_000;
 const slowAnswers = [];
 /** The first few 5xx answers, with the start of their body: what failed, in the gateway's words. */
 const serverErrors = [];
+/** The first few requests that got no answer at all, with the socket's error: which side gave up. */
+const unanswered = [];
 
 function httpRequest(method, url, body, headers = {}, agent = apiAgent) {
   const target = new URL(url);
@@ -54,6 +56,7 @@ function httpRequest(method, url, body, headers = {}, agent = apiAgent) {
         totals.slowAnswers++;
         if (slowAnswers.length < 10) slowAnswers.push({ method, path: target.pathname.slice(0, 40), status: answer.status, error: answer.error, ms: Math.round(ms) });
       }
+      if (answer.status === 0 && unanswered.length < 10) unanswered.push({ method, path: target.pathname.slice(0, 40), error: answer.error, ms: Math.round(ms), reusedSocket: answer.reusedSocket });
       if (answer.status >= 500 && serverErrors.length < 10) serverErrors.push({ method, path: target.pathname.slice(0, 40), status: answer.status, ms: Math.round(ms), body: answer.body.slice(0, 200) });
       resolve(answer);
     };
@@ -66,7 +69,7 @@ function httpRequest(method, url, body, headers = {}, agent = apiAgent) {
         res.on('error', (error) => done({ status: 0, body: '', error: error.code ?? error.message }));
       },
     );
-    req.on('error', (error) => done({ status: 0, body: '', error: error.code ?? error.message }));
+    req.on('error', (error) => done({ status: 0, body: '', error: error.code ?? error.message, reusedSocket: req.reusedSocket }));
     req.end(body);
   });
 }
@@ -284,7 +287,7 @@ serveParent(
     verify: async ({ timeoutMs }) => {
       const deadline = now() + timeoutMs;
       while (now() < deadline && (inFlight > 0 || ledger.counts.firstFinals < ledger.counts.expectedFinals)) await sleep(200);
-      return { ...(await check()), inFlight, slowAnswers, serverErrors, totals: allTotals() };
+      return { ...(await check()), inFlight, slowAnswers, serverErrors, unanswered, totals: allTotals() };
     },
   },
   () => {

@@ -279,6 +279,7 @@ async function main() {
     const verify = await load.ask({ type: 'verify', timeoutMs: options.drainSeconds * 1000 }, options.drainSeconds * 1000 + 60_000);
     const simStats = (await sim.ask({ type: 'sample' })).counters;
     if (verify.slowAnswers.length > 0) log(`  ${verify.totals.slowAnswers} answers took over 10 s, e.g. ${JSON.stringify(verify.slowAnswers)}`);
+    if (verify.unanswered?.length > 0) log(`  requests with no answer (the first ${verify.unanswered.length}): ${JSON.stringify(verify.unanswered)}`);
     if (verify.serverErrors?.length > 0) log(`  5xx answers (the first ${verify.serverErrors.length}, the checker's own reads included): ${JSON.stringify(verify.serverErrors)}`);
     if (verify.lostRuns.length > 0) log(`  some runs without a final at a subscriber, with what the gateway says of them: ${JSON.stringify(verify.lostRuns)}`);
     const rows = minuteRows(samples);
