@@ -123,7 +123,7 @@ export class SentSeqMemory {
  * indexes; nothing is copied but when the ring doubles or halves. A log of arrays compacted by
  * slicing copied every connection's last minute at once, once a minute (connections that opened
  * together compact together): in the soak, 40 connections put ~16 MB of fresh arrays in the young
- * generation at the same moment, and the scavenges that copied them paused 15–25 ms.
+ * generation at the same moment, and the scavenges that copied them paused 10–24 ms each.
  */
 class SendLog {
   readonly seqs = new Map<string, number>();
