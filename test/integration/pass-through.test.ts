@@ -1,11 +1,11 @@
 import { SignJWT } from 'jose';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadServeConfig } from '../../src/config/serve-config.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually, getJson } from '../support/gateway-harness.js';
 import { rawRequest, startRecordingUpstream, type RecordingUpstream } from '../support/recording-upstream.js';
+import { testLogger } from '../support/test-logs.js';
 
 const DOCLO_KEY = `dc_test_${'g'.repeat(50)}`;
 const JWT_SECRET = 'pass-through-test-secret-of-32-characters!';
@@ -22,7 +22,7 @@ describe('pass-through of the rest of Doclo\'s API (contract section 2)', () => 
 
   async function gatewayOn(upstreamUrl: string, args: string[] = []): Promise<Gateway> {
     const config = loadServeConfig(['--port', '0', '--store', 'memory', '--upstream-url', upstreamUrl, '--api-key', DOCLO_KEY, '--log-level', 'silent', ...args], {});
-    const gateway = await startGateway({ ...config, simulate: false }, pino({ level: 'silent' }));
+    const gateway = await startGateway({ ...config, simulate: false }, testLogger('pass-through gateway'));
     opened.push(gateway);
     return gateway;
   }
